@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Installs what sio needs on a Debian 12 machine, idempotently:
+#  - apt packages (toolchain, libevent, OpenSSL, hiredis, Criterion, jansson, zlib, test peers);
+#  - a libwebsockets with libevent support. Debian's libwebsockets-dev 4.1.6 is built without it, so
+#    unless the system one defines LWS_WITH_LIBEVENT we build Debian's own source package as a static
+#    library into third_party/lws (cached: a second run costs nothing).
+#  - the npm packages of interop/ and bench/ (pinned in their package.json files).
+# Only the Debian archive and the npm registry are contacted.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+LWS_PREFIX="$top/third_party/lws"
+# Bump when the build recipe below changes, so the cached build is redone.
+LWS_RECIPE="lws-4.1.6-libevent-pmd-2"
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO="sudo"
+
+APT_PKGS=(build-essential meson ninja-build pkg-config cmake clang libclang-rt-14-dev
+  libevent-dev libssl-dev libhiredis-dev libcriterion-dev libjansson-dev zlib1g-dev
+  dpkg-dev redis-server nginx-light nodejs npm chromium)
+
+missing=()
+for p in "${APT_PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# Node may come from another source than Debian's nodejs package: do not fight it.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  tmp=(); for p in "${missing[@]}"; do [[ "$p" == nodejs || "$p" == npm ]] || tmp+=("$p"); done
+  missing=("${tmp[@]+"${tmp[@]}"}")
+fi
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "deps: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+system_lws_has_libevent() {
+  [ -f /usr/include/lws_config.h ] && grep -q '^#define LWS_WITH_LIBEVENT' /usr/include/lws_config.h
+}
+
+if system_lws_has_libevent; then
+  echo "deps: system libwebsockets has libevent support"
+elif [ "$(cat "$LWS_PREFIX/.built" 2>/dev/null)" = "$LWS_RECIPE" ]; then
+  echo "deps: cached libwebsockets in $LWS_PREFIX"
+else
+  rm -rf "$LWS_PREFIX"
+  echo "deps: building libwebsockets with libevent support into $LWS_PREFIX"
+  src_list=/etc/apt/sources.list.d/sio-deb-src.sources
+  if ! apt-get source --download-only -s libwebsockets >/dev/null 2>&1; then
+    # Derive deb-src entries from the existing deb entries.
+    if ls /etc/apt/sources.list.d/*.sources >/dev/null 2>&1; then
+      grep -h -v '^#' /etc/apt/sources.list.d/debian.sources 2>/dev/null |
+        sed 's/^Types: deb$/Types: deb-src/' | $SUDO tee "$src_list" >/dev/null
+    fi
+    if [ -f /etc/apt/sources.list ]; then
+      grep -E '^deb ' /etc/apt/sources.list | sed 's/^deb /deb-src /' |
+        $SUDO tee /etc/apt/sources.list.d/sio-deb-src.list >/dev/null || true
+    fi
+    $SUDO apt-get update -qq
+  fi
+  work=$(mktemp -d)
+  (cd "$work" && apt-get source --download-only libwebsockets >/dev/null &&
+    dpkg-source -x --skip-patches ./*.dsc src >/dev/null)
+  # Debian's patches are build-system tweaks for its own packaging; apply them all the same.
+  (cd "$work/src" && if [ -f debian/patches/series ]; then
+     while read -r p; do [ -n "$p" ] && [ "${p#\#}" = "$p" ] && patch -p1 -s < "debian/patches/$p" || true; done < debian/patches/series
+   fi)
+  cmake -S "$work/src" -B "$work/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_INSTALL_PREFIX="$LWS_PREFIX" -DCMAKE_POSITION_INDEPENDENT_CODE=ON \
+    -DLWS_WITH_LIBEVENT=ON -DLWS_WITH_EVLIB_PLUGINS=OFF -DLWS_WITH_SHARED=OFF -DLWS_WITH_STATIC=ON \
+    -DLWS_WITHOUT_TESTAPPS=ON -DLWS_WITH_MINIMAL_EXAMPLES=OFF -DDISABLE_WERROR=ON \
+    -DLWS_WITH_HTTP2=OFF -DLWS_WITH_SOCKS5=OFF -DLWS_IPV6=ON \
+    -DLWS_WITHOUT_EXTENSIONS=OFF -DLWS_WITH_ZLIB=ON >"$work/cmake.log" 2>&1 ||
+    { cat "$work/cmake.log"; exit 1; }
+  ninja -C "$work/build" install >"$work/build.log" 2>&1 || { tail -50 "$work/build.log"; exit 1; }
+  echo "$LWS_RECIPE" > "$LWS_PREFIX/.built"
+  rm -rf "$work"
+fi
+
+# npm packages for the interop tests and the benchmark anchor (pinned versions, no global installs).
+for d in interop bench; do
+  if [ -f "$top/$d/package.json" ]; then
+    if [ ! -d "$top/$d/node_modules" ] || [ "$top/$d/package.json" -nt "$top/$d/node_modules/.stamp" ]; then
+      echo "deps: npm install in $d/"
+      (cd "$top/$d" && npm install --no-audit --no-fund --loglevel=error && touch node_modules/.stamp)
+    fi
+  fi
+done
+echo "deps: ok"

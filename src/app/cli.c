@@ -1,0 +1,106 @@
+/* Flag parsing and the signal-aware run loop of the executables (see cli.h). */
+#include "cli.h"
+
+#include "common/log.h"
+
+#include <event2/event.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(const sio_cli_flag *flags, const char *prog)
+{
+    fprintf(stderr, "usage: %s [flags]\n", prog);
+    for (const sio_cli_flag *f = flags; f->name; f++)
+        fprintf(stderr, "  %-22s %s\n", f->name, f->help);
+}
+
+static int parse_value(const sio_cli_flag *f, const char *v)
+{
+    char *end;
+    errno = 0;
+    switch (f->type) {
+    case SIO_CLI_INT: {
+        long n = strtol(v, &end, 10);
+        if (errno || *end || n < -2147483647L || n > 2147483647L)
+            return -1;
+        *(int *)f->target = (int)n;
+        return 0;
+    }
+    case SIO_CLI_UINT: {
+        unsigned long n = strtoul(v, &end, 10);
+        if (errno || *end || v[0] == '-' || n > 4294967295UL)
+            return -1;
+        *(unsigned *)f->target = (unsigned)n;
+        return 0;
+    }
+    case SIO_CLI_SIZE: {
+        unsigned long long n = strtoull(v, &end, 10);
+        if (errno || *end || v[0] == '-')
+            return -1;
+        *(size_t *)f->target = (size_t)n;
+        return 0;
+    }
+    case SIO_CLI_STR:
+        *(const char **)f->target = v;
+        return 0;
+    case SIO_CLI_BOOL:
+        break;
+    }
+    return -1;
+}
+
+int sio_cli_parse(int argc, char **argv, const sio_cli_flag *flags, const char *prog)
+{
+    for (int i = 1; i < argc; i++) {
+        const sio_cli_flag *f = flags;
+        size_t nlen = strcspn(argv[i], "=");
+        while (f->name && (strlen(f->name) != nlen || strncmp(f->name, argv[i], nlen)))
+            f++;
+        if (!f->name) {
+            usage(flags, prog);
+            return -1;
+        }
+        if (f->type == SIO_CLI_BOOL) {
+            *(int *)f->target = 1;
+            continue;
+        }
+        const char *v = argv[i][nlen] == '=' ? argv[i] + nlen + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        if (!v || parse_value(f, v) < 0) {
+            fprintf(stderr, "%s: bad value for %s\n", prog, f->name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    sio_log(SIO_LOG_INFO, "app", "signal %d: shutting down", (int)sig);
+    event_base_loopbreak(arg);
+}
+
+int sio_app_run(struct event_base *base, sio_http *http, eio_server *engine,
+                void (*shutdown)(void *user), void *user)
+{
+    signal(SIGPIPE, SIG_IGN);
+    struct event *sigint = evsignal_new(base, SIGINT, on_signal, base);
+    struct event *sigterm = evsignal_new(base, SIGTERM, on_signal, base);
+    event_add(sigint, NULL);
+    event_add(sigterm, NULL);
+    printf("listening on port %d\n", sio_http_port(http));
+    fflush(stdout);
+    event_base_dispatch(base);
+    if (shutdown)
+        shutdown(user);
+    eio_server_shutdown(engine);
+    sio_http_free(http);
+    eio_server_free(engine);
+    event_free(sigint);
+    event_free(sigterm);
+    event_base_free(base);
+    return 0;
+}

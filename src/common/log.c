@@ -1,0 +1,31 @@
+/* Logging to stderr with a level threshold (see log.h). */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <time.h>
+
+int sio_log_threshold = SIO_LOG_INFO;
+
+void sio_log_set_level(int level)
+{
+    sio_log_threshold = level;
+}
+
+void sio_log_write(int level, const char *module, const char *fmt, ...)
+{
+    static const char *names[] = {"error", "warn", "info", "debug"};
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char stamp[32];
+    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+    fprintf(stderr, "%s.%03ldZ %s %s: ", stamp, ts.tv_nsec / 1000000L,
+            names[level < 0 ? 0 : (level > 3 ? 3 : level)], module);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}

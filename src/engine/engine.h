@@ -1,0 +1,184 @@
+/*
+ * Engine.IO v4 server core (PROTOCOL.md §1): the sid table, handshake and request checks, sessions
+ * with their heartbeat, out-queue, polling and WebSocket transports and the upgrade. No HTTP or
+ * socket code lives here: the http layer describes each request in an eio_request, hands over
+ * bodies and frames, and pulls bytes to write; the engine asks it for writability and closes
+ * through eio_transport_ops. Owner tree: eio_server -> sessions (sid map); a session -> its
+ * out-queue and timers. A connection of the http layer holds a session reference while attached.
+ */
+#ifndef SIO_ENGINE_H
+#define SIO_ENGINE_H
+
+#include "common/buf.h"
+#include "common/rand.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+
+typedef struct eio_server eio_server;
+typedef struct eio_session eio_session;
+
+/* Engine.IO error codes of the HTTP error body {"code":n,"message":...} (PROTOCOL.md §1.9). */
+enum eio_error_code {
+    EIO_ERR_NONE = -1,
+    EIO_ERR_UNKNOWN_TRANSPORT = 0,
+    EIO_ERR_UNKNOWN_SID = 1,
+    EIO_ERR_BAD_HANDSHAKE_METHOD = 2,
+    EIO_ERR_BAD_REQUEST = 3,
+    EIO_ERR_FORBIDDEN = 4,
+    EIO_ERR_UNSUPPORTED_PROTOCOL_VERSION = 5,
+};
+const char *eio_error_message(int code);
+
+typedef enum eio_transport_kind { EIO_TRANSPORT_POLLING = 0, EIO_TRANSPORT_WEBSOCKET } eio_transport_kind;
+
+/* Close reasons surfaced to the layer above (PROTOCOL.md §1.8, plus our own limits). */
+typedef enum eio_close_reason {
+    EIO_CLOSE_TRANSPORT_ERROR = 0,
+    EIO_CLOSE_TRANSPORT_CLOSE,
+    EIO_CLOSE_FORCED,
+    EIO_CLOSE_PING_TIMEOUT,
+    EIO_CLOSE_PARSE_ERROR,
+    EIO_CLOSE_SERVER_SHUTDOWN,
+    EIO_CLOSE_SLOW_CONSUMER,
+    EIO_CLOSE_PAYLOAD_TOO_LARGE,
+} eio_close_reason;
+const char *eio_close_reason_str(eio_close_reason r);
+
+typedef struct eio_options {
+    const char *path;            /* "/engine.io/"; matched as a prefix of the URL path */
+    unsigned ping_interval_ms;   /* 25000 */
+    unsigned ping_timeout_ms;    /* 20000 */
+    unsigned upgrade_timeout_ms; /* 10000 */
+    unsigned close_timeout_ms;   /* 30000: wait for a GET to carry a server close */
+    size_t max_payload;          /* 1000000: POST body / WebSocket message limit (maxHttpBufferSize) */
+    int allow_polling;           /* 1 */
+    int allow_websocket;         /* 1 */
+    int allow_upgrades;          /* 1 */
+    size_t max_buffered_bytes;   /* 16 MiB: out-queue cap per session (slow consumer) */
+    size_t max_buffered_packets; /* 100000 */
+    size_t max_sessions;         /* 0 = unlimited; new handshakes beyond get 503 */
+    const char *initial_packet;  /* optional message sent right after open (NULL) */
+} eio_options;
+
+/** Fills o with the Node engine.io 6.6 defaults. */
+void eio_options_init(eio_options *o);
+
+/* Callbacks to the layer above. Each runs on the loop thread from inside engine code; they may
+ * call eio_session_send/close on any session (closing only marks: frees happen in the reaper). */
+typedef struct eio_callbacks {
+    /** A session finished its handshake. Returning non-zero refuses it (closed at once). */
+    int (*on_open)(eio_session *s, void *user);
+    /** A message packet arrived. data is valid only during the call. */
+    void (*on_message)(eio_session *s, const uint8_t *data, size_t len, int binary, void *user);
+    /** The session closed; runs exactly once per opened session. The session pointer stays
+     *  valid until the callback returns, never after. */
+    void (*on_close)(eio_session *s, eio_close_reason reason, void *user);
+    /** The transport changed (upgrade finished). Optional. */
+    void (*on_upgrade)(eio_session *s, void *user);
+    void *user;
+} eio_callbacks;
+
+/* What the http layer implements for the connections it attaches to sessions. */
+typedef struct eio_transport_ops {
+    /** Ask for a writable callback on conn; then the http layer pulls with eio_conn_*. */
+    void (*want_write)(void *conn);
+    /** Close conn soon (never synchronously inside this call). */
+    void (*close)(void *conn);
+} eio_transport_ops;
+
+/** Creates an engine on base. Borrows base, copies opts (path string included). NULL on OOM. */
+eio_server *eio_server_new(struct event_base *base, const eio_options *opts,
+                           const eio_callbacks *cbs, const eio_transport_ops *ops);
+/** Closes every session (reason "server shutting down"); their connections are asked to close. */
+void eio_server_shutdown(eio_server *srv);
+/** Shuts down and frees the engine. Free the http layer first, so no connection still holds a
+ *  session. */
+void eio_server_free(eio_server *srv);
+const eio_options *eio_server_options(const eio_server *srv);
+size_t eio_server_session_count(const eio_server *srv);
+struct event_base *eio_server_base(const eio_server *srv);
+
+/* ---- requests from the http layer ---------------------------------------------------------- */
+
+enum eio_method { EIO_METHOD_GET, EIO_METHOD_POST, EIO_METHOD_OPTIONS, EIO_METHOD_OTHER };
+
+/* Query and header facts of one request, all borrowed for the call. NULL = absent. */
+typedef struct eio_request {
+    int method;
+    int is_upgrade; /* WebSocket upgrade request */
+    const char *eio;
+    const char *transport;
+    const char *sid;
+    int origin_invalid;     /* the Origin header holds characters not allowed in a header */
+    int octet_stream_body;  /* Content-Type: application/octet-stream */
+    long long content_length; /* -1 when absent */
+} eio_request;
+
+typedef enum eio_action {
+    EIO_ACT_ERROR,     /* answer with the error code in *err (http status from eio_error_status) */
+    EIO_ACT_STATUS,    /* answer with a bare status in *status (400, 413, 500, 503) */
+    EIO_ACT_HOLD_GET,  /* conn is now the session's pending GET; wait for want_write */
+    EIO_ACT_READ_BODY, /* conn is now the session's POST; feed eio_conn_post_body */
+    EIO_ACT_WS_ACCEPT, /* accept the WebSocket upgrade; conn is attached to the session */
+} eio_action;
+
+/**
+ * Runs the request checks and the handshake (PROTOCOL.md §1.9). On EIO_ACT_HOLD_GET,
+ * READ_BODY and WS_ACCEPT the connection conn is attached to *session (a reference is held until
+ * eio_conn_detach). May call on_open synchronously (new sessions) and on_close (a duplicate GET
+ * closes the session).
+ */
+eio_action eio_server_handle(eio_server *srv, const eio_request *req, void *conn,
+                             eio_session **session, int *err, int *status);
+
+/** HTTP status for an Engine.IO error code over plain HTTP (403 for code 4, else 400). */
+int eio_error_status(int code);
+
+/** Feeds the complete POST body (mutable: base64 is decoded in place). Returns the HTTP status
+ *  to answer (200 with "ok", or 400) and detaches conn from the POST slot (the caller still owns
+ *  the reference until eio_conn_detach). May run on_message/on_close synchronously. */
+int eio_conn_post_body(eio_session *s, void *conn, uint8_t *body, size_t len);
+
+/** A complete WebSocket message arrived on conn (data mutable). Runs callbacks synchronously.
+ *  Returns 0, or -1 if conn must be closed now. */
+int eio_conn_ws_message(eio_session *s, void *conn, uint8_t *data, size_t len, int binary);
+
+/** Pending-GET conn is writable: returns the payload to answer with (new reference; headroom
+ *  for lws), or NULL if nothing is to be sent yet. After a non-NULL return the GET is done. */
+sio_buf *eio_conn_poll_take(eio_session *s, void *conn);
+
+/** WebSocket conn is writable: the next frame to write (new reference), or NULL. *close_after
+ *  is set when the conn should be closed once nothing more is queued. */
+sio_buf *eio_conn_ws_next(eio_session *s, void *conn, int *close_after);
+
+/** The http layer lost or finished conn. Drops the reference; may close the session (a pending
+ *  GET that vanished, the live WebSocket closing) with on_close run synchronously. */
+void eio_conn_detach(eio_session *s, void *conn);
+
+/* ---- sessions, for the layer above ---------------------------------------------------------- */
+
+const char *eio_session_id(const eio_session *s);
+eio_transport_kind eio_session_transport(const eio_session *s);
+int eio_session_is_open(const eio_session *s);
+/** User pointer of the layer above. */
+void eio_session_set_user(eio_session *s, void *user);
+void *eio_session_get_user(const eio_session *s);
+
+/** Queues a message packet: takes a reference on b (b->binary says text or binary; text bufs
+ *  hold the message packet WITH its leading '4'). Returns 0, SIO_ECLOSED, or SIO_ELIMIT (the
+ *  session is then closed as a slow consumer). */
+int eio_session_send(eio_session *s, sio_buf *b);
+/** Whether a packet queued now would be written soon (WebSocket open, or a GET pending);
+ *  volatile emits are dropped when this is false. */
+int eio_session_is_writable(const eio_session *s);
+/** Closes the session: drains what is queued, then closes the transport. Idempotent. on_close
+ *  runs synchronously. */
+void eio_session_close(eio_session *s, eio_close_reason reason);
+/** Bytes and packets waiting in the out-queue. */
+size_t eio_session_queued_bytes(const eio_session *s);
+size_t eio_session_queued_packets(const eio_session *s);
+
+#endif

@@ -1,0 +1,94 @@
+/*
+ * Private structures shared by the engine's server.c and session.c. Nothing outside src/engine
+ * includes this file.
+ */
+#ifndef SIO_ENGINE_INTERNAL_H
+#define SIO_ENGINE_INTERNAL_H
+
+#include "engine.h"
+
+#include "common/map.h"
+
+#include <event2/event.h>
+
+enum session_state {
+    SESSION_OPEN,    /* handshake done */
+    SESSION_CLOSING, /* closed for the layer above; conns still drain what is queued */
+};
+
+enum probe_state {
+    PROBE_NONE,
+    PROBE_WAIT_PING,    /* WebSocket attached, waiting for "2probe" */
+    PROBE_WAIT_UPGRADE, /* "3probe" queued/sent, waiting for "5" */
+};
+
+struct eio_session {
+    char sid[SIO_ID_LEN + 1];
+    eio_server *srv;
+    unsigned refcnt;         /* the sid map (until close) + each attached conn */
+    enum session_state state;
+    eio_transport_kind transport;
+    eio_close_reason close_reason;
+
+    /* polling */
+    void *poll_get;     /* pending GET conn */
+    void *poll_post;    /* POST conn reading its body */
+    /* websocket */
+    void *ws;           /* current WebSocket conn */
+    void *probe;        /* WebSocket conn being probed for an upgrade */
+    enum probe_state probe_state;
+    sio_buf *probe_out; /* "3probe" waiting for the probe conn's writable callback */
+    int ws_close_after; /* close the WebSocket once the queue is drained */
+
+    /* out-queue: ring of buffers */
+    sio_buf **q;
+    size_t q_cap, q_head, q_len;
+    size_t q_bytes;
+    sio_buf *final_pkt; /* "1" or "6" to end the last GET with (polling close) */
+
+    struct event *hb;        /* ping interval / ping timeout / close timeout */
+    int hb_waiting_pong;
+    struct event *upgrade_timer; /* upgrade timeout (one shot) */
+    struct event *noop_timer;    /* the 100 ms noop checks while probing */
+
+    int dirty;                   /* on srv->dirty list */
+    eio_session *dirty_next;
+    eio_session *reap_next;
+    void *user;
+};
+
+struct eio_server {
+    struct event_base *base;
+    eio_options opts;
+    char *path;
+    eio_callbacks cbs;
+    eio_transport_ops ops;
+    sio_map sessions;
+    const struct timeval *tv_ping_interval; /* common timeouts */
+    const struct timeval *tv_ping_timeout;
+    struct event *flush_ev;
+    eio_session *dirty;
+    struct event *reap_ev;
+    eio_session *reap;
+    sio_buf *pkt_ping, *pkt_close, *pkt_noop, *pkt_probe;
+};
+
+/* session.c */
+eio_session *eio_session_new(eio_server *srv, eio_transport_kind t);
+void eio_session_ref(eio_session *s);
+void eio_session_unref(eio_session *s);
+void eio_session_free(eio_session *s);
+void eio_session_mark_dirty(eio_session *s);
+void eio_session_flush(eio_session *s);
+void eio_session_start_heartbeat(eio_session *s);
+int eio_session_push(eio_session *s, sio_buf *b);
+void eio_session_abort(eio_session *s, eio_close_reason reason);
+eio_action eio_session_attach_get(eio_session *s, void *conn, int *status);
+eio_action eio_session_attach_post(eio_session *s, const eio_request *req, void *conn, int *status);
+eio_action eio_session_attach_probe(eio_session *s, void *conn);
+
+/* server.c */
+void eio_server_reap(eio_server *srv, eio_session *s);
+void eio_server_forget(eio_server *srv, eio_session *s);
+
+#endif

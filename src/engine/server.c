@@ -1,0 +1,347 @@
+/*
+ * Engine.IO server: options, the sid table, request verification and the handshake
+ * (PROTOCOL.md §1.3, §1.9), the per-iteration flush of dirty sessions and the reaper that frees
+ * closed sessions outside any callback running on them.
+ */
+#include "internal.h"
+
+#include "common/log.h"
+
+#include <sio/error.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void eio_options_init(eio_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->path = "/engine.io/";
+    o->ping_interval_ms = 25000;
+    o->ping_timeout_ms = 20000;
+    o->upgrade_timeout_ms = 10000;
+    o->close_timeout_ms = 30000;
+    o->max_payload = 1000000;
+    o->allow_polling = 1;
+    o->allow_websocket = 1;
+    o->allow_upgrades = 1;
+    o->max_buffered_bytes = 16u << 20;
+    o->max_buffered_packets = 100000;
+}
+
+const char *eio_error_message(int code)
+{
+    switch (code) {
+    case EIO_ERR_UNKNOWN_TRANSPORT:
+        return "Transport unknown";
+    case EIO_ERR_UNKNOWN_SID:
+        return "Session ID unknown";
+    case EIO_ERR_BAD_HANDSHAKE_METHOD:
+        return "Bad handshake method";
+    case EIO_ERR_BAD_REQUEST:
+        return "Bad request";
+    case EIO_ERR_FORBIDDEN:
+        return "Forbidden";
+    case EIO_ERR_UNSUPPORTED_PROTOCOL_VERSION:
+        return "Unsupported protocol version";
+    }
+    return "Bad request";
+}
+
+int eio_error_status(int code)
+{
+    return code == EIO_ERR_FORBIDDEN ? 403 : 400;
+}
+
+const char *eio_close_reason_str(eio_close_reason r)
+{
+    switch (r) {
+    case EIO_CLOSE_TRANSPORT_ERROR:
+        return "transport error";
+    case EIO_CLOSE_TRANSPORT_CLOSE:
+        return "transport close";
+    case EIO_CLOSE_FORCED:
+        return "forced close";
+    case EIO_CLOSE_PING_TIMEOUT:
+        return "ping timeout";
+    case EIO_CLOSE_PARSE_ERROR:
+        return "parse error";
+    case EIO_CLOSE_SERVER_SHUTDOWN:
+        return "server shutting down";
+    case EIO_CLOSE_SLOW_CONSUMER:
+        return "slow consumer";
+    case EIO_CLOSE_PAYLOAD_TOO_LARGE:
+        return "payload too large";
+    }
+    return "unknown";
+}
+
+/* One event per loop iteration asks for writability of every session that queued something,
+ * so a broadcast to N sessions costs one want_write per session, not per packet. */
+static void flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    eio_server *srv = arg;
+    eio_session *s = srv->dirty;
+    srv->dirty = NULL;
+    while (s) {
+        eio_session *next = s->dirty_next;
+        s->dirty = 0;
+        s->dirty_next = NULL;
+        eio_session_flush(s);
+        eio_session_unref(s);
+        s = next;
+    }
+}
+
+static void reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+    eio_server *srv = arg;
+    while (srv->reap) {
+        eio_session *s = srv->reap;
+        srv->reap = s->reap_next;
+        eio_session_free(s);
+    }
+}
+
+void eio_server_reap(eio_server *srv, eio_session *s)
+{
+    s->reap_next = srv->reap;
+    srv->reap = s;
+    event_active(srv->reap_ev, EV_WRITE, 0);
+}
+
+void eio_session_mark_dirty(eio_session *s)
+{
+    if (s->dirty)
+        return;
+    eio_server *srv = s->srv;
+    s->dirty = 1;
+    eio_session_ref(s);
+    s->dirty_next = srv->dirty;
+    srv->dirty = s;
+    if (!s->dirty_next)
+        event_active(srv->flush_ev, EV_WRITE, 0);
+}
+
+static sio_buf *static_packet(const char *text)
+{
+    return sio_buf_from(text, strlen(text));
+}
+
+static const struct timeval *common_timeout(struct event_base *base, unsigned ms)
+{
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    const struct timeval *ct = event_base_init_common_timeout(base, &tv);
+    return ct;
+}
+
+eio_server *eio_server_new(struct event_base *base, const eio_options *opts,
+                           const eio_callbacks *cbs, const eio_transport_ops *ops)
+{
+    eio_server *srv = calloc(1, sizeof(*srv));
+    if (!srv)
+        return NULL;
+    srv->base = base;
+    srv->opts = *opts;
+    srv->path = strdup(opts->path ? opts->path : "/engine.io/");
+    srv->opts.path = srv->path;
+    srv->cbs = *cbs;
+    srv->ops = *ops;
+    sio_map_init(&srv->sessions);
+    srv->tv_ping_interval = common_timeout(base, opts->ping_interval_ms);
+    srv->tv_ping_timeout = common_timeout(base, opts->ping_timeout_ms);
+    srv->flush_ev = event_new(base, -1, 0, flush_cb, srv);
+    srv->reap_ev = event_new(base, -1, 0, reap_cb, srv);
+    /* Control packets are shared by every session. */
+    srv->pkt_ping = static_packet("2");
+    srv->pkt_close = static_packet("1");
+    srv->pkt_noop = static_packet("6");
+    srv->pkt_probe = static_packet("3probe");
+    if (!srv->path || !srv->tv_ping_interval || !srv->tv_ping_timeout || !srv->flush_ev ||
+        !srv->reap_ev || !srv->pkt_ping || !srv->pkt_close || !srv->pkt_noop || !srv->pkt_probe) {
+        eio_server_free(srv);
+        return NULL;
+    }
+    return srv;
+}
+
+void eio_server_shutdown(eio_server *srv)
+{
+    sio_map_iter it;
+    sio_map_iter_init(&it, &srv->sessions);
+    for (sio_map_entry *e; (e = sio_map_iter_next(&it));)
+        eio_session_abort(e->value, EIO_CLOSE_SERVER_SHUTDOWN);
+}
+
+void eio_server_free(eio_server *srv)
+{
+    if (!srv)
+        return;
+    eio_server_shutdown(srv);
+    /* Every connection must have detached by now (the http layer is freed first). */
+    if (srv->flush_ev)
+        flush_cb(-1, 0, srv);
+    if (srv->reap_ev)
+        reap_cb(-1, 0, srv);
+    sio_map_deinit(&srv->sessions);
+    if (srv->flush_ev)
+        event_free(srv->flush_ev);
+    if (srv->reap_ev)
+        event_free(srv->reap_ev);
+    sio_buf_unref(srv->pkt_ping);
+    sio_buf_unref(srv->pkt_close);
+    sio_buf_unref(srv->pkt_noop);
+    sio_buf_unref(srv->pkt_probe);
+    free(srv->path);
+    free(srv);
+}
+
+const eio_options *eio_server_options(const eio_server *srv)
+{
+    return &srv->opts;
+}
+
+size_t eio_server_session_count(const eio_server *srv)
+{
+    return srv->sessions.count;
+}
+
+struct event_base *eio_server_base(const eio_server *srv)
+{
+    return srv->base;
+}
+
+void eio_server_forget(eio_server *srv, eio_session *s)
+{
+    if (sio_map_del(&srv->sessions, s->sid, SIO_ID_LEN) == s)
+        eio_session_unref(s);
+}
+
+static int transport_enabled(const eio_server *srv, const char *t)
+{
+    if (!t)
+        return 0;
+    if (!strcmp(t, "polling"))
+        return srv->opts.allow_polling;
+    if (!strcmp(t, "websocket"))
+        return srv->opts.allow_websocket;
+    return 0;
+}
+
+/* Writes the open packet: exactly the five keys the suites assert (PROTOCOL.md §1.3). */
+static sio_buf *open_packet(const eio_server *srv, const eio_session *s)
+{
+    char tmp[256];
+    int upgrades = s->transport == EIO_TRANSPORT_POLLING && srv->opts.allow_upgrades &&
+                   srv->opts.allow_websocket;
+    int n = snprintf(tmp, sizeof(tmp),
+                     "0{\"sid\":\"%s\",\"upgrades\":[%s],\"pingInterval\":%u,\"pingTimeout\":%u,"
+                     "\"maxPayload\":%zu}",
+                     s->sid, upgrades ? "\"websocket\"" : "", srv->opts.ping_interval_ms,
+                     srv->opts.ping_timeout_ms, srv->opts.max_payload);
+    return sio_buf_from(tmp, (size_t)n);
+}
+
+static eio_action handshake(eio_server *srv, const eio_request *req, void *conn,
+                            eio_session **out, int *err, int *status)
+{
+    if (!req->eio || strcmp(req->eio, "4") != 0) {
+        *err = EIO_ERR_UNSUPPORTED_PROTOCOL_VERSION;
+        return EIO_ACT_ERROR;
+    }
+    if (srv->opts.max_sessions && srv->sessions.count >= srv->opts.max_sessions) {
+        sio_log(SIO_LOG_WARN, "engine", "refusing handshake: %zu sessions (max_sessions)",
+                srv->sessions.count);
+        *status = 503;
+        return EIO_ACT_STATUS;
+    }
+    eio_transport_kind t = req->is_upgrade ? EIO_TRANSPORT_WEBSOCKET : EIO_TRANSPORT_POLLING;
+    eio_session *s = eio_session_new(srv, t);
+    if (!s || !sio_map_put(&srv->sessions, s->sid, SIO_ID_LEN, s)) {
+        if (s)
+            eio_session_free(s);
+        *err = EIO_ERR_BAD_REQUEST;
+        return EIO_ACT_ERROR;
+    }
+    /* The open packet goes first in the queue: the handshake GET or first frame carries it. */
+    sio_buf *open = open_packet(srv, s);
+    int rc = open ? eio_session_push(s, open) : SIO_ENOMEM;
+    sio_buf_unref(open);
+    if (rc == 0 && srv->opts.initial_packet) {
+        size_t n = strlen(srv->opts.initial_packet);
+        sio_buf *b = sio_buf_new(n + 1);
+        if (b) {
+            sio_buf_data(b)[0] = '4';
+            memcpy(sio_buf_data(b) + 1, srv->opts.initial_packet, n);
+            rc = eio_session_push(s, b);
+            sio_buf_unref(b);
+        }
+    }
+    eio_action act;
+    if (t == EIO_TRANSPORT_WEBSOCKET) {
+        s->ws = conn;
+        eio_session_ref(s);
+        act = EIO_ACT_WS_ACCEPT;
+    } else {
+        act = eio_session_attach_get(s, conn, status);
+    }
+    eio_session_start_heartbeat(s);
+    *out = s;
+    if (rc < 0 || (srv->cbs.on_open && srv->cbs.on_open(s, srv->cbs.user) != 0))
+        eio_session_abort(s, EIO_CLOSE_FORCED);
+    return act;
+}
+
+/* Request checks in Node's order (PROTOCOL.md §1.9), then the transport's own handling. */
+eio_action eio_server_handle(eio_server *srv, const eio_request *req, void *conn,
+                             eio_session **session, int *err, int *status)
+{
+    *session = NULL;
+    *err = EIO_ERR_NONE;
+    *status = 0;
+    if (!transport_enabled(srv, req->transport)) {
+        *err = EIO_ERR_UNKNOWN_TRANSPORT;
+        return EIO_ACT_ERROR;
+    }
+    if (req->origin_invalid) {
+        *err = EIO_ERR_BAD_REQUEST;
+        return EIO_ACT_ERROR;
+    }
+    int ws = !strcmp(req->transport, "websocket");
+    if (req->sid) {
+        eio_session *s = sio_map_get(&srv->sessions, req->sid, strlen(req->sid));
+        if (!s || s->state != SESSION_OPEN) {
+            *err = EIO_ERR_UNKNOWN_SID;
+            return EIO_ACT_ERROR;
+        }
+        if (req->is_upgrade) {
+            if (!ws) {
+                *err = EIO_ERR_BAD_REQUEST;
+                return EIO_ACT_ERROR;
+            }
+            *session = s;
+            return eio_session_attach_probe(s, conn);
+        }
+        if (ws || s->transport != EIO_TRANSPORT_POLLING) {
+            *err = EIO_ERR_BAD_REQUEST;
+            return EIO_ACT_ERROR;
+        }
+        *session = s;
+        if (req->method == EIO_METHOD_GET)
+            return eio_session_attach_get(s, conn, status);
+        if (req->method == EIO_METHOD_POST)
+            return eio_session_attach_post(s, req, conn, status);
+        *session = NULL;
+        *status = 500;
+        return EIO_ACT_STATUS;
+    }
+    if (req->method != EIO_METHOD_GET) {
+        *err = EIO_ERR_BAD_HANDSHAKE_METHOD;
+        return EIO_ACT_ERROR;
+    }
+    if (ws != req->is_upgrade) {
+        *err = EIO_ERR_BAD_REQUEST;
+        return EIO_ACT_ERROR;
+    }
+    return handshake(srv, req, conn, session, err, status);
+}

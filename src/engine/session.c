@@ -1,0 +1,593 @@
+/*
+ * Engine.IO sessions (PROTOCOL.md §1.4-1.8): the bounded out-queue, the server-driven heartbeat,
+ * long-polling GET/POST slots, the WebSocket transport, the polling -> WebSocket upgrade and every
+ * way a session closes. Closing only marks and unlinks; the memory goes when the last reference
+ * (the sid map or an attached connection) is dropped, through the server's reaper.
+ */
+#include "internal.h"
+
+#include "eio_packet.h"
+#include "eio_payload.h"
+
+#include "common/log.h"
+
+#include <sio/error.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+static void hb_cb(evutil_socket_t fd, short what, void *arg);
+
+static void stop_upgrade_timers(eio_session *s)
+{
+    if (s->upgrade_timer)
+        event_del(s->upgrade_timer);
+    if (s->noop_timer)
+        event_del(s->noop_timer);
+}
+
+eio_session *eio_session_new(eio_server *srv, eio_transport_kind t)
+{
+    eio_session *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    if (sio_id_generate(s->sid) < 0) {
+        free(s);
+        return NULL;
+    }
+    s->srv = srv;
+    s->refcnt = 1;
+    s->transport = t;
+    s->state = SESSION_OPEN;
+    s->hb = event_new(srv->base, -1, 0, hb_cb, s);
+    if (!s->hb) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void eio_session_ref(eio_session *s)
+{
+    s->refcnt++;
+}
+
+void eio_session_unref(eio_session *s)
+{
+    if (--s->refcnt == 0)
+        eio_server_reap(s->srv, s);
+}
+
+static void queue_clear(eio_session *s)
+{
+    while (s->q_len) {
+        sio_buf_unref(s->q[s->q_head]);
+        s->q_head = (s->q_head + 1) % s->q_cap;
+        s->q_len--;
+    }
+    s->q_head = 0;
+    s->q_bytes = 0;
+}
+
+void eio_session_free(eio_session *s)
+{
+    queue_clear(s);
+    free(s->q);
+    sio_buf_unref(s->final_pkt);
+    sio_buf_unref(s->probe_out);
+    if (s->hb)
+        event_free(s->hb);
+    if (s->upgrade_timer)
+        event_free(s->upgrade_timer);
+    if (s->noop_timer)
+        event_free(s->noop_timer);
+    free(s);
+}
+
+static sio_buf *queue_pop(eio_session *s)
+{
+    if (!s->q_len)
+        return NULL;
+    sio_buf *b = s->q[s->q_head];
+    s->q_head = (s->q_head + 1) % s->q_cap;
+    s->q_len--;
+    s->q_bytes -= b->len;
+    return b;
+}
+
+/* Appends with a reference. The caps bound what a slow or stalled peer can make us hold. */
+int eio_session_push(eio_session *s, sio_buf *b)
+{
+    const eio_options *o = &s->srv->opts;
+    if (s->q_len >= o->max_buffered_packets || s->q_bytes + b->len > o->max_buffered_bytes)
+        return SIO_ELIMIT;
+    if (s->q_len == s->q_cap) {
+        size_t cap = s->q_cap ? s->q_cap * 2 : 8;
+        sio_buf **q = malloc(cap * sizeof(*q));
+        if (!q)
+            return SIO_ENOMEM;
+        for (size_t i = 0; i < s->q_len; i++)
+            q[i] = s->q[(s->q_head + i) % s->q_cap];
+        free(s->q);
+        s->q = q;
+        s->q_cap = cap;
+        s->q_head = 0;
+    }
+    s->q[(s->q_head + s->q_len) % s->q_cap] = sio_buf_ref(b);
+    s->q_len++;
+    s->q_bytes += b->len;
+    eio_session_mark_dirty(s);
+    return 0;
+}
+
+int eio_session_send(eio_session *s, sio_buf *b)
+{
+    if (s->state != SESSION_OPEN)
+        return SIO_ECLOSED;
+    int rc = eio_session_push(s, b);
+    if (rc == SIO_ELIMIT)
+        eio_session_abort(s, EIO_CLOSE_SLOW_CONSUMER);
+    return rc;
+}
+
+void eio_session_flush(eio_session *s)
+{
+    const eio_transport_ops *ops = &s->srv->ops;
+    if (s->probe && s->probe_out)
+        ops->want_write(s->probe);
+    if (s->transport == EIO_TRANSPORT_WEBSOCKET) {
+        if (s->ws && (s->q_len || s->ws_close_after))
+            ops->want_write(s->ws);
+        if (s->poll_get) /* a GET left over from before the upgrade gets a noop */
+            ops->want_write(s->poll_get);
+    } else if (s->poll_get && (s->q_len || s->final_pkt)) {
+        ops->want_write(s->poll_get);
+    }
+}
+
+/* ---- heartbeat (PROTOCOL.md §1.6): ping every interval, pong within timeout ---------------- */
+
+void eio_session_start_heartbeat(eio_session *s)
+{
+    s->hb_waiting_pong = 0;
+    event_add(s->hb, s->srv->tv_ping_interval);
+}
+
+static void on_pong(eio_session *s)
+{
+    if (!s->hb_waiting_pong)
+        return;
+    event_del(s->hb);
+    eio_session_start_heartbeat(s);
+}
+
+static void hb_cb(evutil_socket_t fd, short what, void *arg)
+{
+    eio_session *s = arg;
+    if (s->state != SESSION_OPEN) {
+        /* close timeout: the client never came back for the close packet */
+        eio_server_forget(s->srv, s);
+        return;
+    }
+    if (s->hb_waiting_pong) {
+        eio_session_abort(s, EIO_CLOSE_PING_TIMEOUT);
+        return;
+    }
+    if (eio_session_push(s, s->srv->pkt_ping) < 0) {
+        eio_session_abort(s, EIO_CLOSE_SLOW_CONSUMER);
+        return;
+    }
+    s->hb_waiting_pong = 1;
+    event_add(s->hb, s->srv->tv_ping_timeout);
+}
+
+/* ---- closing ------------------------------------------------------------------------------- */
+
+static void log_close(const eio_session *s, eio_close_reason r)
+{
+    int level = (r == EIO_CLOSE_TRANSPORT_CLOSE || r == EIO_CLOSE_FORCED ||
+                 r == EIO_CLOSE_SERVER_SHUTDOWN)
+                    ? SIO_LOG_DEBUG
+                    : SIO_LOG_INFO;
+    sio_log(level, "engine", "session %s closed: %s", s->sid, eio_close_reason_str(r));
+}
+
+static void mark_closing(eio_session *s, eio_close_reason reason)
+{
+    s->state = SESSION_CLOSING;
+    s->close_reason = reason;
+    event_del(s->hb);
+    stop_upgrade_timers(s);
+    if (s->probe) {
+        s->srv->ops.close(s->probe);
+        s->probe_state = PROBE_NONE;
+    }
+    log_close(s, reason);
+}
+
+static void notify_close(eio_session *s)
+{
+    eio_session_ref(s); /* keep s valid through the callback */
+    if (s->srv->cbs.on_close)
+        s->srv->cbs.on_close(s, s->close_reason, s->srv->cbs.user);
+    eio_session_unref(s);
+}
+
+/* Abrupt close: drop what is queued, end a pending GET with "1" (or the final packet already
+ * chosen, e.g. "6" when the client closed), close the WebSocket now. */
+void eio_session_abort(eio_session *s, eio_close_reason reason)
+{
+    if (s->state != SESSION_OPEN)
+        return;
+    mark_closing(s, reason);
+    queue_clear(s);
+    if (s->transport == EIO_TRANSPORT_POLLING) {
+        if (!s->final_pkt)
+            s->final_pkt = sio_buf_ref(s->srv->pkt_close);
+        if (s->poll_get)
+            eio_session_mark_dirty(s);
+    } else if (s->ws) {
+        s->srv->ops.close(s->ws);
+    }
+    eio_server_forget(s->srv, s);
+    notify_close(s);
+}
+
+/* Graceful close (server side): what is queued is still delivered, then "1" on polling or a
+ * WebSocket close. A polling session stays findable until a GET fetches the close packet or
+ * close_timeout passes (Node's closeTimeout). */
+void eio_session_close(eio_session *s, eio_close_reason reason)
+{
+    if (s->state != SESSION_OPEN)
+        return;
+    mark_closing(s, reason);
+    if (s->transport == EIO_TRANSPORT_POLLING) {
+        s->final_pkt = sio_buf_ref(s->srv->pkt_close);
+        if (s->poll_get) {
+            eio_session_mark_dirty(s);
+            eio_server_forget(s->srv, s);
+        } else {
+            unsigned ms = s->srv->opts.close_timeout_ms;
+            struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+            event_add(s->hb, &tv);
+        }
+    } else {
+        s->ws_close_after = 1;
+        eio_session_mark_dirty(s);
+        eio_server_forget(s->srv, s);
+    }
+    notify_close(s);
+}
+
+/* ---- polling (PROTOCOL.md §1.4) ------------------------------------------------------------ */
+
+eio_action eio_session_attach_get(eio_session *s, void *conn, int *status)
+{
+    if (s->poll_get) {
+        /* Overlapping GETs: the new one gets 400, the pending one "1", the session ends. */
+        sio_log(SIO_LOG_INFO, "engine", "session %s: overlapping GET", s->sid);
+        *status = 400;
+        eio_session_abort(s, EIO_CLOSE_TRANSPORT_ERROR);
+        return EIO_ACT_STATUS;
+    }
+    s->poll_get = conn;
+    eio_session_ref(s);
+    if (s->q_len || s->final_pkt ||
+        (s->probe_state == PROBE_WAIT_UPGRADE && s->transport == EIO_TRANSPORT_POLLING))
+        eio_session_mark_dirty(s);
+    if (s->state == SESSION_CLOSING)
+        eio_server_forget(s->srv, s); /* this GET fetches the close packet: the sid is done */
+    return EIO_ACT_HOLD_GET;
+}
+
+eio_action eio_session_attach_post(eio_session *s, const eio_request *req, void *conn,
+                                   int *status)
+{
+    if (s->state != SESSION_OPEN) {
+        *status = 400;
+        return EIO_ACT_STATUS;
+    }
+    if (s->poll_post || req->octet_stream_body) {
+        sio_log(SIO_LOG_INFO, "engine", "session %s: %s", s->sid,
+                s->poll_post ? "overlapping POST" : "binary POST body on an EIO4 session");
+        *status = 400;
+        eio_session_abort(s, EIO_CLOSE_TRANSPORT_ERROR);
+        return EIO_ACT_STATUS;
+    }
+    if (req->content_length > 0 && (unsigned long long)req->content_length > s->srv->opts.max_payload) {
+        *status = 413;
+        eio_session_abort(s, EIO_CLOSE_PAYLOAD_TOO_LARGE);
+        return EIO_ACT_STATUS;
+    }
+    s->poll_post = conn;
+    eio_session_ref(s);
+    return EIO_ACT_READ_BODY;
+}
+
+static void client_close(eio_session *s)
+{
+    /* The client's "1": a pending GET is released with a noop, not a close (Node's behaviour). */
+    if (s->transport == EIO_TRANSPORT_POLLING && !s->final_pkt)
+        s->final_pkt = sio_buf_ref(s->srv->pkt_noop);
+    eio_session_abort(s, EIO_CLOSE_TRANSPORT_CLOSE);
+}
+
+/* One decoded packet from the current transport. Returns 0 to go on, -1 once closed. */
+static int on_packet(eio_session *s, const eio_packet *p)
+{
+    switch (p->type) {
+    case EIO_PACKET_MESSAGE:
+        if (s->srv->cbs.on_message)
+            s->srv->cbs.on_message(s, p->data, p->len, p->binary, s->srv->cbs.user);
+        break;
+    case EIO_PACKET_PONG:
+        on_pong(s);
+        break;
+    case EIO_PACKET_PING:
+        sio_log(SIO_LOG_INFO, "engine", "session %s: invalid heartbeat direction", s->sid);
+        eio_session_abort(s, EIO_CLOSE_TRANSPORT_ERROR);
+        break;
+    case EIO_PACKET_CLOSE:
+        client_close(s);
+        break;
+    default: /* open, upgrade and noop from a client carry no meaning here */
+        break;
+    }
+    return s->state == SESSION_OPEN ? 0 : -1;
+}
+
+int eio_conn_post_body(eio_session *s, void *conn, uint8_t *body, size_t len)
+{
+    if (s->poll_post == conn)
+        s->poll_post = NULL;
+    if (s->state != SESSION_OPEN)
+        return 400;
+    if (len > s->srv->opts.max_payload) {
+        eio_session_abort(s, EIO_CLOSE_PAYLOAD_TOO_LARGE);
+        return 413;
+    }
+    eio_payload_iter it;
+    eio_payload_iter_init(&it, body, len);
+    eio_session_ref(s);
+    int status = 200;
+    for (;;) {
+        eio_packet p;
+        const char *reason = NULL;
+        int rc = eio_payload_next(&it, &p, &reason);
+        if (rc == 0)
+            break;
+        if (rc < 0) {
+            sio_log(SIO_LOG_INFO, "engine", "session %s: bad payload: %s", s->sid, reason);
+            eio_session_abort(s, EIO_CLOSE_PARSE_ERROR);
+            status = 400;
+            break;
+        }
+        if (on_packet(s, &p) < 0)
+            break;
+    }
+    eio_session_unref(s);
+    return status;
+}
+
+static sio_buf *encode_payload(eio_session *s)
+{
+    size_t n = s->q_len + (s->final_pkt ? 1 : 0);
+    eio_segment stack_segs[64];
+    eio_segment *segs = n <= 64 ? stack_segs : malloc(n * sizeof(*segs));
+    if (!segs)
+        return NULL;
+    for (size_t i = 0; i < s->q_len; i++) {
+        sio_buf *b = s->q[(s->q_head + i) % s->q_cap];
+        segs[i] = (eio_segment){sio_buf_data(b), b->len, b->binary};
+    }
+    if (s->final_pkt)
+        segs[n - 1] = (eio_segment){sio_buf_data(s->final_pkt), s->final_pkt->len, 0};
+    sio_buf *out = sio_buf_new(eio_payload_encoded_len(segs, n));
+    if (out)
+        out->len = (uint32_t)eio_payload_encode(sio_buf_data(out), segs, n);
+    if (segs != stack_segs)
+        free(segs);
+    return out;
+}
+
+sio_buf *eio_conn_poll_take(eio_session *s, void *conn)
+{
+    if (conn != s->poll_get)
+        return NULL;
+    sio_buf *out;
+    if (s->transport == EIO_TRANSPORT_WEBSOCKET) {
+        out = sio_buf_ref(s->srv->pkt_noop); /* the session moved to WebSocket */
+    } else if (s->q_len || s->final_pkt) {
+        out = encode_payload(s);
+        if (!out)
+            return NULL;
+        queue_clear(s);
+        sio_buf_unref(s->final_pkt);
+        s->final_pkt = NULL;
+    } else if (s->probe_state == PROBE_WAIT_UPGRADE) {
+        out = sio_buf_ref(s->srv->pkt_noop); /* let the client's last poll finish */
+    } else {
+        return NULL;
+    }
+    s->poll_get = NULL;
+    return out;
+}
+
+/* ---- WebSocket and upgrade (PROTOCOL.md §1.7) ------------------------------------------------ */
+
+static void noop_cb(evutil_socket_t fd, short what, void *arg)
+{
+    eio_session *s = arg;
+    /* the 100 ms check: release the client's last poll so it can finish the upgrade */
+    if (s->probe && s->probe_state == PROBE_WAIT_UPGRADE && s->poll_get)
+        eio_session_mark_dirty(s);
+}
+
+static void upgrade_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+    eio_session *s = arg;
+    if (s->probe) {
+        sio_log(SIO_LOG_INFO, "engine", "session %s: upgrade timed out", s->sid);
+        s->srv->ops.close(s->probe);
+        s->probe_state = PROBE_NONE;
+    }
+    stop_upgrade_timers(s);
+}
+
+eio_action eio_session_attach_probe(eio_session *s, void *conn)
+{
+    if (s->transport != EIO_TRANSPORT_POLLING || s->probe || !s->srv->opts.allow_upgrades) {
+        /* already upgrading or upgraded: accept, then close the newcomer (Node does the same) */
+        return EIO_ACT_WS_ACCEPT;
+    }
+    if (!s->upgrade_timer) {
+        s->upgrade_timer = event_new(s->srv->base, -1, 0, upgrade_timeout_cb, s);
+        s->noop_timer = event_new(s->srv->base, -1, EV_PERSIST, noop_cb, s);
+        if (!s->upgrade_timer || !s->noop_timer)
+            return EIO_ACT_WS_ACCEPT;
+    }
+    s->probe = conn;
+    s->probe_state = PROBE_WAIT_PING;
+    eio_session_ref(s);
+    unsigned ms = s->srv->opts.upgrade_timeout_ms;
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    event_add(s->upgrade_timer, &tv);
+    return EIO_ACT_WS_ACCEPT;
+}
+
+static void finish_upgrade(eio_session *s)
+{
+    s->transport = EIO_TRANSPORT_WEBSOCKET;
+    s->ws = s->probe;
+    s->probe = NULL;
+    s->probe_state = PROBE_NONE;
+    stop_upgrade_timers(s);
+    eio_session_mark_dirty(s);
+    if (s->srv->cbs.on_upgrade)
+        s->srv->cbs.on_upgrade(s, s->srv->cbs.user);
+}
+
+static int on_probe_packet(eio_session *s, const eio_packet *p)
+{
+    if (p->type == EIO_PACKET_PING && s->probe_state == PROBE_WAIT_PING && p->len == 5 &&
+        !memcmp(p->data, "probe", 5)) {
+        s->probe_out = sio_buf_ref(s->srv->pkt_probe);
+        s->probe_state = PROBE_WAIT_UPGRADE;
+        struct timeval tv = {0, 100000};
+        event_add(s->noop_timer, &tv);
+        eio_session_mark_dirty(s); /* 3probe now, and a noop for a pending GET */
+        return 0;
+    }
+    if (p->type == EIO_PACKET_UPGRADE && s->probe_state == PROBE_WAIT_UPGRADE) {
+        finish_upgrade(s);
+        return 0;
+    }
+    sio_log(SIO_LOG_INFO, "engine", "session %s: unexpected packet during upgrade", s->sid);
+    return -1;
+}
+
+int eio_conn_ws_message(eio_session *s, void *conn, uint8_t *data, size_t len, int binary)
+{
+    if (s->state != SESSION_OPEN || (conn != s->ws && conn != s->probe))
+        return -1;
+    eio_packet p;
+    const char *reason = NULL;
+    if (eio_packet_decode(data, len, binary, &p, &reason) < 0) {
+        sio_log(SIO_LOG_INFO, "engine", "session %s: bad frame: %s", s->sid, reason);
+        if (conn == s->probe)
+            return -1;
+        eio_session_abort(s, EIO_CLOSE_PARSE_ERROR);
+        return -1;
+    }
+    if (conn == s->probe)
+        return on_probe_packet(s, &p);
+    eio_session_ref(s);
+    int rc = on_packet(s, &p);
+    eio_session_unref(s);
+    return rc < 0 && s->ws == conn && s->state != SESSION_OPEN && !s->ws_close_after ? -1 : 0;
+}
+
+sio_buf *eio_conn_ws_next(eio_session *s, void *conn, int *close_after)
+{
+    *close_after = 0;
+    if (conn == s->probe) {
+        sio_buf *b = s->probe_out;
+        s->probe_out = NULL;
+        return b;
+    }
+    if (conn != s->ws) {
+        *close_after = 1;
+        return NULL;
+    }
+    sio_buf *b = queue_pop(s);
+    if (!s->q_len && (s->ws_close_after || s->state != SESSION_OPEN))
+        *close_after = 1;
+    return b;
+}
+
+void eio_conn_detach(eio_session *s, void *conn)
+{
+    if (conn == s->poll_get) {
+        s->poll_get = NULL;
+        if (s->state == SESSION_OPEN) {
+            sio_log(SIO_LOG_DEBUG, "engine", "session %s: poll closed prematurely", s->sid);
+            eio_session_abort(s, EIO_CLOSE_TRANSPORT_ERROR);
+        }
+    } else if (conn == s->poll_post) {
+        s->poll_post = NULL;
+    } else if (conn == s->ws) {
+        s->ws = NULL;
+        eio_session_abort(s, EIO_CLOSE_TRANSPORT_CLOSE);
+    } else if (conn == s->probe) {
+        s->probe = NULL;
+        s->probe_state = PROBE_NONE;
+        sio_buf_unref(s->probe_out);
+        s->probe_out = NULL;
+        stop_upgrade_timers(s);
+    }
+    eio_session_unref(s);
+}
+
+/* ---- accessors ------------------------------------------------------------------------------ */
+
+const char *eio_session_id(const eio_session *s)
+{
+    return s->sid;
+}
+
+eio_transport_kind eio_session_transport(const eio_session *s)
+{
+    return s->transport;
+}
+
+int eio_session_is_open(const eio_session *s)
+{
+    return s->state == SESSION_OPEN;
+}
+
+void eio_session_set_user(eio_session *s, void *user)
+{
+    s->user = user;
+}
+
+void *eio_session_get_user(const eio_session *s)
+{
+    return s->user;
+}
+
+int eio_session_is_writable(const eio_session *s)
+{
+    if (s->state != SESSION_OPEN)
+        return 0;
+    return s->transport == EIO_TRANSPORT_WEBSOCKET ? s->ws != NULL : s->poll_get != NULL;
+}
+
+size_t eio_session_queued_bytes(const eio_session *s)
+{
+    return s->q_bytes;
+}
+
+size_t eio_session_queued_packets(const eio_session *s)
+{
+    return s->q_len;
+}

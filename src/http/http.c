@@ -1,0 +1,761 @@
+/*
+ * libwebsockets glue (PROTOCOL.md §1.4, §1.7, §1.9-1.12). Each lws connection (wsi) gets an
+ * http_conn, kept in the wsi's opaque user data because lws frees its per-session storage when
+ * an HTTP connection upgrades to WebSocket. The engine decides; this file parses requests,
+ * writes responses and frames when lws says the socket is writable, and never frees a session.
+ */
+#include "http.h"
+
+#include "common/log.h"
+
+#include <sio/error.h>
+
+#include <libwebsockets.h>
+#include <zlib.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+_Static_assert(LWS_PRE <= SIO_BUF_HEADROOM, "sio_buf headroom must fit the lws frame header");
+
+enum conn_kind { CONN_NONE, CONN_GET, CONN_POST, CONN_WS };
+
+typedef struct http_conn {
+    struct lws *wsi;
+    sio_http *http;
+    eio_session *s;   /* attached session (a reference is held by the engine for us) */
+    enum conn_kind kind;
+    int established;  /* WebSocket handshake finished */
+    int want_write;   /* asked before the WebSocket was established */
+    int close_req;    /* the engine asked us to close */
+    int discard_body; /* the POST was already answered; drop the rest of its body */
+    int enc;          /* 0 none, 1 gzip, 2 deflate accepted by the polling client */
+    char origin[256]; /* for the CORS headers of a deferred response */
+    uint8_t *body;    /* POST body or fragmented WebSocket message */
+    size_t body_len, body_cap;
+} http_conn;
+
+struct sio_http {
+    struct lws_context *ctx;
+    struct lws_vhost *vh;
+    eio_server *engine;
+    sio_http_options opts;
+    size_t max_payload;
+};
+
+static const struct lws_extension pmd_exts[] = {
+    {"permessage-deflate", lws_extension_callback_pm_deflate,
+     "permessage-deflate; client_no_context_takeover; client_max_window_bits"},
+    {NULL, NULL, NULL},
+};
+
+void sio_http_options_init(sio_http_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->cors_max_age = -1;
+    o->cookie_path = "/";
+    o->cookie_http_only = 1;
+    o->cookie_same_site = "Lax";
+    o->http_compression_threshold = 1024;
+    o->max_header_bytes = 8192;
+}
+
+/* ---- engine transport ops ------------------------------------------------------------------- */
+
+static void op_want_write(void *conn)
+{
+    http_conn *c = conn;
+    if (c->kind == CONN_WS && !c->established)
+        c->want_write = 1;
+    else
+        lws_callback_on_writable(c->wsi);
+}
+
+static void op_close(void *conn)
+{
+    http_conn *c = conn;
+    c->close_req = 1;
+    op_want_write(c);
+}
+
+static const eio_transport_ops transport_ops = {op_want_write, op_close};
+
+const eio_transport_ops *sio_http_transport_ops(void)
+{
+    return &transport_ops;
+}
+
+static void conn_detach(http_conn *c)
+{
+    if (c->s) {
+        eio_session *s = c->s;
+        c->s = NULL;
+        eio_conn_detach(s, c);
+    }
+    c->kind = CONN_NONE;
+    free(c->body);
+    c->body = NULL;
+    c->body_len = c->body_cap = 0;
+}
+
+/* ---- request facts -------------------------------------------------------------------------- */
+
+static int hdr_copy(struct lws *wsi, enum lws_token_indexes t, char *buf, size_t cap)
+{
+    buf[0] = 0;
+    int n = lws_hdr_total_length(wsi, t);
+    if (n <= 0 || (size_t)n >= cap)
+        return -1;
+    return lws_hdr_copy(wsi, buf, (int)cap, t) < 0 ? -1 : n;
+}
+
+static int method_of(struct lws *wsi)
+{
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI))
+        return EIO_METHOD_GET;
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI))
+        return EIO_METHOD_POST;
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_OPTIONS_URI))
+        return EIO_METHOD_OPTIONS;
+    return EIO_METHOD_OTHER;
+}
+
+/* Characters Node's http module refuses in a header value (the origin check of §1.9). */
+static int header_value_invalid(const char *v)
+{
+    for (; *v; v++) {
+        unsigned char ch = (unsigned char)*v;
+        if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+            return 1;
+    }
+    return 0;
+}
+
+/* Copies the value of query argument name (given with its '='). lws keeps each argument as a
+ * fragment; one too long for our scratch buffer is skipped rather than ending the scan. */
+static const char *query_arg(struct lws *wsi, const char *name, char *out, size_t cap)
+{
+    char frag[512];
+    size_t nlen = strlen(name);
+    for (int i = 0; i < 64; i++) {
+        int n = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
+        if (n <= 0)
+            return NULL;
+        if ((size_t)n >= sizeof(frag))
+            continue;
+        if (lws_hdr_copy_fragment(wsi, frag, sizeof(frag), WSI_TOKEN_HTTP_URI_ARGS, i) < 0)
+            continue;
+        if (strncmp(frag, name, nlen))
+            continue;
+        size_t vlen = strlen(frag + nlen);
+        if (vlen >= cap)
+            return NULL;
+        memcpy(out, frag + nlen, vlen + 1);
+        return out;
+    }
+    return NULL;
+}
+
+typedef struct req_args {
+    char eio[8], transport[16], sid[64], ctype[64];
+    const char *peio, *ptransport, *psid;
+} req_args;
+
+static void read_request(struct lws *wsi, http_conn *c, eio_request *req, req_args *a)
+{
+    memset(req, 0, sizeof(*req));
+    req->method = method_of(wsi);
+    req->content_length = -1;
+    a->peio = query_arg(wsi, "EIO=", a->eio, sizeof(a->eio));
+    a->ptransport = query_arg(wsi, "transport=", a->transport, sizeof(a->transport));
+    a->psid = query_arg(wsi, "sid=", a->sid, sizeof(a->sid));
+    req->eio = a->peio;
+    req->transport = a->ptransport;
+    req->sid = a->psid;
+    if (hdr_copy(wsi, WSI_TOKEN_ORIGIN, c->origin, sizeof(c->origin)) < 0 &&
+        lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) > 0)
+        req->origin_invalid = 1; /* longer than we keep: treat as bad */
+    if (header_value_invalid(c->origin))
+        req->origin_invalid = 1;
+    if (hdr_copy(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, a->ctype, sizeof(a->ctype)) > 0)
+        req->octet_stream_body = !strncmp(a->ctype, "application/octet-stream", 24);
+    char cl[32];
+    if (hdr_copy(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, cl, sizeof(cl)) > 0)
+        req->content_length = strtoll(cl, NULL, 10);
+    char ae[256];
+    c->enc = 0;
+    if (hdr_copy(wsi, WSI_TOKEN_HTTP_ACCEPT_ENCODING, ae, sizeof(ae)) > 0)
+        c->enc = strstr(ae, "gzip") ? 1 : (strstr(ae, "deflate") ? 2 : 0);
+}
+
+/* ---- responses ------------------------------------------------------------------------------ */
+
+static int origin_allowed(const sio_http_options *o, const char *origin)
+{
+    const char *list = o->cors_origin;
+    size_t n = strlen(origin);
+    while (*list) {
+        const char *end = strchr(list, ',');
+        size_t len = end ? (size_t)(end - list) : strlen(list);
+        while (len && *list == ' ')
+            list++, len--;
+        while (len && list[len - 1] == ' ')
+            len--;
+        if (len == n && !memcmp(list, origin, n))
+            return 1;
+        if (!end)
+            break;
+        list = end + 1;
+    }
+    return 0;
+}
+
+static int add_hdr(struct lws *wsi, const char *name, const char *value, unsigned char **p,
+                   unsigned char *end)
+{
+    return lws_add_http_header_by_name(wsi, (const unsigned char *)name,
+                                       (const unsigned char *)value, (int)strlen(value), p, end);
+}
+
+static int add_cors(http_conn *c, unsigned char **p, unsigned char *end)
+{
+    const sio_http_options *o = &c->http->opts;
+    if (!o->cors_origin)
+        return 0;
+    const char *allow = NULL;
+    if (!strcmp(o->cors_origin, "*"))
+        allow = "*";
+    else if (c->origin[0] && (!strcmp(o->cors_origin, "reflect") || origin_allowed(o, c->origin)))
+        allow = c->origin;
+    if (allow && add_hdr(c->wsi, "access-control-allow-origin:", allow, p, end))
+        return -1;
+    if (strcmp(o->cors_origin, "*") && add_hdr(c->wsi, "vary:", "Origin", p, end))
+        return -1;
+    if (o->cors_credentials && add_hdr(c->wsi, "access-control-allow-credentials:", "true", p, end))
+        return -1;
+    return 0;
+}
+
+typedef struct response {
+    int status;
+    const char *ctype;
+    const uint8_t *body;
+    size_t len;
+    const char *encoding;  /* Content-Encoding or NULL */
+    const char *cookie_sid; /* set the io cookie to this sid */
+    int no_store;
+    int preflight;
+    int close;             /* Connection: close, then hang up */
+    int defer_complete;    /* a POST body is still arriving: complete the transaction later */
+} response;
+
+static int add_extra_headers(http_conn *c, const response *r, unsigned char **p,
+                             unsigned char *end)
+{
+    const sio_http_options *o = &c->http->opts;
+    struct lws *wsi = c->wsi;
+    if (add_cors(c, p, end))
+        return -1;
+    if (r->preflight) {
+        char buf[512];
+        const char *methods = o->cors_methods ? o->cors_methods : "GET,HEAD,PUT,PATCH,POST,DELETE";
+        if (add_hdr(wsi, "access-control-allow-methods:", methods, p, end))
+            return -1;
+        const char *hdrs = o->cors_headers;
+        if (!hdrs && hdr_copy(wsi, WSI_TOKEN_HTTP_AC_REQUEST_HEADERS, buf, sizeof(buf)) > 0)
+            hdrs = buf;
+        if (hdrs && add_hdr(wsi, "access-control-allow-headers:", hdrs, p, end))
+            return -1;
+        if (o->cors_max_age >= 0) {
+            snprintf(buf, sizeof(buf), "%d", o->cors_max_age);
+            if (add_hdr(wsi, "access-control-max-age:", buf, p, end))
+                return -1;
+        }
+    }
+    if (r->no_store && add_hdr(wsi, "cache-control:", "no-store", p, end))
+        return -1;
+    if (r->encoding && add_hdr(wsi, "content-encoding:", r->encoding, p, end))
+        return -1;
+    if (r->close && add_hdr(wsi, "connection:", "close", p, end))
+        return -1;
+    if (r->cookie_sid && o->cookie_name) {
+        char ck[512];
+        snprintf(ck, sizeof(ck), "%s=%s; Path=%s%s%s%s%s", o->cookie_name, r->cookie_sid,
+                 o->cookie_path, o->cookie_http_only ? "; HttpOnly" : "",
+                 o->cookie_secure ? "; Secure" : "", o->cookie_same_site ? "; SameSite=" : "",
+                 o->cookie_same_site ? o->cookie_same_site : "");
+        if (add_hdr(wsi, "set-cookie:", ck, p, end))
+            return -1;
+    }
+    return 0;
+}
+
+/* Writes a whole response. Returns what the lws callback must return. */
+static int respond(http_conn *c, const response *r)
+{
+    unsigned char hdr[LWS_PRE + 2048];
+    unsigned char *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof(hdr) - 1;
+    struct lws *wsi = c->wsi;
+    if (lws_add_http_common_headers(wsi, (unsigned int)r->status, r->ctype, r->len, &p, end) ||
+        add_extra_headers(c, r, &p, end) || lws_finalize_write_http_header(wsi, start, &p, end))
+        return -1;
+    if (r->len) {
+        /* lws wants LWS_PRE bytes before the body; bodies from sio_buf have them, others are
+         * copied into a scratch buffer. */
+        uint8_t *tmp = malloc(LWS_PRE + r->len);
+        if (!tmp)
+            return -1;
+        memcpy(tmp + LWS_PRE, r->body, r->len);
+        int n = lws_write(wsi, tmp + LWS_PRE, r->len, LWS_WRITE_HTTP_FINAL);
+        free(tmp);
+        if (n < 0)
+            return -1;
+    }
+    if (r->close)
+        return -1;
+    if (r->defer_complete)
+        return 0;
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+static int respond_status(http_conn *c, int status)
+{
+    response r = {.status = status, .ctype = "text/html", .defer_complete = c->discard_body};
+    return respond(c, &r);
+}
+
+static int respond_error(http_conn *c, int code)
+{
+    char body[128];
+    int n = snprintf(body, sizeof(body), "{\"code\":%d,\"message\":\"%s\"}", code,
+                     eio_error_message(code));
+    response r = {.status = eio_error_status(code), .ctype = "application/json",
+                  .body = (const uint8_t *)body, .len = (size_t)n,
+                  .defer_complete = c->discard_body};
+    return respond(c, &r);
+}
+
+/* A failed WebSocket upgrade: a plain 400 with the message as text, then hang up. */
+static int reject_upgrade(http_conn *c, int code)
+{
+    const char *msg = eio_error_message(code < 0 ? EIO_ERR_BAD_REQUEST : code);
+    response r = {.status = 400, .ctype = "text/html", .body = (const uint8_t *)msg,
+                  .len = strlen(msg), .close = 1};
+    respond(c, &r);
+    return -1;
+}
+
+static uint8_t *compress_body(const uint8_t *in, size_t len, int gzip, size_t *out_len)
+{
+    z_stream z;
+    memset(&z, 0, sizeof(z));
+    if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, gzip ? 31 : 15, 8,
+                     Z_DEFAULT_STRATEGY) != Z_OK)
+        return NULL;
+    size_t cap = deflateBound(&z, (uLong)len);
+    uint8_t *out = malloc(cap);
+    if (out) {
+        z.next_in = (Bytef *)(uintptr_t)in;
+        z.avail_in = (uInt)len;
+        z.next_out = out;
+        z.avail_out = (uInt)cap;
+        if (deflate(&z, Z_FINISH) != Z_STREAM_END) {
+            free(out);
+            out = NULL;
+        } else {
+            *out_len = z.total_out;
+        }
+    }
+    deflateEnd(&z);
+    return out;
+}
+
+static int respond_payload(http_conn *c, sio_buf *b, const char *cookie_sid)
+{
+    response r = {.status = 200, .ctype = "text/plain; charset=UTF-8", .body = sio_buf_data(b),
+                  .len = b->len, .no_store = 1, .cookie_sid = cookie_sid};
+    uint8_t *z = NULL;
+    size_t th = c->http->opts.http_compression_threshold;
+    if (c->enc && th && b->len >= th) {
+        size_t zlen;
+        z = compress_body(sio_buf_data(b), b->len, c->enc == 1, &zlen);
+        if (z) {
+            r.body = z;
+            r.len = zlen;
+            r.encoding = c->enc == 1 ? "gzip" : "deflate";
+        }
+    }
+    int rc = respond(c, &r);
+    free(z);
+    return rc;
+}
+
+/* ---- HTTP requests ------------------------------------------------------------------------- */
+
+static int path_matches(const sio_http *h, const char *uri)
+{
+    const char *path = eio_server_options(h->engine)->path;
+    return !strncmp(uri, path, strlen(path));
+}
+
+static int other_route(http_conn *c, const char *uri)
+{
+    sio_http *h = c->http;
+    const char *ctype = "application/json", *body = "{\"error\":\"not found\"}";
+    int status = 404;
+    if (h->opts.route)
+        status = h->opts.route(uri, &ctype, &body, h->opts.route_user);
+    response r = {.status = status, .ctype = ctype, .body = (const uint8_t *)body,
+                  .len = strlen(body)};
+    return respond(c, &r);
+}
+
+static int on_http(http_conn *c, const char *uri)
+{
+    sio_http *h = c->http;
+    conn_detach(c); /* a keep-alive connection starts a new transaction */
+    if (!path_matches(h, uri))
+        return other_route(c, uri);
+    eio_request req;
+    req_args a;
+    read_request(c->wsi, c, &req, &a);
+    if (req.method == EIO_METHOD_OPTIONS && h->opts.cors_origin) {
+        response r = {.status = 204, .ctype = NULL, .preflight = 1};
+        return respond(c, &r);
+    }
+    eio_session *s = NULL;
+    int err, status;
+    eio_action act = eio_server_handle(h->engine, &req, c, &s, &err, &status);
+    /* An early answer to a POST with a body: read and drop the body before the next request. */
+    c->discard_body = act != EIO_ACT_READ_BODY && req.method == EIO_METHOD_POST &&
+                      req.content_length > 0;
+    switch (act) {
+    case EIO_ACT_ERROR:
+        return respond_error(c, err);
+    case EIO_ACT_STATUS:
+        return respond_status(c, status);
+    case EIO_ACT_HOLD_GET:
+        c->s = s;
+        c->kind = CONN_GET;
+        lws_set_timeout(c->wsi, NO_PENDING_TIMEOUT, 0);
+        return 0;
+    case EIO_ACT_READ_BODY:
+        c->s = s;
+        c->kind = CONN_POST;
+        c->discard_body = 0;
+        return 0;
+    case EIO_ACT_WS_ACCEPT: /* cannot happen without an Upgrade header */
+        break;
+    }
+    return -1;
+}
+
+static int on_body(http_conn *c, const void *in, size_t len)
+{
+    if (c->discard_body || c->kind != CONN_POST || !c->s)
+        return 0;
+    if (c->body_len + len > c->http->max_payload) {
+        /* Over maxHttpBufferSize without a Content-Length to catch it earlier. */
+        eio_session *s = c->s;
+        eio_session_close(s, EIO_CLOSE_PAYLOAD_TOO_LARGE);
+        conn_detach(c);
+        c->discard_body = 1;
+        return respond_status(c, 413);
+    }
+    if (c->body_len + len > c->body_cap) {
+        size_t cap = c->body_cap ? c->body_cap : 1024;
+        while (cap < c->body_len + len)
+            cap *= 2;
+        uint8_t *nb = realloc(c->body, cap);
+        if (!nb)
+            return -1;
+        c->body = nb;
+        c->body_cap = cap;
+    }
+    memcpy(c->body + c->body_len, in, len);
+    c->body_len += len;
+    return 0;
+}
+
+static int on_body_done(http_conn *c)
+{
+    if (c->discard_body) {
+        c->discard_body = 0;
+        return lws_http_transaction_completed(c->wsi) ? -1 : 0;
+    }
+    if (c->kind != CONN_POST || !c->s)
+        return -1;
+    int status = eio_conn_post_body(c->s, c, c->body ? c->body : (uint8_t *)"", c->body_len);
+    conn_detach(c);
+    if (status == 200) {
+        response r = {.status = 200, .ctype = "text/html", .body = (const uint8_t *)"ok",
+                      .len = 2};
+        return respond(c, &r);
+    }
+    return respond_status(c, status);
+}
+
+static int on_http_writable(http_conn *c)
+{
+    if (c->kind != CONN_GET || !c->s)
+        return c->close_req ? -1 : 0;
+    eio_session *s = c->s;
+    sio_buf *b = eio_conn_poll_take(s, c);
+    if (!b)
+        return c->close_req ? -1 : 0;
+    /* the io cookie goes on the handshake response only (the payload starts with the open) */
+    const char *cookie = (c->http->opts.cookie_name && b->len && sio_buf_data(b)[0] == '0')
+                             ? eio_session_id(s)
+                             : NULL;
+    char sid[SIO_ID_LEN + 1];
+    if (cookie) {
+        memcpy(sid, cookie, sizeof(sid));
+        cookie = sid;
+    }
+    conn_detach(c);
+    c->close_req = 0;
+    int rc = respond_payload(c, b, cookie);
+    sio_buf_unref(b);
+    return rc;
+}
+
+/* ---- WebSocket ------------------------------------------------------------------------------ */
+
+static int on_confirm_upgrade(http_conn *c, const char *uri)
+{
+    sio_http *h = c->http;
+    conn_detach(c);
+    if (!path_matches(h, uri))
+        return reject_upgrade(c, EIO_ERR_BAD_REQUEST);
+    eio_request req;
+    req_args a;
+    read_request(c->wsi, c, &req, &a);
+    req.is_upgrade = 1;
+    eio_session *s = NULL;
+    int err, status;
+    eio_action act = eio_server_handle(h->engine, &req, c, &s, &err, &status);
+    if (act != EIO_ACT_WS_ACCEPT)
+        return reject_upgrade(c, act == EIO_ACT_ERROR ? err : EIO_ERR_BAD_REQUEST);
+    c->kind = CONN_WS;
+    c->established = 0;
+    c->s = s; /* NULL: accepted only to be closed (the session is upgrading or upgraded) */
+    if (!s)
+        c->close_req = 1;
+    return 0;
+}
+
+static int on_ws_receive(http_conn *c, void *in, size_t len)
+{
+    if (!c->s)
+        return -1;
+    int first = lws_is_first_fragment(c->wsi), final = lws_is_final_fragment(c->wsi);
+    int binary = lws_frame_is_binary(c->wsi);
+    if (first && final && !c->body_len) {
+        if (len > c->http->max_payload)
+            goto too_large;
+        return eio_conn_ws_message(c->s, c, in, len, binary) < 0 ? -1 : 0;
+    }
+    if (c->body_len + len > c->http->max_payload)
+        goto too_large;
+    if (first)
+        c->body_len = 0;
+    if (c->body_len + len > c->body_cap) {
+        size_t cap = c->body_cap ? c->body_cap : 4096;
+        while (cap < c->body_len + len)
+            cap *= 2;
+        uint8_t *nb = realloc(c->body, cap);
+        if (!nb)
+            return -1;
+        c->body = nb;
+        c->body_cap = cap;
+    }
+    memcpy(c->body + c->body_len, in, len);
+    c->body_len += len;
+    if (!final)
+        return 0;
+    size_t n = c->body_len;
+    c->body_len = 0;
+    /* lws_frame_is_binary reflects the first frame's opcode for continuations */
+    return eio_conn_ws_message(c->s, c, c->body, n, binary) < 0 ? -1 : 0;
+too_large:
+    eio_session_close(c->s, EIO_CLOSE_PAYLOAD_TOO_LARGE);
+    lws_close_reason(c->wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, NULL, 0);
+    return -1;
+}
+
+/* Drains the session's queue while the socket takes it: several frames per callback are fine
+ * in lws 4.1.6, which buffers a partial write itself (see docs/architecture.md). */
+static int on_ws_writable(http_conn *c)
+{
+    if (!c->s) {
+        lws_close_reason(c->wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+        return -1;
+    }
+    for (int i = 0; i < 256; i++) {
+        int close_after = 0;
+        sio_buf *b = eio_conn_ws_next(c->s, c, &close_after);
+        if (b) {
+            int n = lws_write(c->wsi, sio_buf_data(b), b->len,
+                              b->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+            sio_buf_unref(b);
+            if (n < 0)
+                return -1;
+        }
+        if (close_after || (c->close_req && !b)) {
+            lws_close_reason(c->wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+            return -1;
+        }
+        if (!b)
+            return 0;
+        if (lws_send_pipe_choked(c->wsi))
+            break;
+    }
+    lws_callback_on_writable(c->wsi);
+    return 0;
+}
+
+/* ---- the lws protocol callback ---------------------------------------------------------------- */
+
+static http_conn *conn_get(struct lws *wsi, int create)
+{
+    http_conn *c = lws_get_opaque_user_data(wsi);
+    if (!c && create) {
+        c = calloc(1, sizeof(*c));
+        if (!c)
+            return NULL;
+        c->wsi = wsi;
+        c->http = lws_context_user(lws_get_context(wsi));
+        lws_set_opaque_user_data(wsi, c);
+    }
+    return c;
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len)
+{
+    http_conn *c;
+    switch (reason) {
+    case LWS_CALLBACK_HTTP:
+        c = conn_get(wsi, 1);
+        return c ? on_http(c, in) : -1;
+    case LWS_CALLBACK_HTTP_BODY:
+        c = conn_get(wsi, 0);
+        return c ? on_body(c, in, len) : -1;
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        c = conn_get(wsi, 0);
+        return c ? on_body_done(c) : -1;
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        c = conn_get(wsi, 0);
+        return c ? on_http_writable(c) : -1;
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: {
+        c = conn_get(wsi, 1);
+        if (!c || strcmp(in, "websocket"))
+            return -1;
+        char uri[512];
+        if (hdr_copy(wsi, WSI_TOKEN_GET_URI, uri, sizeof(uri)) < 0)
+            return reject_upgrade(c, EIO_ERR_BAD_REQUEST);
+        return on_confirm_upgrade(c, uri);
+    }
+    case LWS_CALLBACK_ESTABLISHED:
+        c = conn_get(wsi, 0);
+        if (!c)
+            return -1;
+        c->established = 1;
+        if (c->want_write || c->close_req || c->s)
+            lws_callback_on_writable(wsi);
+        return 0;
+    case LWS_CALLBACK_RECEIVE:
+        c = conn_get(wsi, 0);
+        return c ? on_ws_receive(c, in, len) : -1;
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        c = conn_get(wsi, 0);
+        return c ? on_ws_writable(c) : -1;
+    case LWS_CALLBACK_CLOSED:
+    case LWS_CALLBACK_CLOSED_HTTP:
+        c = conn_get(wsi, 0);
+        if (c)
+            conn_detach(c);
+        return 0;
+    case LWS_CALLBACK_WSI_DESTROY:
+        c = conn_get(wsi, 0);
+        if (c) {
+            conn_detach(c);
+            lws_set_opaque_user_data(wsi, NULL);
+            free(c);
+        }
+        return 0;
+    default:
+        break;
+    }
+    return 0;
+}
+
+static const struct lws_protocols protocols[] = {
+    {"sio", callback, 0, 0, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static void lws_log_bridge(int level, const char *line)
+{
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        n--;
+    sio_log(level == LLL_ERR ? SIO_LOG_ERROR : SIO_LOG_WARN, "lws", "%.*s", (int)n, line);
+}
+
+sio_http *sio_http_new(struct event_base *base, const sio_http_options *opts, eio_server *engine)
+{
+    sio_http *h = calloc(1, sizeof(*h));
+    if (!h)
+        return NULL;
+    h->engine = engine;
+    h->opts = *opts;
+    h->max_payload = eio_server_options(engine)->max_payload;
+    lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_bridge);
+
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof(info));
+    void *loops[1] = {base};
+    info.options = LWS_SERVER_OPTION_LIBEVENT | LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.foreign_loops = loops;
+    info.count_threads = 1;
+    info.port = opts->port ? opts->port : CONTEXT_PORT_NO_LISTEN_SERVER;
+    info.iface = opts->iface;
+    info.protocols = protocols;
+    info.user = h;
+    info.max_http_header_data = (unsigned short)(opts->max_header_bytes ? opts->max_header_bytes : 8192);
+    info.max_http_header_pool = 4096; /* long-poll GETs hold their header table while waiting */
+    info.keepalive_timeout = 60;
+    info.timeout_secs = 30;
+    if (opts->per_message_deflate)
+        info.extensions = pmd_exts;
+    if (opts->tls_cert && opts->tls_key) {
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = opts->tls_cert;
+        info.ssl_private_key_filepath = opts->tls_key;
+    }
+    if (!opts->port)
+        info.port = 0;
+    h->ctx = lws_create_context(&info);
+    if (!h->ctx) {
+        sio_log(SIO_LOG_ERROR, "http", "cannot create the libwebsockets context");
+        free(h);
+        return NULL;
+    }
+    h->vh = lws_get_vhost_by_name(h->ctx, "default");
+    return h;
+}
+
+int sio_http_port(const sio_http *h)
+{
+    return h->vh ? lws_get_vhost_listen_port(h->vh) : -1;
+}
+
+void sio_http_free(sio_http *h)
+{
+    if (!h)
+        return;
+    lws_context_destroy(h->ctx);
+    free(h);
+}
