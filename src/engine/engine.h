@@ -115,6 +115,7 @@ typedef struct eio_request {
     int origin_invalid;     /* the Origin header holds characters not allowed in a header */
     int octet_stream_body;  /* Content-Type: application/octet-stream */
     long long content_length; /* -1 when absent */
+    const char *handshake_json; /* for new sessions: headers, query, address (copied) */
 } eio_request;
 
 typedef enum eio_action {
@@ -161,6 +162,8 @@ void eio_conn_detach(eio_session *s, void *conn);
 /* ---- sessions, for the layer above ---------------------------------------------------------- */
 
 const char *eio_session_id(const eio_session *s);
+/** The handshake request as JSON (see sio_socket_handshake); "{}" when unknown. */
+const char *eio_session_handshake(const eio_session *s);
 eio_transport_kind eio_session_transport(const eio_session *s);
 int eio_session_is_open(const eio_session *s);
 /** User pointer of the layer above. */
@@ -177,6 +180,9 @@ int eio_session_is_writable(const eio_session *s);
 /** Closes the session: drains what is queued, then closes the transport. Idempotent. on_close
  *  runs synchronously. */
 void eio_session_close(eio_session *s, eio_close_reason reason);
+/** Closes the session abruptly: drops what is queued (protocol violations, timeouts).
+ *  on_close runs synchronously. Idempotent. */
+void eio_session_abort(eio_session *s, eio_close_reason reason);
 /** Bytes and packets waiting in the out-queue. */
 size_t eio_session_queued_bytes(const eio_session *s);
 size_t eio_session_queued_packets(const eio_session *s);

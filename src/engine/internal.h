@@ -26,6 +26,7 @@ struct eio_session {
     char sid[SIO_ID_LEN + 1];
     eio_server *srv;
     unsigned refcnt;         /* the sid map (until close) + each attached conn */
+    int reaping;             /* queued for the reaper: never queue twice */
     enum session_state state;
     eio_transport_kind transport;
     eio_close_reason close_reason;
@@ -55,6 +56,7 @@ struct eio_session {
     eio_session *dirty_next;
     eio_session *reap_next;
     void *user;
+    char *handshake;
 };
 
 struct eio_server {
@@ -82,7 +84,6 @@ void eio_session_mark_dirty(eio_session *s);
 void eio_session_flush(eio_session *s);
 void eio_session_start_heartbeat(eio_session *s);
 int eio_session_push(eio_session *s, sio_buf *b);
-void eio_session_abort(eio_session *s, eio_close_reason reason);
 eio_action eio_session_attach_get(eio_session *s, void *conn, int *status);
 eio_action eio_session_attach_post(eio_session *s, const eio_request *req, void *conn, int *status);
 eio_action eio_session_attach_probe(eio_session *s, void *conn);

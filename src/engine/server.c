@@ -99,7 +99,10 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg)
     while (srv->reap) {
         eio_session *s = srv->reap;
         srv->reap = s->reap_next;
-        eio_session_free(s);
+        if (s->refcnt == 0)
+            eio_session_free(s);
+        else
+            s->reaping = 0; /* taken again since: its last unref will queue it anew */
     }
 }
 
@@ -263,6 +266,8 @@ static eio_action handshake(eio_server *srv, const eio_request *req, void *conn,
         *err = EIO_ERR_BAD_REQUEST;
         return EIO_ACT_ERROR;
     }
+    if (req->handshake_json)
+        s->handshake = strdup(req->handshake_json);
     /* The open packet goes first in the queue: the handshake GET or first frame carries it. */
     sio_buf *open = open_packet(srv, s);
     int rc = open ? eio_session_push(s, open) : SIO_ENOMEM;

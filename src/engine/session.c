@@ -54,8 +54,10 @@ void eio_session_ref(eio_session *s)
 
 void eio_session_unref(eio_session *s)
 {
-    if (--s->refcnt == 0)
+    if (--s->refcnt == 0 && !s->reaping) {
+        s->reaping = 1;
         eio_server_reap(s->srv, s);
+    }
 }
 
 static void queue_clear(eio_session *s)
@@ -73,6 +75,7 @@ void eio_session_free(eio_session *s)
 {
     queue_clear(s);
     free(s->q);
+    free(s->handshake);
     sio_buf_unref(s->final_pkt);
     sio_buf_unref(s->probe_out);
     if (s->hb)
@@ -229,8 +232,8 @@ void eio_session_abort(eio_session *s, eio_close_reason reason)
     } else if (s->ws) {
         s->srv->ops.close(s->ws);
     }
-    eio_server_forget(s->srv, s);
     notify_close(s);
+    eio_server_forget(s->srv, s);
 }
 
 /* Graceful close (server side): what is queued is still delivered, then "1" on polling or a
@@ -462,6 +465,9 @@ static void finish_upgrade(eio_session *s)
     s->probe = NULL;
     s->probe_state = PROBE_NONE;
     stop_upgrade_timers(s);
+    /* Node answers the switch with a noop on the new transport; the protocol suite expects it
+     * and clients ignore it. */
+    eio_session_push(s, s->srv->pkt_noop);
     eio_session_mark_dirty(s);
     if (s->srv->cbs.on_upgrade)
         s->srv->cbs.on_upgrade(s, s->srv->cbs.user);
@@ -553,6 +559,11 @@ void eio_conn_detach(eio_session *s, void *conn)
 const char *eio_session_id(const eio_session *s)
 {
     return s->sid;
+}
+
+const char *eio_session_handshake(const eio_session *s)
+{
+    return s->handshake ? s->handshake : "{}";
 }
 
 eio_transport_kind eio_session_transport(const eio_session *s)

@@ -7,6 +7,7 @@
 #include "http.h"
 
 #include "common/log.h"
+#include "json_scan.h"
 
 #include <sio/error.h>
 
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 _Static_assert(LWS_PRE <= SIO_BUF_HEADROOM, "sio_buf headroom must fit the lws frame header");
 
@@ -187,6 +189,108 @@ static void read_request(struct lws *wsi, http_conn *c, eio_request *req, req_ar
     c->enc = 0;
     if (hdr_copy(wsi, WSI_TOKEN_HTTP_ACCEPT_ENCODING, ae, sizeof(ae)) > 0)
         c->enc = strstr(ae, "gzip") ? 1 : (strstr(ae, "deflate") ? 2 : 0);
+}
+
+/* Appends "name":"value" (JSON-escaped) to the buffer; silently stops when full. */
+typedef struct jbuf {
+    char *p;
+    size_t len, cap;
+} jbuf;
+
+static void jb_raw(jbuf *b, const char *s, size_t n)
+{
+    if (b->len + n < b->cap) {
+        memcpy(b->p + b->len, s, n);
+        b->len += n;
+        b->p[b->len] = 0;
+    } else {
+        b->len = b->cap; /* overflowed: marked unusable */
+    }
+}
+
+static void jb_str(jbuf *b, const char *s, size_t n)
+{
+    if (b->len >= b->cap)
+        return;
+    size_t need = sio_json_write_string(b->p + b->len, b->cap - b->len, s, n);
+    if (b->len + need < b->cap)
+        b->len += need;
+    else
+        b->len = b->cap;
+}
+
+static void jb_member(jbuf *b, int *first, const char *k, size_t kn, const char *v, size_t vn)
+{
+    if (!*first)
+        jb_raw(b, ",", 1);
+    *first = 0;
+    jb_str(b, k, kn);
+    jb_raw(b, ":", 1);
+    jb_str(b, v, vn);
+}
+
+static const struct {
+    const char *name;
+    enum lws_token_indexes tok;
+} handshake_headers[] = {
+    {"host", WSI_TOKEN_HOST},
+    {"origin", WSI_TOKEN_ORIGIN},
+    {"user-agent", WSI_TOKEN_HTTP_USER_AGENT},
+    {"cookie", WSI_TOKEN_HTTP_COOKIE},
+    {"authorization", WSI_TOKEN_HTTP_AUTHORIZATION},
+    {"x-forwarded-for", WSI_TOKEN_X_FORWARDED_FOR},
+    {"referer", WSI_TOKEN_HTTP_REFERER},
+    {"accept-language", WSI_TOKEN_HTTP_ACCEPT_LANGUAGE},
+};
+
+/* The handshake as the layer above sees it (Node's socket.handshake): selected headers, the
+ * query, the peer address. Built only for requests that create a session. */
+static char *build_handshake(struct lws *wsi, const char *uri)
+{
+    size_t cap = 16384;
+    jbuf b = {malloc(cap), 0, cap};
+    if (!b.p)
+        return NULL;
+    char val[4096];
+    int first = 1;
+    jb_raw(&b, "{\"headers\":{", 12);
+    for (size_t i = 0; i < sizeof(handshake_headers) / sizeof(handshake_headers[0]); i++) {
+        int n = hdr_copy(wsi, handshake_headers[i].tok, val, sizeof(val));
+        if (n > 0)
+            jb_member(&b, &first, handshake_headers[i].name, strlen(handshake_headers[i].name),
+                      val, (size_t)n);
+    }
+    jb_raw(&b, "},\"query\":{", 11);
+    first = 1;
+    for (int i = 0; i < 64; i++) {
+        int n = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
+        if (n <= 0)
+            break;
+        if ((size_t)n >= sizeof(val) ||
+            lws_hdr_copy_fragment(wsi, val, sizeof(val), WSI_TOKEN_HTTP_URI_ARGS, i) < 0)
+            continue;
+        char *eq = strchr(val, '=');
+        size_t kn = eq ? (size_t)(eq - val) : strlen(val);
+        const char *v = eq ? eq + 1 : "";
+        jb_member(&b, &first, val, kn, v, strlen(v));
+    }
+    char addr[64] = "";
+    lws_get_peer_simple(wsi, addr, sizeof(addr));
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    char tail[256];
+    int tn = snprintf(tail, sizeof(tail), "},\"secure\":%s,\"issued\":%lld,\"address\":",
+                      lws_is_ssl(wsi) ? "true" : "false",
+                      (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+    jb_raw(&b, tail, (size_t)tn);
+    jb_str(&b, addr, strlen(addr));
+    jb_raw(&b, ",\"url\":", 7);
+    jb_str(&b, uri, strlen(uri));
+    jb_raw(&b, "}", 1);
+    if (b.len >= b.cap) { /* absurdly large headers: keep the shape, drop the details */
+        snprintf(b.p, cap, "{\"headers\":{},\"query\":{},\"address\":\"%s\"}", addr);
+    }
+    return b.p;
 }
 
 /* ---- responses ------------------------------------------------------------------------------ */
@@ -424,9 +528,12 @@ static int on_http(http_conn *c, const char *uri)
         response r = {.status = 204, .ctype = NULL, .preflight = 1};
         return respond(c, &r);
     }
+    char *hs = !req.sid && req.method == EIO_METHOD_GET ? build_handshake(c->wsi, uri) : NULL;
+    req.handshake_json = hs;
     eio_session *s = NULL;
     int err, status;
     eio_action act = eio_server_handle(h->engine, &req, c, &s, &err, &status);
+    free(hs);
     /* An early answer to a POST with a body: read and drop the body before the next request. */
     c->discard_body = act != EIO_ACT_READ_BODY && req.method == EIO_METHOD_POST &&
                       req.content_length > 0;
@@ -532,9 +639,12 @@ static int on_confirm_upgrade(http_conn *c, const char *uri)
     req_args a;
     read_request(c->wsi, c, &req, &a);
     req.is_upgrade = 1;
+    char *hs = !req.sid ? build_handshake(c->wsi, uri) : NULL;
+    req.handshake_json = hs;
     eio_session *s = NULL;
     int err, status;
     eio_action act = eio_server_handle(h->engine, &req, c, &s, &err, &status);
+    free(hs);
     if (act != EIO_ACT_WS_ACCEPT)
         return reject_upgrade(c, act == EIO_ACT_ERROR ? err : EIO_ERR_BAD_REQUEST);
     c->kind = CONN_WS;

@@ -1,0 +1,299 @@
+/*
+ * sio: a Socket.IO v4 (protocol v5) / Engine.IO v4 server for C programs.
+ *
+ * Threading: every function must be called on the thread running the server's event loop, and
+ * every callback runs on it. Nothing here is thread-safe.
+ *
+ * Ownership words used below: "borrows" (the pointer must stay valid for the call only),
+ * "copies" (sio keeps its own copy), "borrowed, valid until ..." (a pointer sio returns that
+ * the caller must not free).
+ *
+ * Arguments travel as JSON text. An event's arguments are a JSON array ("[1,\"two\",{}]"); a
+ * binary argument is the placeholder object {"_placeholder":true,"num":N} referring to the N-th
+ * attachment, exactly as on the wire, so binary data can sit anywhere in the arguments.
+ */
+#ifndef SIO_SIO_H
+#define SIO_SIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sio/error.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define SIO_API __attribute__((visibility("default")))
+#else
+#define SIO_API
+#endif
+
+#define SIO_VERSION_MAJOR 0
+#define SIO_VERSION_MINOR 1
+#define SIO_VERSION_PATCH 0
+
+struct event_base;
+
+typedef struct sio_server sio_server;
+typedef struct sio_namespace sio_namespace;
+typedef struct sio_socket sio_socket;
+typedef struct sio_args sio_args;
+typedef struct sio_ack sio_ack;
+
+/** A binary attachment: bytes and their length (borrowed by the call it is passed to). */
+typedef struct sio_bin {
+    const void *data;
+    size_t len;
+} sio_bin;
+
+/* ---- server ------------------------------------------------------------------------------- */
+
+typedef struct sio_server_options {
+    const char *host;              /* interface to bind; NULL = all */
+    int port;                      /* 3000; 0 = any free port (see sio_server_port) */
+    const char *path;              /* "/socket.io/" */
+    unsigned ping_interval_ms;     /* 25000 */
+    unsigned ping_timeout_ms;      /* 20000 */
+    unsigned upgrade_timeout_ms;   /* 10000 */
+    unsigned connect_timeout_ms;   /* 45000: close a connection that joins no namespace */
+    size_t max_payload;            /* 1000000: bytes per message / POST body (maxHttpBufferSize) */
+    int allow_polling;             /* 1 */
+    int allow_websocket;           /* 1 */
+    int allow_upgrades;            /* 1 */
+    const char *cors_origin;       /* NULL = no CORS; "*"; "reflect"; or "a,b,c" exact origins */
+    int cors_credentials;          /* 0 */
+    const char *cookie_name;       /* NULL = no io cookie; e.g. "io" */
+    size_t http_compression_threshold; /* 1024; 0 = never gzip polling responses */
+    int per_message_deflate;       /* 0 */
+    unsigned max_attachments;      /* 10 binary attachments per packet */
+    unsigned max_json_depth;       /* 32 */
+    size_t max_buffered_bytes;     /* 16 MiB queued per connection before it is dropped */
+    size_t max_buffered_packets;   /* 100000 */
+    size_t max_connections;        /* 0 = unlimited */
+    size_t max_namespaces_per_connection; /* 64 */
+    size_t max_rooms_per_socket;   /* 10000 */
+    const char *tls_cert;          /* PEM files: serve HTTPS/WSS when both are set */
+    const char *tls_key;
+} sio_server_options;
+
+/** Fills o with the defaults of Node's socket.io 4.8 (listed above). */
+SIO_API void sio_server_options_init(sio_server_options *o);
+
+/**
+ * Creates a server and starts listening. base: the libevent loop to run on (borrowed; it must
+ * outlive the server), or NULL to let the server own one (then use sio_server_run). opts is
+ * copied (strings too). Returns NULL on failure (logged to stderr).
+ */
+SIO_API sio_server *sio_server_new(struct event_base *base, const sio_server_options *opts);
+/** The TCP port bound. */
+SIO_API int sio_server_port(const sio_server *srv);
+/** The event loop the server runs on (borrowed, valid until sio_server_free). */
+SIO_API struct event_base *sio_server_base(const sio_server *srv);
+/** Runs the loop until sio_server_stop() or SIGINT/SIGTERM. Returns 0. */
+SIO_API int sio_server_run(sio_server *srv);
+/** Makes sio_server_run return (safe from any callback). */
+SIO_API void sio_server_stop(sio_server *srv);
+/** Disconnects every client ("server shutting down") and frees everything. Not from a callback. */
+SIO_API void sio_server_free(sio_server *srv);
+/** Number of connected Engine.IO sessions. */
+SIO_API size_t sio_server_client_count(const sio_server *srv);
+
+/* ---- namespaces --------------------------------------------------------------------------- */
+
+/** The namespace called name ("/" or "/chat"), created on first use. Borrowed, valid until
+ *  sio_server_free. NULL on OOM or a name not starting with '/'. */
+SIO_API sio_namespace *sio_server_of(sio_server *srv, const char *name);
+
+/** Decides whether a dynamic namespace name may be created (return 1) or not (0). auth_json is
+ *  the CONNECT auth object (borrowed for the call). */
+typedef int (*sio_namespace_match_cb)(sio_server *srv, const char *name, const char *auth_json,
+                                      void *user);
+/** Set-up for a namespace created by a match: register middleware and handlers here. */
+typedef void (*sio_namespace_setup_cb)(sio_namespace *nsp, void *user);
+/** Adds a parent for dynamic namespaces (Node's io.of(regex|fn)). Parents are tried in order
+ *  for a CONNECT to an unknown name. Returns 0 or SIO_ENOMEM. */
+SIO_API int sio_server_add_dynamic(sio_server *srv, sio_namespace_match_cb match,
+                                   sio_namespace_setup_cb setup, void *user);
+
+/** The namespace's name (borrowed, valid as long as the namespace). */
+SIO_API const char *sio_namespace_name(const sio_namespace *nsp);
+SIO_API sio_server *sio_namespace_server(const sio_namespace *nsp);
+/** Number of connected sockets in the namespace (this server only). */
+SIO_API size_t sio_namespace_socket_count(const sio_namespace *nsp);
+
+/**
+ * Connect middleware: runs for each CONNECT before the socket exists for others. Read the
+ * handshake with sio_socket_auth/sio_socket_handshake and attach data with sio_socket_set_data.
+ * Return 0 to go on, or non-zero after sio_socket_refuse() to refuse (CONNECT_ERROR). Runs
+ * synchronously inside the packet's processing.
+ */
+typedef int (*sio_middleware_cb)(sio_socket *s, void *user);
+SIO_API int sio_namespace_use(sio_namespace *nsp, sio_middleware_cb mw, void *user);
+
+typedef void (*sio_connection_cb)(sio_socket *s, void *user);
+/** Called once a socket has connected (after middleware). */
+SIO_API void sio_namespace_on_connection(sio_namespace *nsp, sio_connection_cb cb, void *user);
+typedef void (*sio_disconnect_cb)(sio_socket *s, const char *reason, void *user);
+/** Called once when a socket disconnects, with a reason of PROTOCOL.md §2.6 ("transport close",
+ *  "client namespace disconnect", ...). The socket has left its rooms already; it is freed
+ *  after the callback returns. */
+SIO_API void sio_namespace_on_disconnect(sio_namespace *nsp, sio_disconnect_cb cb, void *user);
+
+/**
+ * An event handler. args is borrowed, valid until the handler returns. ack is NULL unless the
+ * client asked for an acknowledgement; answer it with sio_ack_send (now or later: call
+ * sio_ack_retain to keep it past the handler). An unanswered, unretained ack is dropped when
+ * the handler returns (the client's callback then never runs, as in Node).
+ */
+typedef void (*sio_event_cb)(sio_socket *s, const char *event, const sio_args *args, sio_ack *ack,
+                             void *user);
+/** Registers the handler of event on every socket of the namespace (one per event; a second
+ *  call replaces it). The name is copied. Returns 0 or SIO_ENOMEM. */
+SIO_API int sio_namespace_on(sio_namespace *nsp, const char *event, sio_event_cb cb, void *user);
+/** Handler for events with no handler of their own. */
+SIO_API void sio_namespace_on_any(sio_namespace *nsp, sio_event_cb cb, void *user);
+
+/* ---- event arguments ---------------------------------------------------------------------- */
+
+/** Number of arguments (event name excluded). */
+SIO_API size_t sio_args_count(const sio_args *a);
+/** Raw JSON text of argument i (a placeholder object for binary), or NULL past the end.
+ *  Borrowed, valid as long as args. */
+SIO_API const char *sio_args_json(const sio_args *a, size_t i, size_t *len);
+/** All arguments as one JSON array text "[...]" (borrowed, valid as long as args). */
+SIO_API const char *sio_args_array(const sio_args *a, size_t *len);
+/** Copies argument i as a string (JSON unescaped) into buf. Returns its length, SIO_EINVAL if
+ *  it is not a string, SIO_ELIMIT if it does not fit. */
+SIO_API long sio_args_string(const sio_args *a, size_t i, char *buf, size_t cap);
+/** Argument i as an integer. Returns 0 or SIO_EINVAL. */
+SIO_API int sio_args_int(const sio_args *a, size_t i, long long *out);
+/** Number of binary attachments and attachment n (bytes borrowed, valid as long as args). */
+SIO_API size_t sio_args_binary_count(const sio_args *a);
+SIO_API const void *sio_args_binary(const sio_args *a, size_t n, size_t *len);
+/** If argument i is a binary placeholder, its attachment number, else -1. */
+SIO_API int sio_args_binary_index(const sio_args *a, size_t i);
+
+/* ---- acknowledgements --------------------------------------------------------------------- */
+
+/** Answers a client's ack with args_json (a JSON array, NULL = no arguments) and nbins
+ *  attachments (copied). Frees the ack. Returns 0, SIO_EINVAL (bad JSON: the ack is still
+ *  freed) or SIO_ECLOSED (the socket is gone). */
+SIO_API int sio_ack_send(sio_ack *ack, const char *args_json, const sio_bin *bins, size_t nbins);
+/** Keeps the ack alive after the handler returns; then exactly one sio_ack_send or
+ *  sio_ack_free must follow. */
+SIO_API sio_ack *sio_ack_retain(sio_ack *ack);
+/** Frees an ack without answering. */
+SIO_API void sio_ack_free(sio_ack *ack);
+
+/* ---- sockets ------------------------------------------------------------------------------ */
+
+/** The socket id (20 chars, also the name of its own room). Borrowed, valid as long as s. */
+SIO_API const char *sio_socket_id(const sio_socket *s);
+SIO_API sio_namespace *sio_socket_namespace(const sio_socket *s);
+/** The CONNECT auth object as JSON ("{}" when none). Borrowed, valid as long as s. */
+SIO_API const char *sio_socket_auth(const sio_socket *s);
+/** The handshake as JSON: {"headers":{...},"query":{...},"address":"...","secure":bool,
+ *  "issued":ms,"url":"..."}. Borrowed, valid as long as s. */
+SIO_API const char *sio_socket_handshake(const sio_socket *s);
+/** A request header of the handshake (lower-case name) copied into buf; returns its length
+ *  or SIO_ENOTFOUND / SIO_ELIMIT. */
+SIO_API long sio_socket_header(const sio_socket *s, const char *name, char *buf, size_t cap);
+/** The transport in use: "polling" or "websocket". */
+SIO_API const char *sio_socket_transport(const sio_socket *s);
+/** Whether the socket is still connected. */
+SIO_API int sio_socket_connected(const sio_socket *s);
+
+/** Attaches application data; free_fn (may be NULL) runs on it when replaced or when the
+ *  socket is freed. */
+SIO_API void sio_socket_set_data(sio_socket *s, void *data, void (*free_fn)(void *data));
+SIO_API void *sio_socket_get_data(const sio_socket *s);
+
+/** From middleware: sets the CONNECT_ERROR to send ({"message":message,"data":data_json});
+ *  data_json may be NULL. Both copied. */
+SIO_API void sio_socket_refuse(sio_socket *s, const char *message, const char *data_json);
+
+/** Joins/leaves a room (name copied). Returns 0, SIO_ELIMIT (max_rooms_per_socket) or
+ *  SIO_ENOMEM. Leaving a room not joined is a no-op. */
+SIO_API int sio_socket_join(sio_socket *s, const char *room);
+SIO_API int sio_socket_leave(sio_socket *s, const char *room);
+/** Number of rooms and room i (borrowed name, valid until the next join/leave). */
+SIO_API size_t sio_socket_room_count(const sio_socket *s);
+SIO_API const char *sio_socket_room(const sio_socket *s, size_t i);
+
+/** Disconnects the socket ("server namespace disconnect"); close=1 also closes the whole
+ *  connection. on_disconnect runs synchronously. */
+SIO_API void sio_socket_disconnect(sio_socket *s, int close);
+
+/** Closes the socket's underlying connection without a Socket.IO DISCONNECT packet (Node's
+ *  socket.conn.close()): the client sees a transport close and reconnects by itself. */
+SIO_API void sio_socket_close_connection(sio_socket *s);
+
+/* ---- emitting ----------------------------------------------------------------------------- */
+
+/** Per-emit flags. */
+enum sio_emit_flags {
+    SIO_EMIT_VOLATILE = 1 << 0, /* drop for sockets whose transport is not writable now */
+    SIO_EMIT_NO_COMPRESS = 1 << 1,
+    SIO_EMIT_LOCAL = 1 << 2,    /* this server only (matters with a cluster adapter) */
+};
+
+/** Emits event to one socket. args_json: a JSON array or NULL; bins: attachments referenced
+ *  by placeholders in args_json (copied). Returns 0, SIO_EINVAL (bad JSON, reserved name,
+ *  placeholder out of range), SIO_ECLOSED, or SIO_ELIMIT (the client's queue overflowed: it is
+ *  disconnected). */
+SIO_API int sio_socket_emit(sio_socket *s, const char *event, const char *args_json,
+                            const sio_bin *bins, size_t nbins, int flags);
+
+/** Result of an emit with ack: status 0 with the client's arguments, SIO_ETIMEDOUT, or
+ *  SIO_ECLOSED (disconnected first). Runs exactly once if the emit returned 0, never if it
+ *  failed. args is NULL unless status is 0. s is NULL when the socket is gone. */
+typedef void (*sio_ack_cb)(sio_socket *s, int status, const sio_args *args, void *user);
+/** Emits event to one socket and waits timeout_ms (0 = forever) for its ack. */
+SIO_API int sio_socket_emit_ack(sio_socket *s, const char *event, const char *args_json,
+                                const sio_bin *bins, size_t nbins, unsigned timeout_ms,
+                                sio_ack_cb cb, void *user);
+
+/** Target of a broadcast: sockets in any of rooms (all sockets of the namespace when nrooms is
+ *  0) minus sockets in any of except. Arrays and strings are borrowed for the call. */
+typedef struct sio_target {
+    const char *const *rooms;
+    size_t nrooms;
+    const char *const *except;
+    size_t nexcept;
+    int flags; /* sio_emit_flags */
+} sio_target;
+
+/** Broadcasts event to the target (NULL = the whole namespace). The packet is encoded once and
+ *  shared by every recipient. Returns the number of local recipients, or a negative error. */
+SIO_API long sio_namespace_emit(sio_namespace *nsp, const sio_target *to, const char *event,
+                                const char *args_json, const sio_bin *bins, size_t nbins);
+
+/** Result of a broadcast with acks: status 0 when every recipient answered, SIO_ETIMEDOUT
+ *  otherwise; responses[i] are the arguments of each answer (borrowed for the call). */
+typedef void (*sio_broadcast_ack_cb)(sio_namespace *nsp, int status, const sio_args *const *responses,
+                                     size_t nresponses, void *user);
+/** Broadcast with acks (Node's io.timeout(ms).emit(..., cb)). cb runs exactly once on success. */
+SIO_API long sio_namespace_emit_ack(sio_namespace *nsp, const sio_target *to, const char *event,
+                                    const char *args_json, const sio_bin *bins, size_t nbins,
+                                    unsigned timeout_ms, sio_broadcast_ack_cb cb, void *user);
+
+/** Makes the target's sockets join (or leave) room; returns the number of sockets affected. */
+SIO_API long sio_namespace_sockets_join(sio_namespace *nsp, const sio_target *to, const char *room);
+SIO_API long sio_namespace_sockets_leave(sio_namespace *nsp, const sio_target *to,
+                                         const char *room);
+/** Disconnects the target's sockets; returns how many. */
+SIO_API long sio_namespace_disconnect_sockets(sio_namespace *nsp, const sio_target *to, int close);
+/** Calls fn for each socket of the target (fn must not join, leave or disconnect). */
+SIO_API long sio_namespace_fetch_sockets(sio_namespace *nsp, const sio_target *to,
+                                         void (*fn)(sio_socket *s, void *user), void *user);
+
+/** Encode-once counter: number of packets encoded by broadcasts and emits since start. */
+SIO_API size_t sio_stats_packets_encoded(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

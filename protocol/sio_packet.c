@@ -1,0 +1,352 @@
+/*
+ * Socket.IO v5 packet codec. Decoding mirrors socket.io-parser's Decoder.decodeString and
+ * isPayloadValid (PROTOCOL.md 2.1, 2.4, 2.5) but is stricter where the reference leans on JS
+ * coercion (Number(" ") == 0): counts and ids are plain ASCII digits. No allocation, no logging.
+ */
+#include "sio_packet.h"
+
+#include <string.h>
+
+#include <sio/error.h>
+
+#include "json_scan.h"
+
+static const char root_nsp[] = "/";
+
+/* socket.io-parser RESERVED_EVENTS: names with a meaning of their own on either side. */
+static const struct {
+    const char *name;
+    size_t len;
+} reserved[] = {
+    {"connect", 7},        {"connect_error", 13}, {"disconnect", 10},
+    {"disconnecting", 13}, {"newListener", 11},   {"removeListener", 14},
+};
+
+#define NRESERVED (sizeof(reserved) / sizeof(reserved[0]))
+
+void sio_packet_limits_init(sio_packet_limits *l)
+{
+    l->max_attachments = 10;
+    l->max_json_depth = 32;
+    l->max_nsp_len = 256;
+}
+
+const char *sio_packet_type_name(sio_packet_type type)
+{
+    static const char *const names[] = {"CONNECT",       "DISCONNECT",   "EVENT",     "ACK",
+                                        "CONNECT_ERROR", "BINARY_EVENT", "BINARY_ACK"};
+    return (unsigned)type < sizeof(names) / sizeof(names[0]) ? names[type] : "UNKNOWN";
+}
+
+bool sio_packet_event_is_reserved(const char *s, size_t n)
+{
+    for (size_t i = 0; i < NRESERVED; i++)
+        if (n == reserved[i].len && memcmp(s, reserved[i].name, n) == 0)
+            return true;
+    return false;
+}
+
+static bool literal_is_reserved(const char *lit, size_t n)
+{
+    for (size_t i = 0; i < NRESERVED; i++)
+        if (sio_json_string_eq(lit, n, reserved[i].name, reserved[i].len))
+            return true;
+    return false;
+}
+
+static bool is_binary(sio_packet_type t)
+{
+    return t == SIO_PACKET_BINARY_EVENT || t == SIO_PACKET_BINARY_ACK;
+}
+
+static int fail(const char **why, int err, const char *reason)
+{
+    *why = reason;
+    return err;
+}
+
+/* "<digits>-" after a BINARY_* type digit. Stops at the first digit past the limit, so a
+ * 10^6-digit count costs nothing and cannot overflow. */
+static int parse_attachments(const char *p, size_t n, size_t *i, unsigned max, unsigned *out,
+                             const char **why)
+{
+    size_t start = *i;
+    unsigned long long v = 0;
+
+    while (*i < n && p[*i] >= '0' && p[*i] <= '9') {
+        v = v * 10 + (unsigned)(p[*i] - '0');
+        if (v > max)
+            return fail(why, SIO_ELIMIT, "too many attachments");
+        (*i)++;
+    }
+    if (*i == start || *i == n || p[*i] != '-')
+        return fail(why, SIO_EPROTO, "illegal attachments");
+    if (v == 0)
+        return fail(why, SIO_EPROTO, "illegal attachments: count must be at least 1");
+    (*i)++;
+    *out = (unsigned)v;
+    return 0;
+}
+
+/* The namespace runs from '/' to the first ',' (consumed) or to the end of input. */
+static int parse_nsp(const char *p, size_t n, size_t *i, size_t max, sio_packet *out,
+                     const char **why)
+{
+    if (*i == n || p[*i] != '/')
+        return 0;
+    const char *comma = memchr(p + *i, ',', n - *i);
+    size_t end = comma != NULL ? (size_t)(comma - p) : n;
+    if (end - *i > max)
+        return fail(why, SIO_ELIMIT, "namespace too long");
+    out->nsp = p + *i;
+    out->nsp_len = end - *i;
+    *i = comma != NULL ? end + 1 : n;
+    return 0;
+}
+
+/* Ack ids travel as JS numbers; beyond 2^53 - 1 they would silently lose precision there. */
+static int parse_id(const char *p, size_t n, size_t *i, sio_packet *out, const char **why)
+{
+    uint64_t v = 0;
+    size_t start = *i;
+
+    while (*i < n && p[*i] >= '0' && p[*i] <= '9') {
+        v = v * 10 + (uint64_t)(p[*i] - '0');
+        if (v > SIO_JSON_MAX_SAFE_INT)
+            return fail(why, SIO_EPROTO, "ack id too large");
+        (*i)++;
+    }
+    if (*i > start)
+        out->id = (int64_t)v;
+    return 0;
+}
+
+static int check_event(sio_packet *pk, const char **why)
+{
+    sio_json_iter it;
+    const char *v;
+    size_t vl;
+
+    if (pk->data == NULL || sio_json_iter_init(&it, pk->data, pk->data_len) != 0 || it.is_object)
+        return fail(why, SIO_EPROTO, "invalid payload: event must be an array");
+    if (!sio_json_iter_next(&it, NULL, NULL, &v, &vl))
+        return fail(why, SIO_EPROTO, "invalid payload: event array is empty");
+    switch (sio_json_type_of(v, vl)) {
+    case SIO_JSON_NUMBER:
+        break;
+    case SIO_JSON_STRING:
+        if (literal_is_reserved(v, vl))
+            return fail(why, SIO_EPROTO, "invalid payload: reserved event name");
+        break;
+    default:
+        return fail(why, SIO_EPROTO, "invalid payload: event name must be a string or number");
+    }
+    pk->event = v;
+    pk->event_len = vl;
+    return 0;
+}
+
+/* socket.io-parser isPayloadValid, per type. */
+static int check_payload(sio_packet *pk, const char **why)
+{
+    sio_json_type t =
+        pk->data != NULL ? sio_json_type_of(pk->data, pk->data_len) : SIO_JSON_INVALID;
+
+    switch (pk->type) {
+    case SIO_PACKET_CONNECT:
+        if (pk->data != NULL && t != SIO_JSON_OBJECT)
+            return fail(why, SIO_EPROTO, "invalid payload: CONNECT data must be an object");
+        return 0;
+    case SIO_PACKET_DISCONNECT:
+        if (pk->data != NULL)
+            return fail(why, SIO_EPROTO, "invalid payload: DISCONNECT takes no data");
+        return 0;
+    case SIO_PACKET_CONNECT_ERROR:
+        if (t != SIO_JSON_OBJECT && t != SIO_JSON_STRING)
+            return fail(why, SIO_EPROTO,
+                        "invalid payload: CONNECT_ERROR data must be an object or string");
+        return 0;
+    case SIO_PACKET_ACK:
+    case SIO_PACKET_BINARY_ACK:
+        if (t != SIO_JSON_ARRAY)
+            return fail(why, SIO_EPROTO, "invalid payload: ACK data must be an array");
+        if (pk->id < 0)
+            return fail(why, SIO_EPROTO, "ACK without id");
+        return 0;
+    default:
+        return check_event(pk, why);
+    }
+}
+
+/* Per-level flags of the placeholder walk. */
+#define LVL_FLAG 1u   /* the last "_placeholder" member was literally true */
+#define LVL_NUM_OK 2u /* the last "num" member was an integer in [0, attachments) */
+
+enum member { MEMBER_OTHER, MEMBER_PLACEHOLDER, MEMBER_NUM };
+
+static enum member classify_key(const char *k, size_t kl)
+{
+    if (sio_json_string_eq(k, kl, "_placeholder", 12))
+        return MEMBER_PLACEHOLDER;
+    if (sio_json_string_eq(k, kl, "num", 3))
+        return MEMBER_NUM;
+    return MEMBER_OTHER;
+}
+
+/* Records a "_placeholder" or "num" member value in its object's flags. Later duplicates
+ * overwrite earlier ones, as JSON.parse keeps the last. */
+static void note_member(unsigned char *lvl, enum member m, sio_json_token kind, const char *t,
+                        size_t tl, unsigned attachments)
+{
+    uint64_t num;
+    bool ok;
+
+    if (m == MEMBER_PLACEHOLDER) {
+        ok = kind == SIO_JSON_TOK_SCALAR && tl == 4 && memcmp(t, "true", 4) == 0;
+        *lvl = (unsigned char)(ok ? *lvl | LVL_FLAG : *lvl & ~LVL_FLAG);
+    } else if (m == MEMBER_NUM) {
+        ok = kind == SIO_JSON_TOK_SCALAR && sio_json_uint(t, tl, &num) == 0 && num < attachments;
+        *lvl = (unsigned char)(ok ? *lvl | LVL_NUM_OK : *lvl & ~LVL_NUM_OK);
+    }
+}
+
+/* socket.io-parser reconstructPacket throws "illegal attachments" for a placeholder whose num is
+ * not a valid index; check that up front, in one flat pass over the validated payload. Unlike
+ * the reference, placeholders nested inside a placeholder object are checked too. */
+static int check_placeholders(const char *data, size_t len, unsigned attachments, const char **why)
+{
+    unsigned char lvl[SIO_JSON_DEPTH_CAP];
+    unsigned depth = 0;
+    enum member pending = MEMBER_OTHER;
+    sio_json_reader r;
+    sio_json_token kind;
+    const char *t;
+    size_t tl;
+
+    sio_json_reader_init(&r, data, len);
+    while ((kind = sio_json_reader_next(&r, &t, &tl)) != SIO_JSON_TOK_END) {
+        if (kind == SIO_JSON_TOK_KEY) {
+            pending = classify_key(t, tl);
+            continue;
+        }
+        if (pending != MEMBER_OTHER && depth > 0)
+            note_member(&lvl[depth - 1], pending, kind, t, tl, attachments);
+        pending = MEMBER_OTHER;
+        if (kind == SIO_JSON_TOK_BEGIN_OBJECT || kind == SIO_JSON_TOK_BEGIN_ARRAY) {
+            if (depth == SIO_JSON_DEPTH_CAP) /* unreachable after validation */
+                return fail(why, SIO_ELIMIT, "json: nesting too deep");
+            lvl[depth++] = 0;
+        } else if ((kind == SIO_JSON_TOK_END_OBJECT || kind == SIO_JSON_TOK_END_ARRAY) &&
+                   depth > 0) {
+            if ((lvl[--depth] & (LVL_FLAG | LVL_NUM_OK)) == LVL_FLAG)
+                return fail(why, SIO_EPROTO, "illegal attachments: bad placeholder");
+        }
+    }
+    return 0;
+}
+
+static void set_payload(sio_packet *pk, const char *p, size_t n)
+{
+    while (n > 0 && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) {
+        p++;
+        n--;
+    }
+    while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t' || p[n - 1] == '\n' || p[n - 1] == '\r'))
+        n--;
+    pk->data = p;
+    pk->data_len = n;
+}
+
+static int decode_header(const char *p, size_t n, const sio_packet_limits *lim, sio_packet *out,
+                         size_t *i, const char **why)
+{
+    int rc;
+
+    if (n == 0)
+        return fail(why, SIO_EPROTO, "empty packet");
+    if (p[0] < '0' || p[0] > '6')
+        return fail(why, SIO_EPROTO, "unknown packet type");
+    out->type = (sio_packet_type)(p[0] - '0');
+    *i = 1;
+    if (is_binary(out->type)) {
+        rc = parse_attachments(p, n, i, lim->max_attachments, &out->attachments, why);
+        if (rc != 0)
+            return rc;
+    }
+    rc = parse_nsp(p, n, i, lim->max_nsp_len, out, why);
+    if (rc != 0)
+        return rc;
+    return parse_id(p, n, i, out, why);
+}
+
+int sio_packet_decode(const char *p, size_t n, const sio_packet_limits *lim, sio_packet *out,
+                      const char **reason)
+{
+    sio_packet_limits def;
+    const char *why = NULL;
+    size_t i = 0;
+    int rc;
+
+    if (lim == NULL) {
+        sio_packet_limits_init(&def);
+        lim = &def;
+    }
+    memset(out, 0, sizeof(*out));
+    out->nsp = root_nsp;
+    out->nsp_len = 1;
+    out->id = -1;
+    rc = decode_header(p, p != NULL ? n : 0, lim, out, &i, &why);
+    if (rc == 0 && i < n) {
+        rc = sio_json_validate(p + i, n - i, lim->max_json_depth, &why);
+        if (rc == 0)
+            set_payload(out, p + i, n - i);
+    }
+    if (rc == 0)
+        rc = check_payload(out, &why);
+    if (rc == 0 && is_binary(out->type))
+        rc = check_placeholders(out->data, out->data_len, out->attachments, &why);
+    if (rc != 0 && reason != NULL)
+        *reason = why;
+    return rc;
+}
+
+static void put(char *out, size_t cap, size_t *len, const char *s, size_t n)
+{
+    if (*len < cap)
+        memcpy(out + *len, s, cap - *len < n ? cap - *len : n);
+    *len += n;
+}
+
+static void put_uint(char *out, size_t cap, size_t *len, uint64_t v)
+{
+    char digits[20];
+    size_t k = sizeof(digits);
+
+    do {
+        digits[--k] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    put(out, cap, len, digits + k, sizeof(digits) - k);
+}
+
+size_t sio_packet_encode_header(char *out, size_t cap, sio_packet_type type, const char *nsp,
+                                size_t nsp_len, int64_t id, unsigned attachments)
+{
+    char t = (char)('0' + (int)type);
+    size_t len = 0;
+
+    put(out, cap, &len, &t, 1);
+    if (is_binary(type)) {
+        put_uint(out, cap, &len, attachments);
+        put(out, cap, &len, "-", 1);
+    }
+    if (nsp != NULL && nsp_len > 0 && !(nsp_len == 1 && nsp[0] == '/')) {
+        put(out, cap, &len, nsp, nsp_len);
+        put(out, cap, &len, ",", 1);
+    }
+    if (id >= 0)
+        put_uint(out, cap, &len, (uint64_t)id);
+    if (cap > 0)
+        out[len < cap ? len : cap - 1] = '\0';
+    return len;
+}

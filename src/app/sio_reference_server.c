@@ -1,0 +1,296 @@
+/*
+ * sio-reference-server: the Socket.IO server in the configuration of the official Socket.IO
+ * protocol test suite (pingInterval 300, pingTimeout 200, maxPayload 1000000, connectTimeout
+ * 1000, CORS *), plus the small test extras of interop/README.md. Written against the public
+ * API only (include/sio/sio.h), as an example of embedding.
+ */
+#include <sio/sio.h>
+
+#include "app/cli.h"
+#include "common/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void emit_auth(sio_socket *s, void *user)
+{
+    char buf[65536];
+    snprintf(buf, sizeof(buf), "[%s]", sio_socket_auth(s));
+    sio_socket_emit(s, "auth", buf, NULL, 0, 0);
+}
+
+/* Re-sends the arguments exactly as they came, attachments included. */
+static void echo_args(sio_socket *s, const char *event, const sio_args *args)
+{
+    size_t len, nb = sio_args_binary_count(args);
+    const char *json = sio_args_array(args, &len);
+    sio_bin bins[16];
+    for (size_t i = 0; i < nb && i < 16; i++)
+        bins[i].data = sio_args_binary(args, i, &bins[i].len);
+    char *copy = strndup(json, len);
+    if (copy)
+        sio_socket_emit(s, event, copy, bins, nb, 0);
+    free(copy);
+}
+
+static void ack_args(sio_ack *ack, const sio_args *args)
+{
+    if (!ack)
+        return;
+    size_t len, nb = sio_args_binary_count(args);
+    const char *json = sio_args_array(args, &len);
+    sio_bin bins[16];
+    for (size_t i = 0; i < nb && i < 16; i++)
+        bins[i].data = sio_args_binary(args, i, &bins[i].len);
+    char *copy = strndup(json, len);
+    sio_ack_send(ack, copy, bins, nb);
+    free(copy);
+}
+
+static void on_message(sio_socket *s, const char *ev, const sio_args *a, sio_ack *ack, void *u)
+{
+    echo_args(s, "message-back", a);
+}
+
+static void on_message_with_ack(sio_socket *s, const char *ev, const sio_args *a, sio_ack *ack,
+                                void *u)
+{
+    ack_args(ack, a);
+}
+
+static void on_join(sio_socket *s, const char *ev, const sio_args *a, sio_ack *ack, void *u)
+{
+    char room[512];
+    if (sio_args_string(a, 0, room, sizeof(room)) >= 0)
+        sio_socket_join(s, room);
+    if (ack)
+        sio_ack_send(ack, NULL, NULL, 0);
+}
+
+static void on_leave(sio_socket *s, const char *ev, const sio_args *a, sio_ack *ack, void *u)
+{
+    char room[512];
+    if (sio_args_string(a, 0, room, sizeof(room)) >= 0)
+        sio_socket_leave(s, room);
+    if (ack)
+        sio_ack_send(ack, NULL, NULL, 0);
+}
+
+/* Reads a JSON array of strings (argument i) into names[]; returns the count. */
+static size_t string_list(const sio_args *a, size_t i, char store[][256], const char **names,
+                          size_t max)
+{
+    size_t len, n = 0;
+    const char *json = sio_args_json(a, i, &len);
+    if (!json)
+        return 0;
+    /* tiny parser: the test extras only pass arrays of plain room names */
+    const char *p = json, *end = json + len;
+    while (p < end && n < max) {
+        const char *q = memchr(p, '"', (size_t)(end - p));
+        if (!q)
+            break;
+        const char *e = memchr(q + 1, '"', (size_t)(end - q - 1));
+        if (!e || (size_t)(e - q - 1) >= 256)
+            break;
+        memcpy(store[n], q + 1, (size_t)(e - q - 1));
+        store[n][e - q - 1] = 0;
+        names[n] = store[n];
+        n++;
+        p = e + 1;
+    }
+    return n;
+}
+
+static void on_to_room(sio_socket *s, const char *ev, const sio_args *a, sio_ack *ack, void *u)
+{
+    char rs[16][256], es[16][256], event[256];
+    const char *rooms[16], *except[16];
+    sio_target t = {rooms, string_list(a, 0, rs, rooms, 16), except,
+                    string_list(a, 1, es, except, 16), 0};
+    if (sio_args_string(a, 2, event, sizeof(event)) < 0)
+        return;
+    /* the remaining arguments are forwarded: rebuild the array from argument 3 on */
+    size_t total = 2, count = sio_args_count(a);
+    for (size_t i = 3; i < count; i++) {
+        size_t n;
+        sio_args_json(a, i, &n);
+        total += n + 1;
+    }
+    char *json = malloc(total + 1);
+    if (!json)
+        return;
+    size_t off = 0;
+    json[off++] = '[';
+    for (size_t i = 3; i < count; i++) {
+        size_t n;
+        const char *v = sio_args_json(a, i, &n);
+        if (i > 3)
+            json[off++] = ',';
+        memcpy(json + off, v, n);
+        off += n;
+    }
+    json[off++] = ']';
+    json[off] = 0;
+    sio_namespace_emit(sio_socket_namespace(s), &t, event, json, NULL, 0);
+    free(json);
+    if (ack)
+        sio_ack_send(ack, NULL, NULL, 0);
+}
+
+static void on_volatile(sio_socket *s, const char *ev, const sio_args *a, sio_ack *ack, void *u)
+{
+    long long count = 0;
+    sio_args_int(a, 0, &count);
+    char buf[32];
+    for (long long i = 0; i < count && i < 100000; i++) {
+        snprintf(buf, sizeof(buf), "[%lld]", i);
+        sio_socket_emit(s, "volatile-msg", buf, NULL, 0, SIO_EMIT_VOLATILE);
+    }
+    snprintf(buf, sizeof(buf), "[%lld]", count);
+    sio_socket_emit(s, "volatile-done", buf, NULL, 0, 0);
+    if (ack)
+        sio_ack_send(ack, NULL, NULL, 0);
+}
+
+static void on_ask_result(sio_socket *s, int status, const sio_args *args, void *user)
+{
+    if (!s)
+        return;
+    if (status == 0) {
+        size_t len;
+        const char *arr = sio_args_array(args, &len);
+        char *json = malloc(len + 32);
+        if (!json)
+            return;
+        snprintf(json, len + 32, "[{\"ok\":true,\"args\":%.*s}]", (int)len, arr);
+        sio_socket_emit(s, "ask-result", json, NULL, 0, 0);
+        free(json);
+    } else {
+        sio_socket_emit(s, "ask-result", "[{\"ok\":false,\"error\":\"timeout\"}]", NULL, 0, 0);
+    }
+}
+
+static void on_server_ack(sio_socket *s, const char *ev, const sio_args *a, sio_ack *ack, void *u)
+{
+    long long timeout = 0;
+    if (sio_args_int(a, 0, &timeout) < 0 || timeout < 0)
+        return;
+    size_t count = sio_args_count(a), total = 2;
+    for (size_t i = 1; i < count; i++) {
+        size_t n;
+        sio_args_json(a, i, &n);
+        total += n + 1;
+    }
+    char *json = malloc(total + 1);
+    if (!json)
+        return;
+    size_t off = 0;
+    json[off++] = '[';
+    for (size_t i = 1; i < count; i++) {
+        size_t n;
+        const char *v = sio_args_json(a, i, &n);
+        if (i > 1)
+            json[off++] = ',';
+        memcpy(json + off, v, n);
+        off += n;
+    }
+    json[off++] = ']';
+    json[off] = 0;
+    sio_socket_emit_ack(s, "ask", json, NULL, 0, (unsigned)timeout, on_ask_result, NULL);
+    free(json);
+}
+
+static void on_disconnect_me(sio_socket *s, const char *ev, const sio_args *a, sio_ack *ack,
+                             void *u)
+{
+    size_t n;
+    const char *v = sio_args_json(a, 0, &n);
+    sio_socket_disconnect(s, v && n == 4 && !memcmp(v, "true", 4));
+}
+
+static void on_drop_transport(sio_socket *s, const char *ev, const sio_args *a, sio_ack *ack,
+                              void *u)
+{
+    sio_socket_close_connection(s);
+}
+
+static void on_connection(sio_socket *s, void *user)
+{
+    emit_auth(s, user);
+}
+
+static int dyn_match(sio_server *srv, const char *name, const char *auth, void *user)
+{
+    /* ^/dyn-\d+$ */
+    if (strncmp(name, "/dyn-", 5) || !name[5])
+        return 0;
+    for (const char *p = name + 5; *p; p++)
+        if (*p < '0' || *p > '9')
+            return 0;
+    return 1;
+}
+
+static void setup_plain(sio_namespace *nsp, void *user)
+{
+    sio_namespace_on_connection(nsp, on_connection, NULL);
+    sio_namespace_on(nsp, "message-with-ack", on_message_with_ack, NULL);
+}
+
+static int private_mw(sio_socket *s, void *user)
+{
+    const char *auth = sio_socket_auth(s);
+    if (strstr(auth, "\"token\":\"secret\""))
+        return 0;
+    sio_socket_refuse(s, "unauthorized", "{\"code\":401}");
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    sio_server_options o;
+    sio_server_options_init(&o);
+    o.ping_interval_ms = 300;
+    o.ping_timeout_ms = 200;
+    o.max_payload = 1000000;
+    o.connect_timeout_ms = 1000;
+    o.cors_origin = "*";
+    int verbose = 0;
+    sio_cli_flag flags[] = {
+        {"--port", SIO_CLI_INT, &o.port, "TCP port (0 = any free port)"},
+        {"--host", SIO_CLI_STR, &o.host, "interface to bind (default all)"},
+        {"--ping-interval", SIO_CLI_UINT, &o.ping_interval_ms, "ms between server pings"},
+        {"--ping-timeout", SIO_CLI_UINT, &o.ping_timeout_ms, "ms to wait for a pong"},
+        {"--max-payload", SIO_CLI_SIZE, &o.max_payload, "bytes per message / POST body"},
+        {"--connect-timeout", SIO_CLI_UINT, &o.connect_timeout_ms, "ms to join a namespace"},
+        {"--verbose", SIO_CLI_BOOL, &verbose, "debug logging"},
+        {NULL, 0, NULL, NULL},
+    };
+    if (sio_cli_parse(argc, argv, flags, "sio-reference-server") < 0)
+        return 2;
+    sio_log_set_level(verbose ? SIO_LOG_DEBUG : SIO_LOG_INFO);
+    sio_server *srv = sio_server_new(NULL, &o);
+    if (!srv)
+        return 1;
+    sio_namespace *root = sio_server_of(srv, "/");
+    setup_plain(root, NULL);
+    sio_namespace_on(root, "message", on_message, NULL);
+    sio_namespace_on(root, "join", on_join, NULL);
+    sio_namespace_on(root, "leave", on_leave, NULL);
+    sio_namespace_on(root, "to-room", on_to_room, NULL);
+    sio_namespace_on(root, "volatile", on_volatile, NULL);
+    sio_namespace_on(root, "server-ack", on_server_ack, NULL);
+    sio_namespace_on(root, "disconnect-me", on_disconnect_me, NULL);
+    sio_namespace_on(root, "drop-transport", on_drop_transport, NULL);
+    setup_plain(sio_server_of(srv, "/custom"), NULL);
+    sio_namespace *priv = sio_server_of(srv, "/private");
+    sio_namespace_use(priv, private_mw, NULL);
+    setup_plain(priv, NULL);
+    sio_server_add_dynamic(srv, dyn_match, setup_plain, NULL);
+    printf("listening on port %d\n", sio_server_port(srv));
+    fflush(stdout);
+    sio_server_run(srv);
+    sio_server_free(srv);
+    return 0;
+}

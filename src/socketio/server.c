@@ -1,0 +1,426 @@
+/*
+ * Socket.IO server and clients (PROTOCOL.md §2.2-2.6): one client per Engine.IO session decodes
+ * Socket.IO packets, reassembles binary attachments, routes packets to the sockets of its
+ * namespaces and enforces the connect timeout. Any protocol violation closes the whole
+ * connection, as Node does.
+ */
+#include "internal.h"
+
+#include "common/log.h"
+#include "json_scan.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+void sio_server_options_init(sio_server_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->port = 3000;
+    o->path = "/socket.io/";
+    o->ping_interval_ms = 25000;
+    o->ping_timeout_ms = 20000;
+    o->upgrade_timeout_ms = 10000;
+    o->connect_timeout_ms = 45000;
+    o->max_payload = 1000000;
+    o->allow_polling = 1;
+    o->allow_websocket = 1;
+    o->allow_upgrades = 1;
+    o->http_compression_threshold = 1024;
+    o->max_attachments = 10;
+    o->max_json_depth = 32;
+    o->max_buffered_bytes = 16u << 20;
+    o->max_buffered_packets = 100000;
+    o->max_namespaces_per_connection = 64;
+    o->max_rooms_per_socket = 10000;
+}
+
+/* ---- clients ------------------------------------------------------------------------------ */
+
+static void pending_clear(sio_client *c)
+{
+    free(c->pend_text);
+    c->pend_text = NULL;
+    for (size_t i = 0; i < c->pend_n; i++)
+        sio_buf_unref(c->pend_bins[i]);
+    c->pend_n = 0;
+}
+
+static void client_free(sio_client *c)
+{
+    pending_clear(c);
+    if (c->connect_timer)
+        event_free(c->connect_timer);
+    free(c);
+}
+
+/* Closes every socket of the client with reason; the engine session is left alone. */
+static void client_close_sockets(sio_client *c, const char *reason)
+{
+    while (c->sockets) {
+        sio_socket *s = c->sockets;
+        sio_socket_close(s, reason, 0);
+    }
+}
+
+void sio_client_close(sio_client *c, eio_close_reason reason)
+{
+    if (c->closed)
+        return;
+    eio_session_close(c->eio, reason); /* on_close runs the socket cleanup synchronously */
+}
+
+static void connect_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+    sio_client *c = arg;
+    if (!c->nsockets) {
+        sio_log(SIO_LOG_DEBUG, "socketio", "session %s: no namespace joined in time",
+                eio_session_id(c->eio));
+        eio_session_close(c->eio, EIO_CLOSE_FORCED);
+    }
+}
+
+static int on_open(eio_session *es, void *user)
+{
+    sio_server *srv = user;
+    sio_client *c = calloc(1, sizeof(*c));
+    if (!c)
+        return -1;
+    c->srv = srv;
+    c->eio = es;
+    c->connect_timer = evtimer_new(srv->base, connect_timeout_cb, c);
+    if (!c->connect_timer) {
+        free(c);
+        return -1;
+    }
+    unsigned ms = srv->opts.connect_timeout_ms;
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    evtimer_add(c->connect_timer, &tv);
+    eio_session_set_user(es, c);
+    return 0;
+}
+
+static void on_close(eio_session *es, eio_close_reason reason, void *user)
+{
+    sio_client *c = eio_session_get_user(es);
+    if (!c)
+        return;
+    c->closed = 1;
+    eio_session_set_user(es, NULL);
+    client_close_sockets(c, eio_close_reason_str(reason));
+    client_free(c);
+}
+
+static sio_socket *client_socket(sio_client *c, const char *nsp, size_t len)
+{
+    for (sio_socket *s = c->sockets; s; s = s->next_in_client)
+        if (strlen(s->nsp->name) == len && !memcmp(s->nsp->name, nsp, len))
+            return s;
+    return NULL;
+}
+
+static void protocol_error(sio_client *c, const char *why)
+{
+    sio_log(SIO_LOG_INFO, "socketio", "session %s: %s", eio_session_id(c->eio), why);
+    eio_session_abort(c->eio, EIO_CLOSE_PARSE_ERROR);
+}
+
+static sio_namespace *find_or_create_nsp(sio_server *srv, const sio_packet *p)
+{
+    sio_namespace *nsp = sio_map_get(&srv->nsps, p->nsp, p->nsp_len);
+    if (nsp || !srv->ndyn)
+        return nsp;
+    char name[512];
+    if (p->nsp_len >= sizeof(name))
+        return NULL;
+    memcpy(name, p->nsp, p->nsp_len);
+    name[p->nsp_len] = 0;
+    char auth[1] = "";
+    char *a = auth;
+    if (p->data_len) {
+        a = malloc(p->data_len + 1);
+        if (!a)
+            return NULL;
+        memcpy(a, p->data, p->data_len);
+        a[p->data_len] = 0;
+    }
+    for (size_t i = 0; i < srv->ndyn && !nsp; i++) {
+        dyn_parent *d = &srv->dyn[i];
+        if (d->match(srv, name, p->data_len ? a : "{}", d->user)) {
+            nsp = sio_nsp_new(srv, name, p->nsp_len);
+            if (nsp && d->setup)
+                d->setup(nsp, d->user);
+        }
+    }
+    if (a != auth)
+        free(a);
+    return nsp;
+}
+
+static void on_connect_packet(sio_client *c, const sio_packet *p)
+{
+    if (client_socket(c, p->nsp, p->nsp_len)) {
+        protocol_error(c, "CONNECT for a namespace already joined");
+        return;
+    }
+    if (c->nsockets >= c->srv->opts.max_namespaces_per_connection) {
+        protocol_error(c, "too many namespaces on one connection");
+        return;
+    }
+    sio_namespace *nsp = find_or_create_nsp(c->srv, p);
+    if (!nsp) {
+        /* the namespace name goes back as the client sent it; the connection stays up */
+        static const char msg[] = "{\"message\":\"Invalid namespace\"}";
+        char name[512];
+        size_t n = p->nsp_len < sizeof(name) - 1 ? p->nsp_len : sizeof(name) - 1;
+        memcpy(name, p->nsp, n);
+        name[n] = 0;
+        sio_frame f;
+        if (sio_frame_encode_raw(&f, SIO_PACKET_CONNECT_ERROR, name, -1, msg, sizeof(msg) - 1) ==
+            0) {
+            sio_client_send(c, &f, 0);
+            sio_frame_release(&f);
+        }
+        return;
+    }
+    if (sio_nsp_connect(nsp, c, p) == 0 && c->connect_timer)
+        evtimer_del(c->connect_timer);
+}
+
+static void dispatch(sio_client *c, const sio_packet *p, sio_buf *const *bins, size_t nbins)
+{
+    switch (p->type) {
+    case SIO_PACKET_CONNECT:
+        on_connect_packet(c, p);
+        return;
+    case SIO_PACKET_CONNECT_ERROR:
+        protocol_error(c, "CONNECT_ERROR from a client");
+        return;
+    default:
+        break;
+    }
+    sio_socket *s = client_socket(c, p->nsp, p->nsp_len);
+    if (!s) {
+        protocol_error(c, "packet for a namespace not joined");
+        return;
+    }
+    if (p->type == SIO_PACKET_DISCONNECT) {
+        sio_socket_close(s, "client namespace disconnect", 0);
+        return;
+    }
+    sio_socket_on_packet(s, p, bins, nbins);
+}
+
+static void on_text(sio_client *c, const uint8_t *data, size_t len)
+{
+    sio_packet p;
+    const char *reason = NULL;
+    if (c->pend_text) {
+        protocol_error(c, "text packet while binary attachments are pending");
+        return;
+    }
+    if (sio_packet_decode((const char *)data, len, &c->srv->limits, &p, &reason) < 0) {
+        protocol_error(c, reason ? reason : "invalid packet");
+        return;
+    }
+    if (p.attachments == 0) {
+        dispatch(c, &p, NULL, 0);
+        return;
+    }
+    /* Keep the header text until the attachments arrive; the packet's slices point into it. */
+    c->pend_text = malloc(len ? len : 1);
+    if (!c->pend_text) {
+        protocol_error(c, "out of memory");
+        return;
+    }
+    memcpy(c->pend_text, data, len);
+    c->pend_len = len;
+    if (sio_packet_decode(c->pend_text, len, &c->srv->limits, &c->pend_pkt, &reason) < 0) {
+        pending_clear(c);
+        protocol_error(c, "invalid packet");
+    }
+}
+
+static void on_binary(sio_client *c, const uint8_t *data, size_t len)
+{
+    if (!c->pend_text) {
+        protocol_error(c, "binary attachment without a packet");
+        return;
+    }
+    sio_buf *b = sio_buf_from(data, len);
+    if (!b) {
+        protocol_error(c, "out of memory");
+        return;
+    }
+    b->binary = 1;
+    c->pend_bins[c->pend_n++] = b;
+    if (c->pend_n < c->pend_pkt.attachments)
+        return;
+    sio_packet p = c->pend_pkt;
+    char *text = c->pend_text;
+    size_t n = c->pend_n;
+    sio_buf *bins[16];
+    memcpy(bins, c->pend_bins, n * sizeof(bins[0]));
+    c->pend_text = NULL;
+    c->pend_n = 0;
+    dispatch(c, &p, bins, n);
+    for (size_t i = 0; i < n; i++)
+        sio_buf_unref(bins[i]);
+    free(text);
+}
+
+static void on_message(eio_session *es, const uint8_t *data, size_t len, int binary, void *user)
+{
+    sio_client *c = eio_session_get_user(es);
+    if (!c || c->closed)
+        return;
+    if (binary)
+        on_binary(c, data, len);
+    else
+        on_text(c, data, len);
+}
+
+/* ---- server ------------------------------------------------------------------------------- */
+
+static int route(const char *path, const char **ctype, const char **body, void *user)
+{
+    if (!strcmp(path, "/health") || !strcmp(path, "/healthz")) {
+        *ctype = "application/json";
+        *body = "{\"status\":\"ok\"}";
+        return 200;
+    }
+    return 404;
+}
+
+sio_server *sio_server_new(struct event_base *base, const sio_server_options *opts)
+{
+    sio_server *srv = calloc(1, sizeof(*srv));
+    if (!srv)
+        return NULL;
+    srv->opts = *opts;
+    srv->own_base = !base;
+    srv->base = base ? base : event_base_new();
+    sio_map_init(&srv->nsps);
+    sio_packet_limits_init(&srv->limits);
+    srv->limits.max_attachments = opts->max_attachments > 16 ? 16 : opts->max_attachments;
+    srv->limits.max_json_depth = opts->max_json_depth;
+
+    eio_options eo;
+    eio_options_init(&eo);
+    eo.path = opts->path;
+    eo.ping_interval_ms = opts->ping_interval_ms;
+    eo.ping_timeout_ms = opts->ping_timeout_ms;
+    eo.upgrade_timeout_ms = opts->upgrade_timeout_ms;
+    eo.max_payload = opts->max_payload;
+    eo.allow_polling = opts->allow_polling;
+    eo.allow_websocket = opts->allow_websocket;
+    eo.allow_upgrades = opts->allow_upgrades;
+    eo.max_buffered_bytes = opts->max_buffered_bytes;
+    eo.max_buffered_packets = opts->max_buffered_packets;
+    eo.max_sessions = opts->max_connections;
+    eio_callbacks cbs = {.on_open = on_open, .on_message = on_message, .on_close = on_close,
+                         .user = srv};
+    sio_http_options ho;
+    sio_http_options_init(&ho);
+    ho.iface = opts->host;
+    ho.port = opts->port;
+    ho.cors_origin = opts->cors_origin;
+    ho.cors_credentials = opts->cors_credentials;
+    ho.cookie_name = opts->cookie_name;
+    ho.http_compression_threshold = opts->http_compression_threshold;
+    ho.per_message_deflate = opts->per_message_deflate;
+    ho.tls_cert = opts->tls_cert;
+    ho.tls_key = opts->tls_key;
+    ho.route = route;
+    if (srv->base)
+        srv->engine = eio_server_new(srv->base, &eo, &cbs, sio_http_transport_ops());
+    if (srv->engine)
+        srv->http = sio_http_new(srv->base, &ho, srv->engine);
+    if (!srv->http) {
+        sio_server_free(srv);
+        return NULL;
+    }
+    return srv;
+}
+
+int sio_server_port(const sio_server *srv)
+{
+    return sio_http_port(srv->http);
+}
+
+struct event_base *sio_server_base(const sio_server *srv)
+{
+    return srv->base;
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    sio_log(SIO_LOG_INFO, "app", "signal %d: shutting down", (int)sig);
+    event_base_loopbreak(arg);
+}
+
+int sio_server_run(sio_server *srv)
+{
+    signal(SIGPIPE, SIG_IGN);
+    if (!srv->sigint) {
+        srv->sigint = evsignal_new(srv->base, SIGINT, on_signal, srv->base);
+        srv->sigterm = evsignal_new(srv->base, SIGTERM, on_signal, srv->base);
+        event_add(srv->sigint, NULL);
+        event_add(srv->sigterm, NULL);
+    }
+    event_base_dispatch(srv->base);
+    return 0;
+}
+
+void sio_server_stop(sio_server *srv)
+{
+    event_base_loopbreak(srv->base);
+}
+
+void sio_server_free(sio_server *srv)
+{
+    if (!srv)
+        return;
+    if (srv->engine)
+        eio_server_shutdown(srv->engine);
+    sio_http_free(srv->http);
+    eio_server_free(srv->engine);
+    sio_map_iter it;
+    sio_map_iter_init(&it, &srv->nsps);
+    for (sio_map_entry *e; (e = sio_map_iter_next(&it));)
+        sio_nsp_free(e->value);
+    sio_map_deinit(&srv->nsps);
+    free(srv->dyn);
+    if (srv->sigint)
+        event_free(srv->sigint);
+    if (srv->sigterm)
+        event_free(srv->sigterm);
+    if (srv->own_base && srv->base)
+        event_base_free(srv->base);
+    free(srv);
+}
+
+size_t sio_server_client_count(const sio_server *srv)
+{
+    return eio_server_session_count(srv->engine);
+}
+
+sio_namespace *sio_server_of(sio_server *srv, const char *name)
+{
+    if (!name || name[0] != '/')
+        return NULL;
+    size_t len = strlen(name);
+    sio_namespace *nsp = sio_map_get(&srv->nsps, name, len);
+    return nsp ? nsp : sio_nsp_new(srv, name, len);
+}
+
+int sio_server_add_dynamic(sio_server *srv, sio_namespace_match_cb match,
+                           sio_namespace_setup_cb setup, void *user)
+{
+    dyn_parent *d = realloc(srv->dyn, (srv->ndyn + 1) * sizeof(*d));
+    if (!d)
+        return SIO_ENOMEM;
+    srv->dyn = d;
+    srv->dyn[srv->ndyn++] = (dyn_parent){match, setup, user};
+    return 0;
+}
