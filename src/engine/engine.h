@@ -148,8 +148,9 @@ int eio_conn_post_body(eio_session *s, void *conn, uint8_t *body, size_t len);
 int eio_conn_ws_message(eio_session *s, void *conn, uint8_t *data, size_t len, int binary);
 
 /** Pending-GET conn is writable: returns the payload to answer with (new reference; headroom
- *  for lws), or NULL if nothing is to be sent yet. After a non-NULL return the GET is done. */
-sio_buf *eio_conn_poll_take(eio_session *s, void *conn);
+ *  for lws), or NULL if nothing is to be sent yet. After a non-NULL return the GET is done.
+ *  *reject set: answer the GET with the "Bad request" error instead (it is done too). */
+sio_buf *eio_conn_poll_take(eio_session *s, void *conn, int *reject);
 
 /** WebSocket conn is writable: the next frame to write (new reference), or NULL. *close_after
  *  is set when the conn should be closed once nothing more is queued. */

@@ -40,6 +40,7 @@ struct eio_session {
     enum probe_state probe_state;
     sio_buf *probe_out; /* "3probe" waiting for the probe conn's writable callback */
     int ws_close_after; /* close the WebSocket once the queue is drained */
+    int noop_due;       /* answer the pending GET with a noop (upgrade in progress) */
 
     /* out-queue: ring of buffers */
     sio_buf **q;
@@ -49,6 +50,7 @@ struct eio_session {
 
     struct event *hb;        /* ping interval / ping timeout / close timeout */
     int hb_waiting_pong;
+    uint64_t hb_ping_due; /* monotonic ms at which the current ping was due */
     struct event *upgrade_timer; /* upgrade timeout (one shot) */
     struct event *noop_timer;    /* the 100 ms noop checks while probing */
 
@@ -83,6 +85,7 @@ void eio_session_free(eio_session *s);
 void eio_session_mark_dirty(eio_session *s);
 void eio_session_flush(eio_session *s);
 void eio_session_start_heartbeat(eio_session *s);
+int eio_session_check_deadline(eio_session *s);
 int eio_session_push(eio_session *s, sio_buf *b);
 eio_action eio_session_attach_get(eio_session *s, void *conn, int *status);
 eio_action eio_session_attach_post(eio_session *s, const eio_request *req, void *conn, int *status);

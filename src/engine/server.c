@@ -315,7 +315,12 @@ eio_action eio_server_handle(eio_server *srv, const eio_request *req, void *conn
     int ws = !strcmp(req->transport, "websocket");
     if (req->sid) {
         eio_session *s = sio_map_get(&srv->sessions, req->sid, strlen(req->sid));
-        if (!s || s->state != SESSION_OPEN) {
+        if (s && s->state == SESSION_OPEN && eio_session_check_deadline(s) < 0)
+            s = NULL;
+        /* a session closed by the server stays findable only for the GET that fetches "1" */
+        int closing_get = s && s->state == SESSION_CLOSING && !req->is_upgrade && !ws &&
+                          req->method == EIO_METHOD_GET && s->transport == EIO_TRANSPORT_POLLING;
+        if (!s || (s->state != SESSION_OPEN && !closing_get)) {
             *err = EIO_ERR_UNKNOWN_SID;
             return EIO_ACT_ERROR;
         }

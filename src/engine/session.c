@@ -15,6 +15,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static void hb_cb(evutil_socket_t fd, short what, void *arg);
 
@@ -143,17 +144,37 @@ void eio_session_flush(eio_session *s)
             ops->want_write(s->ws);
         if (s->poll_get) /* a GET left over from before the upgrade gets a noop */
             ops->want_write(s->poll_get);
-    } else if (s->poll_get && (s->q_len || s->final_pkt)) {
+    } else if (s->poll_get && (s->q_len || s->final_pkt || s->noop_due)) {
         ops->want_write(s->poll_get);
     }
 }
 
 /* ---- heartbeat (PROTOCOL.md §1.6): ping every interval, pong within timeout ---------------- */
 
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 void eio_session_start_heartbeat(eio_session *s)
 {
     s->hb_waiting_pong = 0;
+    s->hb_ping_due = now_ms() + s->srv->opts.ping_interval_ms;
     event_add(s->hb, s->srv->tv_ping_interval);
+}
+
+/* The pong deadline counts from when the ping was due, not from when a busy or coarse timer
+ * got to send it, so a request arriving after the deadline never finds the session alive. */
+int eio_session_check_deadline(eio_session *s)
+{
+    if (s->state == SESSION_OPEN && s->hb_waiting_pong &&
+        now_ms() >= s->hb_ping_due + s->srv->opts.ping_timeout_ms) {
+        eio_session_abort(s, EIO_CLOSE_PING_TIMEOUT);
+        return -1;
+    }
+    return 0;
 }
 
 static void on_pong(eio_session *s)
@@ -275,9 +296,12 @@ eio_action eio_session_attach_get(eio_session *s, void *conn, int *status)
     }
     s->poll_get = conn;
     eio_session_ref(s);
-    if (s->q_len || s->final_pkt ||
-        (s->probe_state == PROBE_WAIT_UPGRADE && s->transport == EIO_TRANSPORT_POLLING))
+    if (s->q_len || s->final_pkt)
         eio_session_mark_dirty(s);
+    if (s->probe_state == PROBE_WAIT_UPGRADE && s->noop_timer) {
+        struct timeval tv = {0, 100000}; /* the noop check counts from this poll's arrival */
+        event_add(s->noop_timer, &tv);
+    }
     if (s->state == SESSION_CLOSING)
         eio_server_forget(s->srv, s); /* this GET fetches the close packet: the sid is done */
     return EIO_ACT_HOLD_GET;
@@ -393,13 +417,18 @@ static sio_buf *encode_payload(eio_session *s)
     return out;
 }
 
-sio_buf *eio_conn_poll_take(eio_session *s, void *conn)
+sio_buf *eio_conn_poll_take(eio_session *s, void *conn, int *reject)
 {
+    *reject = 0;
     if (conn != s->poll_get)
         return NULL;
     sio_buf *out;
     if (s->transport == EIO_TRANSPORT_WEBSOCKET) {
-        out = sio_buf_ref(s->srv->pkt_noop); /* the session moved to WebSocket */
+        /* A GET still pending when the upgrade finished: a real client pauses polling before
+         * it sends "5", so this one raced the upgrade; it gets the transport-mismatch 400. */
+        s->poll_get = NULL;
+        *reject = 1;
+        return NULL;
     } else if (s->q_len || s->final_pkt) {
         out = encode_payload(s);
         if (!out)
@@ -407,12 +436,13 @@ sio_buf *eio_conn_poll_take(eio_session *s, void *conn)
         queue_clear(s);
         sio_buf_unref(s->final_pkt);
         s->final_pkt = NULL;
-    } else if (s->probe_state == PROBE_WAIT_UPGRADE) {
+    } else if (s->noop_due) {
         out = sio_buf_ref(s->srv->pkt_noop); /* let the client's last poll finish */
     } else {
         return NULL;
     }
     s->poll_get = NULL;
+    s->noop_due = 0;
     return out;
 }
 
@@ -422,8 +452,10 @@ static void noop_cb(evutil_socket_t fd, short what, void *arg)
 {
     eio_session *s = arg;
     /* the 100 ms check: release the client's last poll so it can finish the upgrade */
-    if (s->probe && s->probe_state == PROBE_WAIT_UPGRADE && s->poll_get)
+    if (s->probe && s->probe_state == PROBE_WAIT_UPGRADE && s->poll_get) {
+        s->noop_due = 1;
         eio_session_mark_dirty(s);
+    }
 }
 
 static void upgrade_timeout_cb(evutil_socket_t fd, short what, void *arg)
@@ -465,9 +497,6 @@ static void finish_upgrade(eio_session *s)
     s->probe = NULL;
     s->probe_state = PROBE_NONE;
     stop_upgrade_timers(s);
-    /* Node answers the switch with a noop on the new transport; the protocol suite expects it
-     * and clients ignore it. */
-    eio_session_push(s, s->srv->pkt_noop);
     eio_session_mark_dirty(s);
     if (s->srv->cbs.on_upgrade)
         s->srv->cbs.on_upgrade(s, s->srv->cbs.user);
@@ -481,7 +510,10 @@ static int on_probe_packet(eio_session *s, const eio_packet *p)
         s->probe_state = PROBE_WAIT_UPGRADE;
         struct timeval tv = {0, 100000};
         event_add(s->noop_timer, &tv);
-        eio_session_mark_dirty(s); /* 3probe now, and a noop for a pending GET */
+        /* 3probe now, and a noop for the poll already in flight; later polls wait for the
+         * 100 ms check, as in Node, so one racing the "5" is refused rather than answered */
+        s->noop_due = s->poll_get != NULL;
+        eio_session_mark_dirty(s);
         return 0;
     }
     if (p->type == EIO_PACKET_UPGRADE && s->probe_state == PROBE_WAIT_UPGRADE) {

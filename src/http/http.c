@@ -608,7 +608,12 @@ static int on_http_writable(http_conn *c)
     if (c->kind != CONN_GET || !c->s)
         return c->close_req ? -1 : 0;
     eio_session *s = c->s;
-    sio_buf *b = eio_conn_poll_take(s, c);
+    int reject;
+    sio_buf *b = eio_conn_poll_take(s, c, &reject);
+    if (reject) {
+        conn_detach(c);
+        return respond_error(c, EIO_ERR_BAD_REQUEST);
+    }
     if (!b)
         return c->close_req ? -1 : 0;
     /* the io cookie goes on the handshake response only (the payload starts with the open) */
@@ -827,7 +832,7 @@ sio_http *sio_http_new(struct event_base *base, const sio_http_options *opts, ei
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof(info));
     void *loops[1] = {base};
-    info.options = LWS_SERVER_OPTION_LIBEVENT | LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.options = LWS_SERVER_OPTION_LIBEVENT;
     info.foreign_loops = loops;
     info.count_threads = 1;
     info.port = opts->port ? opts->port : CONTEXT_PORT_NO_LISTEN_SERVER;
