@@ -470,56 +470,9 @@ int sio_json_iter_next(sio_json_iter *it, const char **key, size_t *key_len, con
     return 1;
 }
 
-/* Decodes the next character of a literal body p[*pos..end) into UTF-8 bytes in u; returns
- * their count, 0 at end. Raw bytes pass through one at a time (already valid UTF-8). */
-static size_t lit_next(const char *p, size_t end, size_t *pos, unsigned char u[4])
+/* Writes code point cp (at most U+10FFFF, not a surrogate) as UTF-8; returns the byte count. */
+static size_t utf8_encode(long cp, unsigned char u[4])
 {
-    long cp;
-
-    if (*pos >= end)
-        return 0;
-    if (p[*pos] != '\\' || end - *pos < 2) {
-        u[0] = (unsigned char)p[(*pos)++];
-        return 1;
-    }
-    char e = p[*pos + 1];
-    *pos += 2;
-    switch (e) {
-    case 'b':
-        u[0] = '\b';
-        return 1;
-    case 'f':
-        u[0] = '\f';
-        return 1;
-    case 'n':
-        u[0] = '\n';
-        return 1;
-    case 'r':
-        u[0] = '\r';
-        return 1;
-    case 't':
-        u[0] = '\t';
-        return 1;
-    case 'u':
-        break;
-    default: /* '"', '\\', '/' stand for themselves */
-        u[0] = (unsigned char)e;
-        return 1;
-    }
-    if (end - *pos < 4 || (cp = hex4(p + *pos)) < 0) {
-        u[0] = 'u'; /* only reachable on unvalidated input; stay in bounds */
-        return 1;
-    }
-    *pos += 4;
-    if (cp >= 0xD800 && cp <= 0xDBFF && end - *pos >= 6 && p[*pos] == '\\' && p[*pos + 1] == 'u') {
-        long lo = hex4(p + *pos + 2);
-        if (lo >= 0xDC00 && lo <= 0xDFFF) {
-            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-            *pos += 6;
-        }
-    }
-    if (cp >= 0xD800 && cp <= 0xDFFF)
-        cp = 0xFFFD; /* lone surrogate: no UTF-8 form exists */
     if (cp < 0x80) {
         u[0] = (unsigned char)cp;
         return 1;
@@ -540,6 +493,59 @@ static size_t lit_next(const char *p, size_t end, size_t *pos, unsigned char u[4
     u[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
     u[3] = (unsigned char)(0x80 | (cp & 0x3F));
     return 4;
+}
+
+/* The byte a one-character escape stands for: \b \f \n \r \t, else the character itself
+ * ('"', '\\' and '/'). */
+static unsigned char simple_unescape(char e)
+{
+    switch (e) {
+    case 'b':
+        return '\b';
+    case 'f':
+        return '\f';
+    case 'n':
+        return '\n';
+    case 'r':
+        return '\r';
+    case 't':
+        return '\t';
+    default:
+        return (unsigned char)e;
+    }
+}
+
+/* Decodes the next character of a literal body p[*pos..end) into UTF-8 bytes in u; returns
+ * their count, 0 at end. Raw bytes pass through one at a time (already valid UTF-8). Bounds are
+ * checked even though input is validated, so misuse cannot read outside the literal. */
+static size_t lit_next(const char *p, size_t end, size_t *pos, unsigned char u[4])
+{
+    long cp;
+
+    if (*pos >= end)
+        return 0;
+    if (p[*pos] != '\\' || end - *pos < 2) {
+        u[0] = (unsigned char)p[(*pos)++];
+        return 1;
+    }
+    char e = p[*pos + 1];
+    *pos += 2;
+    if (e != 'u' || end - *pos < 4 || (cp = hex4(p + *pos)) < 0) {
+        u[0] = simple_unescape(e);
+        return 1;
+    }
+    *pos += 4;
+    /* RFC 8259 section 7: astral characters are escaped as a UTF-16 surrogate pair. */
+    if (cp >= 0xD800 && cp <= 0xDBFF && end - *pos >= 6 && p[*pos] == '\\' && p[*pos + 1] == 'u') {
+        long lo = hex4(p + *pos + 2);
+        if (lo >= 0xDC00 && lo <= 0xDFFF) {
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            *pos += 6;
+        }
+    }
+    if (cp >= 0xD800 && cp <= 0xDFFF)
+        cp = 0xFFFD; /* a lone surrogate has no UTF-8 form */
+    return utf8_encode(cp, u);
 }
 
 static bool is_literal(const char *lit, size_t n)

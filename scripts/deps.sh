@@ -77,7 +77,7 @@ else
 fi
 
 # npm packages for the interop tests and the benchmark anchor (pinned versions, no global installs).
-for d in interop bench; do
+[ "${SIO_DEPS_NO_NPM:-0}" = 1 ] || for d in interop bench; do
   if [ -f "$top/$d/package.json" ]; then
     if [ ! -d "$top/$d/node_modules" ] || [ "$top/$d/package.json" -nt "$top/$d/node_modules/.stamp" ]; then
       echo "deps: npm install in $d/"

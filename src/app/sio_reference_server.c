@@ -13,6 +13,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The attachments of args, to pass on with arguments that keep their placeholders. */
+static size_t collect_bins(const sio_args *a, sio_bin *bins, size_t max)
+{
+    size_t nb = sio_args_binary_count(a);
+    for (size_t i = 0; i < nb && i < max; i++)
+        bins[i].data = sio_args_binary(a, i, &bins[i].len);
+    return nb < max ? nb : max;
+}
+
 static void emit_auth(sio_socket *s, void *user)
 {
     char buf[65536];
@@ -133,7 +142,9 @@ static void on_to_room(sio_socket *s, const char *ev, const sio_args *a, sio_ack
     }
     json[off++] = ']';
     json[off] = 0;
-    sio_namespace_emit(sio_socket_namespace(s), &t, event, json, NULL, 0);
+    sio_bin bins[16];
+    size_t nb = collect_bins(a, bins, 16);
+    sio_namespace_emit(sio_socket_namespace(s), &t, event, json, bins, nb);
     free(json);
     if (ack)
         sio_ack_send(ack, NULL, NULL, 0);
@@ -165,7 +176,9 @@ static void on_ask_result(sio_socket *s, int status, const sio_args *args, void 
         if (!json)
             return;
         snprintf(json, len + 32, "[{\"ok\":true,\"args\":%.*s}]", (int)len, arr);
-        sio_socket_emit(s, "ask-result", json, NULL, 0, 0);
+        sio_bin bins[16];
+        size_t nb = collect_bins(args, bins, 16);
+        sio_socket_emit(s, "ask-result", json, bins, nb, 0);
         free(json);
     } else {
         sio_socket_emit(s, "ask-result", "[{\"ok\":false,\"error\":\"timeout\"}]", NULL, 0, 0);
@@ -198,7 +211,9 @@ static void on_server_ack(sio_socket *s, const char *ev, const sio_args *a, sio_
     }
     json[off++] = ']';
     json[off] = 0;
-    sio_socket_emit_ack(s, "ask", json, NULL, 0, (unsigned)timeout, on_ask_result, NULL);
+    sio_bin bins[16];
+    size_t nb = collect_bins(a, bins, 16);
+    sio_socket_emit_ack(s, "ask", json, bins, nb, (unsigned)timeout, on_ask_result, NULL);
     free(json);
 }
 

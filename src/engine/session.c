@@ -257,9 +257,10 @@ void eio_session_abort(eio_session *s, eio_close_reason reason)
     eio_server_forget(s->srv, s);
 }
 
-/* Graceful close (server side): what is queued is still delivered, then "1" on polling or a
- * WebSocket close. A polling session stays findable until a GET fetches the close packet or
- * close_timeout passes (Node's closeTimeout). */
+/* Graceful close (server side): what is queued is still delivered, then "1" on polling (in the
+ * GET after the one carrying the queue, as Node does, so the client handles the last packets
+ * before it sees the close) or a WebSocket close. A polling session stays findable until a GET
+ * fetches the close packet or close_timeout passes (Node's closeTimeout). */
 void eio_session_close(eio_session *s, eio_close_reason reason)
 {
     if (s->state != SESSION_OPEN)
@@ -267,14 +268,11 @@ void eio_session_close(eio_session *s, eio_close_reason reason)
     mark_closing(s, reason);
     if (s->transport == EIO_TRANSPORT_POLLING) {
         s->final_pkt = sio_buf_ref(s->srv->pkt_close);
-        if (s->poll_get) {
+        unsigned ms = s->srv->opts.close_timeout_ms;
+        struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+        event_add(s->hb, &tv);
+        if (s->poll_get)
             eio_session_mark_dirty(s);
-            eio_server_forget(s->srv, s);
-        } else {
-            unsigned ms = s->srv->opts.close_timeout_ms;
-            struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-            event_add(s->hb, &tv);
-        }
     } else {
         s->ws_close_after = 1;
         eio_session_mark_dirty(s);
@@ -302,8 +300,6 @@ eio_action eio_session_attach_get(eio_session *s, void *conn, int *status)
         struct timeval tv = {0, 100000}; /* the noop check counts from this poll's arrival */
         event_add(s->noop_timer, &tv);
     }
-    if (s->state == SESSION_CLOSING)
-        eio_server_forget(s->srv, s); /* this GET fetches the close packet: the sid is done */
     return EIO_ACT_HOLD_GET;
 }
 
@@ -396,19 +392,18 @@ int eio_conn_post_body(eio_session *s, void *conn, uint8_t *body, size_t len)
     return status;
 }
 
+/* Joins the queued packets into one polling payload: the only per-receiver copy. */
 static sio_buf *encode_payload(eio_session *s)
 {
-    size_t n = s->q_len + (s->final_pkt ? 1 : 0);
-    eio_segment stack_segs[64];
-    eio_segment *segs = n <= 64 ? stack_segs : malloc(n * sizeof(*segs));
+    size_t n = s->q_len;
+    eio_segment stack_segs[32] = {{0}};
+    eio_segment *segs = n <= 32 ? stack_segs : malloc(n * sizeof(*segs));
     if (!segs)
         return NULL;
-    for (size_t i = 0; i < s->q_len; i++) {
+    for (size_t i = 0; i < n; i++) {
         sio_buf *b = s->q[(s->q_head + i) % s->q_cap];
         segs[i] = (eio_segment){sio_buf_data(b), b->len, b->binary};
     }
-    if (s->final_pkt)
-        segs[n - 1] = (eio_segment){sio_buf_data(s->final_pkt), s->final_pkt->len, 0};
     sio_buf *out = sio_buf_new(eio_payload_encoded_len(segs, n));
     if (out)
         out->len = (uint32_t)eio_payload_encode(sio_buf_data(out), segs, n);
@@ -429,13 +424,17 @@ sio_buf *eio_conn_poll_take(eio_session *s, void *conn, int *reject)
         s->poll_get = NULL;
         *reject = 1;
         return NULL;
-    } else if (s->q_len || s->final_pkt) {
-        out = encode_payload(s);
+    } else if (s->q_len) {
+        out = encode_payload(s); /* a final close waits for the next GET */
         if (!out)
             return NULL;
         queue_clear(s);
+    } else if (s->final_pkt) {
+        out = sio_buf_ref(s->final_pkt);
         sio_buf_unref(s->final_pkt);
         s->final_pkt = NULL;
+        event_del(s->hb);
+        eio_server_forget(s->srv, s); /* the close is delivered: the sid is done */
     } else if (s->noop_due) {
         out = sio_buf_ref(s->srv->pkt_noop); /* let the client's last poll finish */
     } else {

@@ -380,8 +380,15 @@ void sio_socket_disconnect(sio_socket *s, int close)
     if (!s->connected)
         return;
     sio_client *c = s->client;
-    sio_socket_close(s, "server namespace disconnect", 1);
-    if (close && c && !c->closed)
+    if (!close || !c) {
+        sio_socket_close(s, "server namespace disconnect", 1);
+        return;
+    }
+    /* close: every namespace of the connection is told, then the connection goes (Node's
+     * client._disconnect()) */
+    while (c->sockets)
+        sio_socket_close(c->sockets, "server namespace disconnect", 1);
+    if (!c->closed)
         sio_client_close(c, EIO_CLOSE_FORCED);
 }
 
