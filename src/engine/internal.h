@@ -89,7 +89,7 @@ int eio_session_check_deadline(eio_session *s);
 int eio_session_push(eio_session *s, sio_buf *b);
 eio_action eio_session_attach_get(eio_session *s, void *conn, int *status);
 eio_action eio_session_attach_post(eio_session *s, const eio_request *req, void *conn, int *status);
-eio_action eio_session_attach_probe(eio_session *s, void *conn);
+int eio_session_attach_probe(eio_session *s, void *conn);
 
 /* server.c */
 void eio_server_reap(eio_server *srv, eio_session *s);

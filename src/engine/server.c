@@ -172,8 +172,15 @@ void eio_server_shutdown(eio_server *srv)
 {
     sio_map_iter it;
     sio_map_iter_init(&it, &srv->sessions);
-    for (sio_map_entry *e; (e = sio_map_iter_next(&it));)
-        eio_session_abort(e->value, EIO_CLOSE_SERVER_SHUTDOWN);
+    for (sio_map_entry *e; (e = sio_map_iter_next(&it));) {
+        eio_session *s = e->value;
+        if (s->state == SESSION_OPEN) {
+            eio_session_abort(s, EIO_CLOSE_SERVER_SHUTDOWN);
+        } else {
+            event_del(s->hb); /* closing, waiting for a GET that will not come now */
+            eio_server_forget(srv, s);
+        }
+    }
 }
 
 void eio_server_free(eio_server *srv)
@@ -329,8 +336,10 @@ eio_action eio_server_handle(eio_server *srv, const eio_request *req, void *conn
                 *err = EIO_ERR_BAD_REQUEST;
                 return EIO_ACT_ERROR;
             }
-            *session = s;
-            return eio_session_attach_probe(s, conn);
+            /* NULL session: accepted only to be closed (already upgrading or upgraded) */
+            if (eio_session_attach_probe(s, conn) == 0)
+                *session = s;
+            return EIO_ACT_WS_ACCEPT;
         }
         if (ws || s->transport != EIO_TRANSPORT_POLLING) {
             *err = EIO_ERR_BAD_REQUEST;

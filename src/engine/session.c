@@ -468,17 +468,17 @@ static void upgrade_timeout_cb(evutil_socket_t fd, short what, void *arg)
     stop_upgrade_timers(s);
 }
 
-eio_action eio_session_attach_probe(eio_session *s, void *conn)
+int eio_session_attach_probe(eio_session *s, void *conn)
 {
     if (s->transport != EIO_TRANSPORT_POLLING || s->probe || !s->srv->opts.allow_upgrades) {
         /* already upgrading or upgraded: accept, then close the newcomer (Node does the same) */
-        return EIO_ACT_WS_ACCEPT;
+        return -1;
     }
     if (!s->upgrade_timer) {
         s->upgrade_timer = event_new(s->srv->base, -1, 0, upgrade_timeout_cb, s);
         s->noop_timer = event_new(s->srv->base, -1, EV_PERSIST, noop_cb, s);
         if (!s->upgrade_timer || !s->noop_timer)
-            return EIO_ACT_WS_ACCEPT;
+            return -1;
     }
     s->probe = conn;
     s->probe_state = PROBE_WAIT_PING;
@@ -486,7 +486,7 @@ eio_action eio_session_attach_probe(eio_session *s, void *conn)
     unsigned ms = s->srv->opts.upgrade_timeout_ms;
     struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
     event_add(s->upgrade_timer, &tv);
-    return EIO_ACT_WS_ACCEPT;
+    return 0;
 }
 
 static void finish_upgrade(eio_session *s)
