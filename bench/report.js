@@ -1,0 +1,162 @@
+// Turns the results.tsv written by bench/run.sh (scenario, server, round, RESULT line) into a
+// markdown table of medians with the ratio sio/Node for every figure.
+'use strict';
+
+const fs = require('fs');
+
+const SCENARIOS = {
+  conn: {
+    title: 'Connect 5,000 WebSocket clients',
+    figures: [
+      ['connects_per_s', 'connects/s', 'higher'],
+      ['cpu_s_per_1000_conn', 'server CPU s per 1000 connects', 'lower'],
+      ['rss_kib_per_conn', 'server RSS KiB per idle client', 'lower'],
+      ['failed', 'failed connects', 'lower'],
+    ],
+  },
+  fanout1k: {
+    title: 'Broadcast to 1,000 WebSocket receivers (100 B)',
+    figures: [
+      ['deliveries_per_s', 'deliveries/s', 'higher'],
+      ['cpu_s_per_million', 'server CPU s per million deliveries', 'lower'],
+      ['lost', 'lost deliveries', 'lower'],
+      ['ooo', 'out-of-order deliveries', 'lower'],
+    ],
+  },
+  fanout10k: {
+    title: 'Broadcast to 10,000 WebSocket receivers (100 B)',
+    figures: [
+      ['deliveries_per_s', 'deliveries/s', 'higher'],
+      ['cpu_s_per_million', 'server CPU s per million deliveries', 'lower'],
+      ['lost', 'lost deliveries', 'lower'],
+      ['ooo', 'out-of-order deliveries', 'lower'],
+    ],
+  },
+  echo: {
+    title: 'Acked echo, 50 WebSocket clients, 5,000 msg/s',
+    figures: [
+      ['rtt_p50_us', 'RTT p50 (us)', 'lower'],
+      ['rtt_p99_us', 'RTT p99 (us)', 'lower'],
+      ['rtt_p999_us', 'RTT p99.9 (us)', 'lower'],
+      ['rtt_max_us', 'RTT max (us)', 'lower'],
+      ['cpu_s_per_1000', 'server CPU s per 1000 messages', 'lower'],
+      ['lost', 'unanswered', 'lower'],
+    ],
+  },
+  poll_echo: {
+    title: 'Acked echo, 200 polling clients, 1,000 msg/s',
+    figures: [
+      ['rtt_p50_us', 'RTT p50 (us)', 'lower'],
+      ['rtt_p99_us', 'RTT p99 (us)', 'lower'],
+      ['rtt_max_us', 'RTT max (us)', 'lower'],
+      ['cpu_s_per_1000', 'server CPU s per 1000 messages', 'lower'],
+      ['lost', 'unanswered', 'lower'],
+    ],
+  },
+  poll_fanout: {
+    title: 'Broadcast to 200 polling receivers (100 B)',
+    figures: [
+      ['deliveries_per_s', 'deliveries/s', 'higher'],
+      ['cpu_s_per_million', 'server CPU s per million deliveries', 'lower'],
+      ['lost', 'lost deliveries', 'lower'],
+      ['ooo', 'out-of-order deliveries', 'lower'],
+    ],
+  },
+  hold: {
+    title: 'Hold 19,000 WebSocket clients for 60 s',
+    figures: [
+      ['connected', 'connected', 'higher'],
+      ['dropped', 'dropped during the hold', 'lower'],
+      ['rss_kib_per_conn', 'server RSS KiB per idle client', 'lower'],
+      ['connects_per_s', 'connects/s', 'higher'],
+    ],
+  },
+};
+// Shown for every scenario: a large "other CPU" means something else disturbed the run.
+const COMMON = [
+  ['gen_cpu_s', 'load generator CPU s', 'info'],
+  ['other_cpu_s', 'CPU s of other processes', 'info'],
+];
+
+function parseResult(line) {
+  const out = {};
+  for (const tok of line.trim().split(/\s+/).slice(1)) {
+    const i = tok.indexOf('=');
+    if (i > 0) out[tok.slice(0, i)] = tok.slice(i + 1);
+  }
+  return out;
+}
+
+function median(xs) {
+  const s = xs.slice().sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function fmt(v) {
+  if (v === undefined) return '';
+  if (v === 0) return '0';
+  const a = Math.abs(v);
+  if (a >= 1000) return Math.round(v).toLocaleString('en-US');
+  if (a >= 100) return v.toFixed(0);
+  if (a >= 10) return v.toFixed(1);
+  if (a >= 1) return v.toFixed(2);
+  return v.toPrecision(2);
+}
+
+function main() {
+  const rows = fs.readFileSync(process.argv[2], 'utf8').split('\n').filter(Boolean);
+  // runs[scenario][server] = { ok: [parsed], failed: n, notBuilt: bool }
+  const runs = {};
+  const args = {};
+  for (const row of rows) {
+    const [scn, srv, , result, cmd] = row.split('\t');
+    if (cmd) args[scn] = cmd;
+    const r = ((runs[scn] ??= {})[srv] ??= { ok: [], failed: 0, notBuilt: false });
+    if (result === 'NOTBUILT') r.notBuilt = true;
+    else if (result.startsWith('RESULT ')) r.ok.push(parseResult(result));
+    else r.failed++;
+  }
+
+  const cell = (r, key) => {
+    if (!r) return { text: 'not run' };
+    if (r.notBuilt) return { text: 'n/a (not built)' };
+    const vals = r.ok.map((x) => Number(x[key])).filter((x) => Number.isFinite(x));
+    let text = vals.length ? fmt(median(vals)) : r.ok.length ? 'n/a' : 'failed';
+    if (r.failed) text += ` (${r.failed} failed run${r.failed > 1 ? 's' : ''})`;
+    return { text, value: vals.length ? median(vals) : undefined };
+  };
+
+  const out = [];
+  out.push('# sio vs Node socket.io benchmark', '');
+  if (process.env.BENCH_QUICK === '1')
+    out.push('**QUICK=1 smoke test: small sizes, titles do not match; not a measurement.**', '');
+  out.push(`- Date: ${process.env.BENCH_DATE || ''}`);
+  out.push(`- Machine: ${process.env.BENCH_MACHINE || ''}`);
+  out.push(`- Versions: ${process.env.BENCH_VERSIONS || ''}`);
+  out.push(
+    `- Each cell is the median of ${process.env.BENCH_ROUNDS || '?'} runs (the hold: one run);` +
+      ' servers alternate run by run and are restarted for every run.',
+  );
+  out.push('- Ratio is sio/Node: above 1 is better for "higher" figures, below 1 for "lower".', '');
+  out.push('| Scenario | Figure | Better | sio | Node | sio/Node |');
+  out.push('|---|---|---|---:|---:|---:|');
+  for (const [scn, def] of Object.entries(SCENARIOS)) {
+    if (!runs[scn]) continue;
+    for (const [key, label, better] of [...def.figures, ...COMMON]) {
+      const a = cell(runs[scn].sio, key);
+      const b = cell(runs[scn].node, key);
+      let ratio = '';
+      if (a.value !== undefined && b.value !== undefined && b.value !== 0)
+        ratio = (a.value / b.value).toFixed(2);
+      const better_txt = better === 'info' ? '' : better;
+      out.push(`| ${def.title} | ${label} | ${better_txt} | ${a.text} | ${b.text} | ${ratio} |`);
+    }
+  }
+  out.push('', 'Load generator arguments (plus `--port --server-pid --label`):', '');
+  for (const [scn, cmd] of Object.entries(args)) out.push(`- ${scn}: \`sio-loadgen ${cmd}\``);
+  out.push('');
+  process.stdout.write(out.join('\n'));
+}
+
+main();
