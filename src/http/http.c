@@ -44,6 +44,8 @@ struct sio_http {
     eio_server *engine;
     sio_http_options opts;
     size_t max_payload;
+    uint8_t *scratch; /* coalesced WebSocket frames (single-threaded: one buffer for all) */
+    size_t scratch_cap;
 };
 
 static const struct lws_extension pmd_exts[] = {
@@ -699,34 +701,104 @@ too_large:
     return -1;
 }
 
-/* Drains the session's queue while the socket takes it: several frames per callback are fine
- * in lws 4.1.6, which buffers a partial write itself (see docs/architecture.md). */
+/* RFC 6455 header of an unmasked server frame; returns its length (2, 4 or 10). */
+static size_t ws_frame_header(uint8_t *h, size_t len, int binary)
+{
+    h[0] = (uint8_t)(0x80 | (binary ? 2 : 1));
+    if (len < 126) {
+        h[1] = (uint8_t)len;
+        return 2;
+    }
+    if (len <= 0xffff) {
+        h[1] = 126;
+        h[2] = (uint8_t)(len >> 8);
+        h[3] = (uint8_t)len;
+        return 4;
+    }
+    h[1] = 127;
+    for (int i = 0; i < 8; i++)
+        h[2 + i] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
+    return 10;
+}
+
+static int ws_close_now(http_conn *c)
+{
+    lws_close_reason(c->wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+    return -1;
+}
+
+/* Writes several queued frames with one send: we frame them ourselves into a scratch buffer and
+ * hand lws raw bytes (lws buffers whatever the socket does not take). Only without
+ * permessage-deflate, where lws would have to compress each message. */
+static int ws_write_coalesced(http_conn *c, sio_buf *first, sio_buf *second, int *close_after)
+{
+    sio_http *h = c->http;
+    size_t used = LWS_PRE;
+    sio_buf *b = first;
+    int n_frames = 0;
+    while (b) {
+        size_t need = used + 10 + b->len;
+        if (need > h->scratch_cap) {
+            size_t cap = h->scratch_cap ? h->scratch_cap : 65536;
+            while (cap < need)
+                cap *= 2;
+            uint8_t *ns = realloc(h->scratch, cap);
+            if (!ns) {
+                sio_buf_unref(b);
+                if (b == first)
+                    sio_buf_unref(second);
+                return -1;
+            }
+            h->scratch = ns;
+            h->scratch_cap = cap;
+        }
+        used += ws_frame_header(h->scratch + used, b->len, b->binary);
+        memcpy(h->scratch + used, sio_buf_data(b), b->len);
+        used += b->len;
+        sio_buf_unref(b);
+        n_frames++;
+        if (b == first) {
+            b = second;
+        } else if (used - LWS_PRE >= 256 * 1024 || *close_after) {
+            b = NULL; /* enough for one callback; the rest on the next */
+        } else {
+            b = eio_conn_ws_next(c->s, c, close_after);
+        }
+    }
+    return lws_write(c->wsi, h->scratch + LWS_PRE, used - LWS_PRE, LWS_WRITE_RAW) < 0 ? -1 : 0;
+}
+
 static int on_ws_writable(http_conn *c)
 {
-    if (!c->s) {
-        lws_close_reason(c->wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+    if (!c->s)
+        return ws_close_now(c);
+    int close_after = 0;
+    sio_buf *first = eio_conn_ws_next(c->s, c, &close_after);
+    if (!first)
+        return close_after || c->close_req ? ws_close_now(c) : 0;
+    sio_buf *second = close_after ? NULL : eio_conn_ws_next(c->s, c, &close_after);
+    int rc;
+    if (!second || c->http->opts.per_message_deflate) {
+        /* one frame (or compression on): lws frames it in the buffer's headroom */
+        rc = lws_write(c->wsi, sio_buf_data(first), first->len,
+                       first->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+        sio_buf_unref(first);
+        if (second) {
+            lws_callback_on_writable(c->wsi);
+            rc = rc < 0 ? rc
+                        : lws_write(c->wsi, sio_buf_data(second), second->len,
+                                    second->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+            sio_buf_unref(second);
+        }
+    } else {
+        rc = ws_write_coalesced(c, first, second, &close_after);
+    }
+    if (rc < 0)
         return -1;
-    }
-    for (int i = 0; i < 256; i++) {
-        int close_after = 0;
-        sio_buf *b = eio_conn_ws_next(c->s, c, &close_after);
-        if (b) {
-            int n = lws_write(c->wsi, sio_buf_data(b), b->len,
-                              b->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
-            sio_buf_unref(b);
-            if (n < 0)
-                return -1;
-        }
-        if (close_after || (c->close_req && !b)) {
-            lws_close_reason(c->wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
-            return -1;
-        }
-        if (!b)
-            return 0;
-        if (lws_send_pipe_choked(c->wsi))
-            break;
-    }
-    lws_callback_on_writable(c->wsi);
+    if (close_after)
+        return ws_close_now(c);
+    if (eio_session_queued_packets(c->s))
+        lws_callback_on_writable(c->wsi);
     return 0;
 }
 
@@ -872,5 +944,6 @@ void sio_http_free(sio_http *h)
     if (!h)
         return;
     lws_context_destroy(h->ctx);
+    free(h->scratch);
     free(h);
 }

@@ -371,8 +371,8 @@ void sio_socket_close(sio_socket *s, const char *reason, int notify_client)
     if (s->nsp->on_disconnect)
         s->nsp->on_disconnect(s, reason, s->nsp->on_disconnect_user);
     s->client = NULL;
-    sio_socket_unref(s); /* the callback's reference */
-    sio_socket_unref(s); /* the namespace's reference */
+    s->refcnt--;         /* the namespace's reference: ours keeps s alive */
+    sio_socket_unref(s); /* ours */
 }
 
 void sio_socket_disconnect(sio_socket *s, int close)
