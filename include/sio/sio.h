@@ -74,6 +74,7 @@ typedef struct sio_server_options {
     size_t max_connections;        /* 0 = unlimited */
     size_t max_namespaces_per_connection; /* 64 */
     size_t max_rooms_per_socket;   /* 10000 */
+    size_t max_dynamic_namespaces; /* 10000 namespaces created by dynamic parents, at most */
     const char *tls_cert;          /* PEM files: serve HTTPS/WSS when both are set */
     const char *tls_key;
 } sio_server_options;

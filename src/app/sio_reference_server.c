@@ -231,6 +231,15 @@ static void on_drop_transport(sio_socket *s, const char *ev, const sio_args *a, 
     sio_socket_close_connection(s);
 }
 
+/* Test extra: the encode-once counter, to show a broadcast is encoded once for N receivers. */
+static void on_stats(sio_socket *s, const char *ev, const sio_args *a, sio_ack *ack, void *u)
+{
+    char json[64];
+    snprintf(json, sizeof(json), "[{\"packetsEncoded\":%zu}]", sio_stats_packets_encoded());
+    if (ack)
+        sio_ack_send(ack, json, NULL, 0);
+}
+
 static void on_connection(sio_socket *s, void *user)
 {
     emit_auth(s, user);
@@ -298,6 +307,7 @@ int main(int argc, char **argv)
     sio_namespace_on(root, "server-ack", on_server_ack, NULL);
     sio_namespace_on(root, "disconnect-me", on_disconnect_me, NULL);
     sio_namespace_on(root, "drop-transport", on_drop_transport, NULL);
+    sio_namespace_on(root, "stats", on_stats, NULL);
     setup_plain(sio_server_of(srv, "/custom"), NULL);
     sio_namespace *priv = sio_server_of(srv, "/private");
     sio_namespace_use(priv, private_mw, NULL);

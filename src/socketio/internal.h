@@ -138,6 +138,7 @@ struct sio_server {
     sio_map nsps;
     dyn_parent *dyn;
     size_t ndyn;
+    size_t ndyn_created;
     struct event *sigint, *sigterm;
 };
 

@@ -33,6 +33,7 @@ void sio_server_options_init(sio_server_options *o)
     o->max_buffered_packets = 100000;
     o->max_namespaces_per_connection = 64;
     o->max_rooms_per_socket = 10000;
+    o->max_dynamic_namespaces = 10000;
 }
 
 /* ---- clients ------------------------------------------------------------------------------ */
@@ -130,6 +131,13 @@ static sio_namespace *find_or_create_nsp(sio_server *srv, const sio_packet *p)
     sio_namespace *nsp = sio_map_get(&srv->nsps, p->nsp, p->nsp_len);
     if (nsp || !srv->ndyn)
         return nsp;
+    /* Child namespaces live until the server stops (as in Node): cap how many a client can
+     * make us create, or a loop of CONNECTs to "/dyn-<n>" grows memory without end. */
+    if (srv->ndyn_created >= srv->opts.max_dynamic_namespaces) {
+        sio_log(SIO_LOG_WARN, "socketio", "refusing namespace: %zu dynamic namespaces (limit)",
+                srv->ndyn_created);
+        return NULL;
+    }
     char name[512];
     if (p->nsp_len >= sizeof(name))
         return NULL;
@@ -148,6 +156,8 @@ static sio_namespace *find_or_create_nsp(sio_server *srv, const sio_packet *p)
         dyn_parent *d = &srv->dyn[i];
         if (d->match(srv, name, p->data_len ? a : "{}", d->user)) {
             nsp = sio_nsp_new(srv, name, p->nsp_len);
+            if (nsp)
+                srv->ndyn_created++;
             if (nsp && d->setup)
                 d->setup(nsp, d->user);
         }
@@ -183,8 +193,10 @@ static void on_connect_packet(sio_client *c, const sio_packet *p)
         }
         return;
     }
-    if (sio_nsp_connect(nsp, c, p) == 0 && c->connect_timer)
-        evtimer_del(c->connect_timer);
+    if (sio_nsp_connect(nsp, c, p) == 0 && c->connect_timer) {
+        event_free(c->connect_timer); /* needed no more: saves its memory on idle clients */
+        c->connect_timer = NULL;
+    }
 }
 
 static void dispatch(sio_client *c, const sio_packet *p, sio_buf *const *bins, size_t nbins)
