@@ -10,7 +10,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 LWS_PREFIX="$top/third_party/lws"
 # Bump when the build recipe below changes, so the cached build is redone.
-LWS_RECIPE="lws-4.1.6-libevent-pmd-2"
+LWS_RECIPE="lws-4.1.6-libevent-pmd-readsize-3"
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"
 
@@ -64,6 +64,10 @@ else
   (cd "$work/src" && if [ -f debian/patches/series ]; then
      while read -r p; do [ -n "$p" ] && [ "${p#\#}" = "$p" ] && patch -p1 -s < "debian/patches/$p" || true; done < debian/patches/series
    fi)
+  # Our own small patches (see each file's header for why).
+  for p in "$top"/scripts/lws-patches/*.patch; do
+    [ -f "$p" ] && (cd "$work/src" && patch -p1 -s < "$p")
+  done
   cmake -S "$work/src" -B "$work/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_INSTALL_PREFIX="$LWS_PREFIX" -DCMAKE_POSITION_INDEPENDENT_CODE=ON \
     -DLWS_WITH_LIBEVENT=ON -DLWS_WITH_EVLIB_PLUGINS=OFF -DLWS_WITH_SHARED=OFF -DLWS_WITH_STATIC=ON \

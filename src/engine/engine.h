@@ -83,8 +83,10 @@ typedef struct eio_callbacks {
 
 /* What the http layer implements for the connections it attaches to sessions. */
 typedef struct eio_transport_ops {
-    /** Ask for a writable callback on conn; then the http layer pulls with eio_conn_*. */
-    void (*want_write)(void *conn);
+    /** Ask for a writable callback on conn; then the http layer pulls with eio_conn_*.
+     *  may_write_now: the engine is in its end-of-iteration flush, outside any callback of
+     *  the http layer, so it may write at once instead of waiting for a writable event. */
+    void (*want_write)(void *conn, int may_write_now);
     /** Close conn soon (never synchronously inside this call). */
     void (*close)(void *conn);
 } eio_transport_ops;

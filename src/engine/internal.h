@@ -83,7 +83,7 @@ void eio_session_ref(eio_session *s);
 void eio_session_unref(eio_session *s);
 void eio_session_free(eio_session *s);
 void eio_session_mark_dirty(eio_session *s);
-void eio_session_flush(eio_session *s);
+void eio_session_flush(eio_session *s, int may_write_now);
 void eio_session_start_heartbeat(eio_session *s);
 int eio_session_check_deadline(eio_session *s);
 int eio_session_push(eio_session *s, sio_buf *b);

@@ -76,8 +76,11 @@ const char *eio_close_reason_str(eio_close_reason r)
     return "unknown";
 }
 
-/* One event per loop iteration asks for writability of every session that queued something,
- * so a broadcast to N sessions costs one want_write per session, not per packet. */
+/* One event per loop iteration writes every session that queued something, so a broadcast to N
+ * sessions costs one write per session, not per packet, and frames queued in the same iteration
+ * leave in one send. Writing here rather than on the next writable event saves arming POLLOUT,
+ * a wakeup and disarming it per session (measured: 1.9 -> 1.6 s CPU per million fan-out
+ * deliveries, 0.019 -> 0.012 s per 1000 echoes). */
 static void flush_cb(evutil_socket_t fd, short what, void *arg)
 {
     eio_server *srv = arg;
@@ -87,7 +90,7 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
         eio_session *next = s->dirty_next;
         s->dirty = 0;
         s->dirty_next = NULL;
-        eio_session_flush(s);
+        eio_session_flush(s, 1);
         eio_session_unref(s);
         s = next;
     }

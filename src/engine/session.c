@@ -134,18 +134,18 @@ int eio_session_send(eio_session *s, sio_buf *b)
     return rc;
 }
 
-void eio_session_flush(eio_session *s)
+void eio_session_flush(eio_session *s, int may_write_now)
 {
     const eio_transport_ops *ops = &s->srv->ops;
     if (s->probe && s->probe_out)
-        ops->want_write(s->probe);
+        ops->want_write(s->probe, 0);
     if (s->transport == EIO_TRANSPORT_WEBSOCKET) {
         if (s->ws && (s->q_len || s->ws_close_after))
-            ops->want_write(s->ws);
-        if (s->poll_get) /* a GET left over from before the upgrade gets a noop */
-            ops->want_write(s->poll_get);
+            ops->want_write(s->ws, may_write_now);
+        if (s->poll_get) /* a GET left over from before the upgrade gets the 400 */
+            ops->want_write(s->poll_get, 0);
     } else if (s->poll_get && (s->q_len || s->final_pkt || s->noop_due)) {
-        ops->want_write(s->poll_get);
+        ops->want_write(s->poll_get, 0);
     }
 }
 

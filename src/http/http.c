@@ -67,20 +67,36 @@ void sio_http_options_init(sio_http_options *o)
 
 /* ---- engine transport ops ------------------------------------------------------------------- */
 
-static void op_want_write(void *conn)
+static int ws_drain(http_conn *c);
+
+/* The engine calls this from its once-per-iteration flush, never from inside an lws callback.
+ * When it says so, an open WebSocket with nothing buffered by lws is written right away, which
+ * saves arming POLLOUT, a wakeup and disarming it again per message (request/response traffic).
+ * Anything lws could not send it buffers and finishes from its own writable callback. */
+static void op_want_write(void *conn, int may_write_now)
 {
     http_conn *c = conn;
-    if (c->kind == CONN_WS && !c->established)
+    if (c->kind == CONN_WS && !c->established) {
         c->want_write = 1;
-    else
+    } else if (may_write_now && c->kind == CONN_WS && c->s && !c->close_req &&
+               !lws_partial_buffered(c->wsi)) {
+        if (ws_drain(c) < 0) {
+            c->close_req = 1;
+            lws_callback_on_writable(c->wsi);
+        }
+    } else {
         lws_callback_on_writable(c->wsi);
+    }
 }
 
 static void op_close(void *conn)
 {
     http_conn *c = conn;
     c->close_req = 1;
-    op_want_write(c);
+    if (c->kind == CONN_WS && !c->established)
+        c->want_write = 1;
+    else
+        lws_callback_on_writable(c->wsi);
 }
 
 static const eio_transport_ops transport_ops = {op_want_write, op_close};
@@ -359,6 +375,7 @@ typedef struct response {
     int preflight;
     int close;             /* Connection: close, then hang up */
     int defer_complete;    /* a POST body is still arriving: complete the transaction later */
+    sio_buf *buf;          /* body is this buffer's bytes: written in place, headroom and all */
 } response;
 
 static int add_extra_headers(http_conn *c, const response *r, unsigned char **p,
@@ -411,7 +428,10 @@ static int respond(http_conn *c, const response *r)
     if (lws_add_http_common_headers(wsi, (unsigned int)r->status, r->ctype, r->len, &p, end) ||
         add_extra_headers(c, r, &p, end) || lws_finalize_write_http_header(wsi, start, &p, end))
         return -1;
-    if (r->len) {
+    if (r->len && r->buf) {
+        if (lws_write(wsi, sio_buf_data(r->buf), r->len, LWS_WRITE_HTTP_FINAL) < 0)
+            return -1;
+    } else if (r->len) {
         /* lws wants LWS_PRE bytes before the body; bodies from sio_buf have them, others are
          * copied into a scratch buffer. */
         uint8_t *tmp = malloc(LWS_PRE + r->len);
@@ -485,7 +505,7 @@ static uint8_t *compress_body(const uint8_t *in, size_t len, int gzip, size_t *o
 static int respond_payload(http_conn *c, sio_buf *b, const char *cookie_sid)
 {
     response r = {.status = 200, .ctype = "text/plain; charset=UTF-8", .body = sio_buf_data(b),
-                  .len = b->len, .no_store = 1, .cookie_sid = cookie_sid};
+                  .len = b->len, .no_store = 1, .cookie_sid = cookie_sid, .buf = b};
     uint8_t *z = NULL;
     size_t th = c->http->opts.http_compression_threshold;
     if (c->enc && th && b->len >= th) {
@@ -493,6 +513,7 @@ static int respond_payload(http_conn *c, sio_buf *b, const char *cookie_sid)
         z = compress_body(sio_buf_data(b), b->len, c->enc == 1, &zlen);
         if (z) {
             r.body = z;
+            r.buf = NULL;
             r.len = zlen;
             r.encoding = c->enc == 1 ? "gzip" : "deflate";
         }
@@ -773,14 +794,13 @@ static int ws_write_coalesced(http_conn *c, sio_buf *first, sio_buf *second, int
     return lws_write(c->wsi, h->scratch + LWS_PRE, used - LWS_PRE, LWS_WRITE_RAW) < 0 ? -1 : 0;
 }
 
-static int on_ws_writable(http_conn *c)
+/* Writes what is queued; returns -1 when the connection must now be closed. */
+static int ws_drain(http_conn *c)
 {
-    if (!c->s)
-        return ws_close_now(c);
     int close_after = 0;
     sio_buf *first = eio_conn_ws_next(c->s, c, &close_after);
     if (!first)
-        return close_after || c->close_req ? ws_close_now(c) : 0;
+        return close_after ? -1 : 0;
     sio_buf *second = close_after ? NULL : eio_conn_ws_next(c->s, c, &close_after);
     int rc;
     if (!second || c->http->opts.per_message_deflate) {
@@ -798,13 +818,18 @@ static int on_ws_writable(http_conn *c)
     } else {
         rc = ws_write_coalesced(c, first, second, &close_after);
     }
-    if (rc < 0)
+    if (rc < 0 || close_after)
         return -1;
-    if (close_after)
-        return ws_close_now(c);
     if (eio_session_queued_packets(c->s))
         lws_callback_on_writable(c->wsi);
     return 0;
+}
+
+static int on_ws_writable(http_conn *c)
+{
+    if (!c->s || c->close_req)
+        return ws_close_now(c);
+    return ws_drain(c) < 0 ? ws_close_now(c) : 0;
 }
 
 /* ---- the lws protocol callback ---------------------------------------------------------------- */

@@ -114,13 +114,16 @@ struct sio_client {
     size_t nsockets;
     struct event *connect_timer;
     int closed;
-    /* binary reassembly (PROTOCOL.md §2.5) */
-    char *pend_text;
-    size_t pend_len;
-    sio_packet pend_pkt;
-    sio_buf *pend_bins[16];
-    size_t pend_n;
+    struct sio_pending *pend; /* binary reassembly in progress (PROTOCOL.md §2.5), or NULL */
 };
+
+/* A BINARY_EVENT/BINARY_ACK waiting for its attachments; allocated only while one is. */
+typedef struct sio_pending {
+    char *text; /* the packet text; pkt's slices point into it */
+    sio_packet pkt;
+    sio_buf *bins[16];
+    size_t n;
+} sio_pending;
 
 typedef struct dyn_parent {
     sio_namespace_match_cb match;

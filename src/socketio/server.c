@@ -40,11 +40,14 @@ void sio_server_options_init(sio_server_options *o)
 
 static void pending_clear(sio_client *c)
 {
-    free(c->pend_text);
-    c->pend_text = NULL;
-    for (size_t i = 0; i < c->pend_n; i++)
-        sio_buf_unref(c->pend_bins[i]);
-    c->pend_n = 0;
+    sio_pending *pd = c->pend;
+    if (!pd)
+        return;
+    c->pend = NULL;
+    free(pd->text);
+    for (size_t i = 0; i < pd->n; i++)
+        sio_buf_unref(pd->bins[i]);
+    free(pd);
 }
 
 static void client_free(sio_client *c)
@@ -227,7 +230,7 @@ static void on_text(sio_client *c, const uint8_t *data, size_t len)
 {
     sio_packet p;
     const char *reason = NULL;
-    if (c->pend_text) {
+    if (c->pend) {
         protocol_error(c, "text packet while binary attachments are pending");
         return;
     }
@@ -240,14 +243,17 @@ static void on_text(sio_client *c, const uint8_t *data, size_t len)
         return;
     }
     /* Keep the header text until the attachments arrive; the packet's slices point into it. */
-    c->pend_text = malloc(len ? len : 1);
-    if (!c->pend_text) {
+    sio_pending *pd = calloc(1, sizeof(*pd));
+    if (pd)
+        pd->text = malloc(len ? len : 1);
+    if (!pd || !pd->text) {
+        free(pd);
         protocol_error(c, "out of memory");
         return;
     }
-    memcpy(c->pend_text, data, len);
-    c->pend_len = len;
-    if (sio_packet_decode(c->pend_text, len, &c->srv->limits, &c->pend_pkt, &reason) < 0) {
+    memcpy(pd->text, data, len);
+    c->pend = pd;
+    if (sio_packet_decode(pd->text, len, &c->srv->limits, &pd->pkt, &reason) < 0) {
         pending_clear(c);
         protocol_error(c, "invalid packet");
     }
@@ -255,7 +261,8 @@ static void on_text(sio_client *c, const uint8_t *data, size_t len)
 
 static void on_binary(sio_client *c, const uint8_t *data, size_t len)
 {
-    if (!c->pend_text) {
+    sio_pending *pd = c->pend;
+    if (!pd) {
         protocol_error(c, "binary attachment without a packet");
         return;
     }
@@ -265,20 +272,15 @@ static void on_binary(sio_client *c, const uint8_t *data, size_t len)
         return;
     }
     b->binary = 1;
-    c->pend_bins[c->pend_n++] = b;
-    if (c->pend_n < c->pend_pkt.attachments)
+    pd->bins[pd->n++] = b;
+    if (pd->n < pd->pkt.attachments)
         return;
-    sio_packet p = c->pend_pkt;
-    char *text = c->pend_text;
-    size_t n = c->pend_n;
-    sio_buf *bins[16];
-    memcpy(bins, c->pend_bins, n * sizeof(bins[0]));
-    c->pend_text = NULL;
-    c->pend_n = 0;
-    dispatch(c, &p, bins, n);
-    for (size_t i = 0; i < n; i++)
-        sio_buf_unref(bins[i]);
-    free(text);
+    c->pend = NULL; /* the handler may close the client: the packet is ours now */
+    dispatch(c, &pd->pkt, pd->bins, pd->n);
+    for (size_t i = 0; i < pd->n; i++)
+        sio_buf_unref(pd->bins[i]);
+    free(pd->text);
+    free(pd);
 }
 
 static void on_message(eio_session *es, const uint8_t *data, size_t len, int binary, void *user)
