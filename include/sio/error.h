@@ -22,8 +22,14 @@ enum sio_error {
     SIO_EIO = -9,         /* I/O error from the system or a library */
 };
 
+#if defined(__GNUC__)
+#define SIO_ERROR_API __attribute__((visibility("default")))
+#else
+#define SIO_ERROR_API
+#endif
+
 /** Static text for an sio_error value; never NULL. */
-const char *sio_strerror(int err);
+SIO_ERROR_API const char *sio_strerror(int err);
 
 #ifdef __cplusplus
 }

@@ -179,8 +179,9 @@ SIO_API int sio_args_binary_index(const sio_args *a, size_t i);
 /* ---- acknowledgements --------------------------------------------------------------------- */
 
 /** Answers a client's ack with args_json (a JSON array, NULL = no arguments) and nbins
- *  attachments (copied). Frees the ack. Returns 0, SIO_EINVAL (bad JSON: the ack is still
- *  freed) or SIO_ECLOSED (the socket is gone). */
+ *  attachments (copied). Acks are single-shot: after this call the ack must not be used
+ *  again (it is freed, or freed when the handler returns). Returns 0, SIO_EINVAL (bad JSON,
+ *  or a second answer from inside the handler) or SIO_ECLOSED (the socket is gone). */
 SIO_API int sio_ack_send(sio_ack *ack, const char *args_json, const sio_bin *bins, size_t nbins);
 /** Keeps the ack alive after the handler returns; then exactly one sio_ack_send or
  *  sio_ack_free must follow. */
@@ -236,14 +237,14 @@ SIO_API void sio_socket_close_connection(sio_socket *s);
 /** Per-emit flags. */
 enum sio_emit_flags {
     SIO_EMIT_VOLATILE = 1 << 0, /* drop for sockets whose transport is not writable now */
-    SIO_EMIT_NO_COMPRESS = 1 << 1,
-    SIO_EMIT_LOCAL = 1 << 2,    /* this server only (matters with a cluster adapter) */
+    SIO_EMIT_NO_COMPRESS = 1 << 1, /* reserved: accepted, no effect yet */
+    SIO_EMIT_LOCAL = 1 << 2,       /* this server only (no effect until a cluster adapter) */
 };
 
 /** Emits event to one socket. args_json: a JSON array or NULL; bins: attachments referenced
- *  by placeholders in args_json (copied). Returns 0, SIO_EINVAL (bad JSON, reserved name,
- *  placeholder out of range), SIO_ECLOSED, or SIO_ELIMIT (the client's queue overflowed: it is
- *  disconnected). */
+ *  by placeholders in args_json (copied; the caller keeps placeholders and bins consistent).
+ *  Returns 0, SIO_EINVAL (bad JSON, reserved name), SIO_ECLOSED, or SIO_ELIMIT (the client's
+ *  queue overflowed: it is disconnected). */
 SIO_API int sio_socket_emit(sio_socket *s, const char *event, const char *args_json,
                             const sio_bin *bins, size_t nbins, int flags);
 

@@ -949,6 +949,11 @@ sio_http *sio_http_new(struct event_base *base, const sio_http_options *opts, ei
     info.max_http_header_pool = 4096; /* long-poll GETs hold their header table while waiting */
     info.keepalive_timeout = 60;
     info.timeout_secs = 30;
+    /* No lws "validity" pings: Engine.IO has its own heartbeat, and lws would keep one timer
+     * per WebSocket in a sorted list (an O(n) insert per connect). */
+    static const lws_retry_bo_t no_validity_pings = {.secs_since_valid_ping = 0,
+                                                     .secs_since_valid_hangup = 0};
+    info.retry_and_idle_policy = &no_validity_pings;
     if (opts->per_message_deflate)
         info.extensions = pmd_exts;
     if (opts->tls_cert && opts->tls_key) {

@@ -595,27 +595,31 @@ int sio_socket_emit_ack(sio_socket *s, const char *event, const char *args_json,
                               args_json ? strlen(args_json) : 0, bins, nbins);
     if (rc < 0)
         return rc;
-    sio_pending_ack *pa = pending_new(s, id);
-    if (!pa) {
-        sio_frame_release(&f);
-        return SIO_ENOMEM;
-    }
-    pa->cb = cb;
-    pa->user = user;
-    if (timeout_ms) {
-        pa->timer = evtimer_new(s->nsp->srv->base, ack_timeout_cb, pa);
-        struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
-        if (pa->timer)
-            evtimer_add(pa->timer, &tv);
-    }
+    /* Send first: a failed send may close the socket, and then the callback must not run
+     * (error XOR callback); the answer cannot arrive before we register below. */
+    sio_socket_ref(s);
     rc = sio_client_send(s->client, &f, 0);
     sio_frame_release(&f);
-    if (rc < 0 && s->acks == pa) { /* never sent: the callback must not run */
-        s->acks = pa->next;
-        sio_socket_unref(s);
-        pending_free(pa);
+    sio_pending_ack *pa = NULL;
+    if (rc == 0 && s->connected) {
+        pa = pending_new(s, id);
+        rc = pa ? 0 : SIO_ENOMEM;
+    } else if (rc == 0) {
+        rc = SIO_ECLOSED;
     }
-    return rc < 0 ? rc : 0;
+    if (pa) {
+        pa->cb = cb;
+        pa->user = user;
+        if (timeout_ms) {
+            pa->timer = evtimer_new(s->nsp->srv->base, ack_timeout_cb, pa);
+            struct timeval tv = {.tv_sec = timeout_ms / 1000,
+                                 .tv_usec = (timeout_ms % 1000) * 1000};
+            if (pa->timer)
+                evtimer_add(pa->timer, &tv);
+        }
+    }
+    sio_socket_unref(s);
+    return rc;
 }
 
 /* Calls fn for every socket of the target once: rooms' members (or every socket) minus the

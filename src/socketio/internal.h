@@ -114,6 +114,7 @@ struct sio_client {
     size_t nsockets;
     struct event *connect_timer;
     int closed;
+    int busy; /* packets being dispatched: the client is freed only when this drops to 0 */
     struct sio_pending *pend; /* binary reassembly in progress (PROTOCOL.md §2.5), or NULL */
 };
 

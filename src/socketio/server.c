@@ -112,7 +112,8 @@ static void on_close(eio_session *es, eio_close_reason reason, void *user)
     c->closed = 1;
     eio_session_set_user(es, NULL);
     client_close_sockets(c, eio_close_reason_str(reason));
-    client_free(c);
+    if (!c->busy) /* else on_message frees it once the packet's handlers have returned */
+        client_free(c);
 }
 
 static sio_socket *client_socket(sio_client *c, const char *nsp, size_t len)
@@ -288,10 +289,15 @@ static void on_message(eio_session *es, const uint8_t *data, size_t len, int bin
     sio_client *c = eio_session_get_user(es);
     if (!c || c->closed)
         return;
+    /* A handler may close this very connection (disconnect(true), middleware refusing with a
+     * close): keep the client alive until we are back here. */
+    c->busy++;
     if (binary)
         on_binary(c, data, len);
     else
         on_text(c, data, len);
+    if (--c->busy == 0 && c->closed)
+        client_free(c);
 }
 
 /* ---- server ------------------------------------------------------------------------------- */
