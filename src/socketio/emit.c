@@ -6,6 +6,8 @@
  */
 #include "internal.h"
 
+#include "adapter/adapter.h"
+
 #include "common/log.h"
 #include "json_scan.h"
 
@@ -622,45 +624,6 @@ int sio_socket_emit_ack(sio_socket *s, const char *event, const char *args_json,
     return rc;
 }
 
-/* Calls fn for every socket of the target once: rooms' members (or every socket) minus the
- * members of except rooms, de-duplicated with the namespace's generation stamp. */
-static long for_each_target(sio_namespace *nsp, const sio_target *to,
-                            int (*fn)(sio_socket *s, void *arg), void *arg)
-{
-    uint64_t gen = ++nsp->gen;
-    for (size_t i = 0; to && i < to->nexcept; i++) {
-        sio_room *r = sio_map_get(&nsp->rooms, to->except[i], strlen(to->except[i]));
-        for (size_t m = 0; r && m < r->n; m++)
-            r->members[m].s->except_gen = gen;
-    }
-    long count = 0;
-    if (!to || !to->nrooms) {
-        sio_map_iter it;
-        sio_map_iter_init(&it, &nsp->sockets);
-        for (sio_map_entry *e; (e = sio_map_iter_next(&it));) {
-            sio_socket *s = e->value;
-            if (s->except_gen != gen && fn(s, arg) == 0)
-                count++;
-        }
-        return count;
-    }
-    for (size_t i = 0; i < to->nrooms; i++) {
-        sio_room *r = sio_map_get(&nsp->rooms, to->rooms[i], strlen(to->rooms[i]));
-        /* members may leave during fn (join/leave ops): walk backwards so swaps are safe */
-        for (size_t m = r ? r->n : 0; m-- > 0;) {
-            if (m >= r->n)
-                continue;
-            sio_socket *s = r->members[m].s;
-            if (s->except_gen == gen || s->seen_gen == gen)
-                continue;
-            s->seen_gen = gen;
-            if (fn(s, arg) == 0)
-                count++;
-        }
-    }
-    return count;
-}
-
 typedef struct send_ctx {
     const sio_frame *f;
     int flags;
@@ -695,7 +658,7 @@ long sio_namespace_emit(sio_namespace *nsp, const sio_target *to, const char *ev
     if (rc < 0)
         return rc;
     send_ctx ctx = {&f, to ? to->flags : 0, NULL, 0};
-    long n = for_each_target(nsp, to, send_one, &ctx);
+    long n = nsp->adapter->ops->broadcast(nsp->adapter, &f, to, send_one, &ctx);
     sio_frame_release(&f);
     return n;
 }
@@ -721,7 +684,7 @@ long sio_namespace_emit_ack(sio_namespace *nsp, const sio_target *to, const char
     bc->cb = cb;
     bc->user = user;
     send_ctx ctx = {&f, to ? to->flags : 0, bc, id};
-    long n = for_each_target(nsp, to, send_one, &ctx);
+    long n = nsp->adapter->ops->broadcast_with_ack(nsp->adapter, &f, to, send_one, &ctx, NULL);
     sio_frame_release(&f);
     /* answers arrive from the network, never during the sends above */
     bc->responses = calloc(bc->waiting ? bc->waiting : 1, sizeof(*bc->responses));
@@ -737,34 +700,29 @@ long sio_namespace_emit_ack(sio_namespace *nsp, const sio_target *to, const char
     return n;
 }
 
-static int join_one(sio_socket *s, void *arg)
-{
-    return sio_socket_join(s, arg);
-}
-
-static int leave_one(sio_socket *s, void *arg)
-{
-    return sio_socket_leave(s, arg);
-}
-
 long sio_namespace_sockets_join(sio_namespace *nsp, const sio_target *to, const char *room)
 {
-    return for_each_target(nsp, to, join_one, (void *)(uintptr_t)room);
+    return nsp->adapter->ops->add_sockets(nsp->adapter, to, room);
 }
 
 long sio_namespace_sockets_leave(sio_namespace *nsp, const sio_target *to, const char *room)
 {
-    return for_each_target(nsp, to, leave_one, (void *)(uintptr_t)room);
+    return nsp->adapter->ops->del_sockets(nsp->adapter, to, room);
 }
 
-typedef struct collect {
+long sio_namespace_disconnect_sockets(sio_namespace *nsp, const sio_target *to, int close)
+{
+    return nsp->adapter->ops->disconnect_sockets(nsp->adapter, to, close);
+}
+
+typedef struct fetch_ctx {
     sio_socket **v;
     size_t n, cap;
-} collect;
+} fetch_ctx;
 
-static int collect_one(sio_socket *s, void *arg)
+static int fetch_one(sio_socket *s, void *arg)
 {
-    collect *c = arg;
+    fetch_ctx *c = arg;
     if (c->n == c->cap) {
         size_t cap = c->cap ? c->cap * 2 : 16;
         sio_socket **v = realloc(c->v, cap * sizeof(*v));
@@ -778,23 +736,11 @@ static int collect_one(sio_socket *s, void *arg)
     return 0;
 }
 
-long sio_namespace_disconnect_sockets(sio_namespace *nsp, const sio_target *to, int close)
-{
-    collect c = {0};
-    for_each_target(nsp, to, collect_one, &c); /* disconnecting changes the rooms: collect first */
-    for (size_t i = 0; i < c.n; i++) {
-        sio_socket_disconnect(c.v[i], close);
-        sio_socket_unref(c.v[i]);
-    }
-    free(c.v);
-    return (long)c.n;
-}
-
 long sio_namespace_fetch_sockets(sio_namespace *nsp, const sio_target *to,
                                  void (*fn)(sio_socket *s, void *user), void *user)
 {
-    collect c = {0};
-    for_each_target(nsp, to, collect_one, &c);
+    fetch_ctx c = {0};
+    nsp->adapter->ops->apply(nsp->adapter, to, fetch_one, &c);
     for (size_t i = 0; i < c.n; i++) {
         fn(c.v[i], user);
         sio_socket_unref(c.v[i]);

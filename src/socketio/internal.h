@@ -75,7 +75,7 @@ struct sio_namespace {
     char *name;
     sio_server *srv;
     sio_map sockets;  /* id -> sio_socket */
-    sio_map rooms;    /* name -> sio_room */
+    struct sio_adapter *adapter; /* rooms and target resolution (src/adapter) */
     sio_map handlers; /* event -> handler* */
     handler any;
     middleware *mw;
@@ -85,7 +85,6 @@ struct sio_namespace {
     sio_disconnect_cb on_disconnect;
     void *on_disconnect_user;
     uint64_t next_ack_id;
-    uint64_t gen; /* broadcast generation for de-duplication */
 };
 
 struct sio_socket {

@@ -5,6 +5,8 @@
  */
 #include "internal.h"
 
+#include "adapter/adapter.h"
+
 #include "common/log.h"
 #include "json_scan.h"
 
@@ -28,9 +30,11 @@ sio_namespace *sio_nsp_new(sio_server *srv, const char *name, size_t len)
     nsp->name[len] = 0;
     nsp->srv = srv;
     sio_map_init(&nsp->sockets);
-    sio_map_init(&nsp->rooms);
     sio_map_init(&nsp->handlers);
-    if (!sio_map_put(&srv->nsps, nsp->name, len, nsp)) {
+    nsp->adapter = sio_memory_adapter_new(nsp);
+    if (!nsp->adapter || !sio_map_put(&srv->nsps, nsp->name, len, nsp)) {
+        if (nsp->adapter)
+            nsp->adapter->ops->free(nsp->adapter);
         free(nsp->name);
         free(nsp);
         return NULL;
@@ -46,13 +50,7 @@ void sio_nsp_free(sio_namespace *nsp)
     for (sio_map_entry *e; (e = sio_map_iter_next(&it));)
         free(e->value);
     sio_map_deinit(&nsp->handlers);
-    sio_map_iter_init(&it, &nsp->rooms);
-    for (sio_map_entry *e; (e = sio_map_iter_next(&it));) {
-        sio_room *r = e->value;
-        free(r->members);
-        free(r);
-    }
-    sio_map_deinit(&nsp->rooms);
+    nsp->adapter->ops->free(nsp->adapter);
     sio_map_deinit(&nsp->sockets);
     free(nsp->mw);
     free(nsp->name);
@@ -117,103 +115,18 @@ void sio_namespace_on_any(sio_namespace *nsp, sio_event_cb cb, void *user)
     nsp->any = (handler){cb, user};
 }
 
-/* ---- rooms -------------------------------------------------------------------------------- */
-
-static sio_room *room_get(sio_namespace *nsp, const char *name, size_t len, int create)
-{
-    sio_map_entry *e = sio_map_find(&nsp->rooms, name, len);
-    if (e || !create)
-        return e ? e->value : NULL;
-    sio_room *r = calloc(1, sizeof(*r));
-    if (!r)
-        return NULL;
-    r->entry = sio_map_put(&nsp->rooms, name, len, r);
-    if (!r->entry) {
-        free(r);
-        return NULL;
-    }
-    return r;
-}
-
-static int socket_in_room(const sio_socket *s, const sio_room *r)
-{
-    for (size_t i = 0; i < s->nrooms; i++)
-        if (s->rooms[i].room == r)
-            return 1;
-    return 0;
-}
-
-static int room_add(sio_socket *s, const char *name, size_t len)
-{
-    sio_namespace *nsp = s->nsp;
-    sio_room *r = room_get(nsp, name, len, 1);
-    if (!r)
-        return SIO_ENOMEM;
-    if (socket_in_room(s, r))
-        return 0;
-    if (s->nrooms >= nsp->srv->opts.max_rooms_per_socket + 1) /* + its own room */
-        return SIO_ELIMIT;
-    if (s->nrooms == s->rooms_cap) {
-        size_t cap = s->rooms_cap ? s->rooms_cap * 2 : 2;
-        socket_room *sr = realloc(s->rooms, cap * sizeof(*sr));
-        if (!sr)
-            return SIO_ENOMEM;
-        s->rooms = sr;
-        s->rooms_cap = cap;
-    }
-    if (r->n == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 4;
-        room_member *m = realloc(r->members, cap * sizeof(*m));
-        if (!m)
-            return SIO_ENOMEM;
-        r->members = m;
-        r->cap = cap;
-    }
-    r->members[r->n] = (room_member){s, s->nrooms};
-    s->rooms[s->nrooms++] = (socket_room){r, r->n};
-    r->n++;
-    return 0;
-}
-
-/* Removes membership slot i of s: swap-remove on both sides, fixing the moved entries. */
-static void room_remove_slot(sio_socket *s, size_t i)
-{
-    sio_room *r = s->rooms[i].room;
-    size_t idx = s->rooms[i].idx;
-    r->members[idx] = r->members[--r->n];
-    if (idx < r->n) {
-        room_member *moved = &r->members[idx];
-        moved->s->rooms[moved->slot].idx = idx;
-    }
-    s->rooms[i] = s->rooms[--s->nrooms];
-    if (i < s->nrooms) {
-        socket_room *moved = &s->rooms[i];
-        moved->room->members[moved->idx].slot = i;
-    }
-    if (r->n == 0) {
-        sio_map_entry *e = r->entry;
-        sio_map_del(&s->nsp->rooms, e->key, e->klen);
-        free(r->members);
-        free(r);
-    }
-}
-
 int sio_socket_join(sio_socket *s, const char *room)
 {
     if (!s->connected)
         return SIO_ECLOSED;
-    return room_add(s, room, strlen(room));
+    sio_adapter *a = s->nsp->adapter;
+    return a->ops->add(a, s, room, strlen(room));
 }
 
 int sio_socket_leave(sio_socket *s, const char *room)
 {
-    sio_room *r = room_get(s->nsp, room, strlen(room), 0);
-    for (size_t i = 0; r && i < s->nrooms; i++) {
-        if (s->rooms[i].room == r) {
-            room_remove_slot(s, i);
-            break;
-        }
-    }
+    sio_adapter *a = s->nsp->adapter;
+    a->ops->del(a, s, room, strlen(room));
     return 0;
 }
 
@@ -333,7 +246,8 @@ int sio_nsp_connect(sio_namespace *nsp, sio_client *c, const sio_packet *p)
             return SIO_ECLOSED;
         }
     }
-    if (!sio_map_put(&nsp->sockets, s->id, SIO_ID_LEN, s) || room_add(s, s->id, SIO_ID_LEN) < 0) {
+    if (!sio_map_put(&nsp->sockets, s->id, SIO_ID_LEN, s) ||
+        nsp->adapter->ops->add(nsp->adapter, s, s->id, SIO_ID_LEN) < 0) {
         sio_map_del(&nsp->sockets, s->id, SIO_ID_LEN);
         s->client = NULL;
         sio_socket_unref(s);
@@ -362,8 +276,7 @@ void sio_socket_close(sio_socket *s, const char *reason, int notify_client)
     sio_socket_ref(s);
     if (notify_client && c && !c->closed)
         send_simple(c, SIO_PACKET_DISCONNECT, s->nsp->name, NULL, 0);
-    while (s->nrooms)
-        room_remove_slot(s, s->nrooms - 1);
+    s->nsp->adapter->ops->del_all(s->nsp->adapter, s);
     sio_map_del(&s->nsp->sockets, s->id, SIO_ID_LEN);
     if (c)
         client_unlink(c, s);
