@@ -573,6 +573,8 @@ static int on_http(http_conn *c, const char *uri)
     case EIO_ACT_HOLD_GET:
         c->s = s;
         c->kind = CONN_GET;
+        /* A client hanging up on the held GET is noticed by lws (scripts/lws-patches/0002)
+         * and reported as CLOSED_HTTP: the session then closes, as Node does. */
         lws_set_timeout(c->wsi, NO_PENDING_TIMEOUT, 0);
         return 0;
     case EIO_ACT_READ_BODY:
