@@ -8,6 +8,8 @@
 #   SERVERS="sio node"  servers to compare
 #   HOLD_SERVERS=sio    servers the 19,000-client hold runs against
 #   QUICK=1             small sizes, one round: a smoke test, not a measurement
+#   SIO_SERVER=path     another sio server binary to measure
+#   NICE=-10            run servers and generator at this niceness (on a shared machine)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -18,6 +20,7 @@ ROUNDS=${ROUNDS:-3}
 SERVERS=${SERVERS:-"sio node"}
 HOLD_SERVERS=${HOLD_SERVERS:-sio}
 QUICK=${QUICK:-0}
+NICE=${NICE:-0}
 ONLY=${ONLY:-}
 PORT=${BASE_PORT:-47100}
 
@@ -26,7 +29,7 @@ die() { log "error: $*"; exit 1; }
 
 # ---- build ------------------------------------------------------------------------------------
 LOADGEN=$BUILD/bench/sio-loadgen
-SIO_SERVER=$BUILD/bench/sio-bench-server
+SIO_SERVER=${SIO_SERVER:-$BUILD/bench/sio-bench-server}
 
 build() {
   if [[ ! -f $BUILD/build.ninja ]]; then
@@ -81,8 +84,8 @@ wait_port() {
 
 start_server() { # name port logfile
   case $1 in
-    sio) "$SIO_SERVER" --port "$2" >"$3" 2>&1 & ;;
-    node) node "$BENCH/node/server.js" --port "$2" >"$3" 2>&1 & ;;
+    sio) nice -n "$NICE" "$SIO_SERVER" --port "$2" >"$3" 2>&1 & ;;
+    node) nice -n "$NICE" node "$BENCH/node/server.js" --port "$2" >"$3" 2>&1 & ;;
   esac
   SERVER_PID=$!
   wait_port "$2" || { stop_server; return 1; }
@@ -102,28 +105,29 @@ available() { # server
 }
 
 # ---- scenarios --------------------------------------------------------------------------------
-# name | loadgen arguments. Fanout runs are capped at 8 s of sending, so the broadcast count
-# only bounds the fast case.
+# name | loadgen arguments | warm-up arguments (run first against the same server process, so
+# that Node's JIT has compiled the hot paths; "-" for none). Fanout sending is capped at 8 s, so
+# the broadcast count only bounds a fast server.
 if [[ $QUICK == 1 ]]; then
   ROUNDS=1
   SCENARIOS=(
-    "conn|conn --clients 500"
-    "fanout1k|fanout --clients 100 --messages 200 --duration 3"
-    "fanout10k|fanout --clients 1000 --messages 50 --duration 3"
-    "echo|echo --clients 10 --rate 1000 --duration 2"
-    "poll_echo|echo --transport polling --clients 20 --rate 200 --duration 2"
-    "poll_fanout|fanout --transport polling --clients 20 --messages 100 --duration 3"
-    "hold|hold --clients 1000 --duration 5"
+    "conn|conn --clients 500|-"
+    "fanout1k|fanout --clients 100 --messages 200 --duration 3|-"
+    "fanout10k|fanout --clients 1000 --messages 50 --duration 3|-"
+    "echo|echo --clients 10 --rate 1000 --duration 2|-"
+    "poll_echo|echo --transport polling --clients 20 --rate 200 --duration 2|-"
+    "poll_fanout|fanout --transport polling --clients 20 --messages 100 --duration 3|-"
+    "hold|hold --clients 1000 --duration 5|-"
   )
 else
   SCENARIOS=(
-    "conn|conn --clients 5000"
-    "fanout1k|fanout --clients 1000 --messages 20000 --window 16 --duration 8"
-    "fanout10k|fanout --clients 10000 --messages 2000 --window 16 --duration 8"
-    "echo|echo --clients 50 --rate 5000 --duration 10"
-    "poll_echo|echo --transport polling --clients 200 --rate 1000 --duration 10"
-    "poll_fanout|fanout --transport polling --clients 200 --messages 20000 --window 16 --duration 8"
-    "hold|hold --clients 19000 --duration 60"
+    "conn|conn --clients 5000|conn --clients 1000 --duration 0"
+    "fanout1k|fanout --clients 1000 --messages 20000 --duration 8|fanout --clients 100 --duration 1"
+    "fanout10k|fanout --clients 10000 --messages 2000 --duration 8|fanout --clients 100 --duration 1"
+    "echo|echo --clients 50 --rate 5000 --duration 10|echo --clients 10 --rate 2000 --duration 1"
+    "poll_echo|echo --transport polling --clients 200 --rate 1000 --duration 10|echo --transport polling --clients 10 --rate 1000 --duration 1"
+    "poll_fanout|fanout --transport polling --clients 200 --messages 20000 --duration 8|fanout --transport polling --clients 50 --duration 1"
+    "hold|hold --clients 19000 --duration 60|-"
   )
 fi
 
@@ -137,9 +141,10 @@ mkdir -p "$RAW"
 TSV=$RAW/results.tsv
 : >"$TSV"
 
-run_one() { # scenario-name server round "loadgen arguments"
-  local name=$1 srv=$2 round=$3 args
+run_one() { # scenario-name server round "loadgen arguments" "warm-up arguments"
+  local name=$1 srv=$2 round=$3 args warm
   read -ra args <<<"$4"
+  read -ra warm <<<"$5"
   local out=$RAW/$name-$srv-$round.txt
   if ! available "$srv"; then
     printf '%s\t%s\t%s\tNOTBUILT\t%s\n' "$name" "$srv" "$round" "$4" >>"$TSV"
@@ -152,8 +157,13 @@ run_one() { # scenario-name server round "loadgen arguments"
     return
   fi
   log "$name / $srv / round $round"
+  if [[ ${warm[0]} != - ]] &&
+    ! nice -n "$NICE" "$LOADGEN" "${warm[@]}" --port "$PORT" --label warmup >"$out.warmup" 2>&1; then
+    log "warm-up failed, see $out.warmup"
+  fi
+  [[ ${warm[0]} == - ]] || sleep 1 # let the server drop the warm-up clients
   local line=FAILED
-  if "$LOADGEN" "${args[@]}" --port "$PORT" --server-pid "$SERVER_PID" --label "$srv" \
+  if nice -n "$NICE" "$LOADGEN" "${args[@]}" --port "$PORT" --server-pid "$SERVER_PID" --label "$srv" \
     >"$out" 2>&1; then
     line=$(grep '^RESULT ' "$out" | tail -n 1 || true)
   else
@@ -167,15 +177,14 @@ run_one() { # scenario-name server round "loadgen arguments"
 
 T0=$(date +%s)
 for spec in "${SCENARIOS[@]}"; do
-  name=${spec%%|*}
-  args=${spec#*|}
+  IFS='|' read -r name args warmup <<<"$spec"
   selected "$name" || continue
   if [[ $name == hold ]]; then
-    for srv in $HOLD_SERVERS; do run_one "$name" "$srv" 1 "$args"; done
+    for srv in $HOLD_SERVERS; do run_one "$name" "$srv" 1 "$args" "$warmup"; done
     continue
   fi
   for ((r = 1; r <= ROUNDS; r++)); do
-    for srv in $SERVERS; do run_one "$name" "$srv" "$r" "$args"; done
+    for srv in $SERVERS; do run_one "$name" "$srv" "$r" "$args" "$warmup"; done
   done
 done
 log "runs took $(($(date +%s) - T0)) s"
@@ -189,11 +198,11 @@ mods=$BENCH/node/node_modules
 nodever() { node -p "require('$mods/$1/package.json').version"; }
 cpu_model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 ram=$(awk '/MemTotal/ {printf "%.1f GiB RAM", $2 / 1048576}' /proc/meminfo)
-export BENCH_MACHINE="$(nproc) CPUs ($cpu_model), $ram, Linux $(uname -r)"
-export BENCH_VERSIONS="node $(node -v), socket.io $(nodever socket.io) (engine.io \
+BENCH_MACHINE="$(nproc) CPUs ($cpu_model), $ram, Linux $(uname -r)"
+BENCH_VERSIONS="node $(node -v), socket.io $(nodever socket.io) (engine.io \
 $(nodever engine.io), ws $(nodever ws)), sio $sio_rev"
 BENCH_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
-export BENCH_DATE BENCH_ROUNDS=$ROUNDS BENCH_QUICK=$QUICK
+export BENCH_MACHINE BENCH_VERSIONS BENCH_DATE BENCH_ROUNDS=$ROUNDS BENCH_QUICK=$QUICK
 node "$BENCH/report.js" "$TSV" >"$RAW/report.md"
 cp "$RAW/report.md" "$RESULTS/latest.md"
 cat "$RESULTS/latest.md"

@@ -12,10 +12,10 @@
 
 #define LG_MAX_PROCS 16
 #define LG_MAX_SRC 16
-#define LG_MAX_FRAME (16u << 20)   /* largest WebSocket message or HTTP body we accept */
-#define LG_HIST_SUB 256            /* sub-buckets per power of two: ~0.4 % resolution */
+#define LG_MAX_FRAME (16u << 20)           /* largest WebSocket message or HTTP body we accept */
+#define LG_HIST_SUB 256                    /* sub-buckets per power of two: ~0.4 % resolution */
 #define LG_HIST_BUCKETS (20 * LG_HIST_SUB) /* covers 0 .. 2^27 us (134 s) */
-#define LG_ECHO_RING 64            /* outstanding acked echoes per client */
+#define LG_ECHO_RING 64                    /* outstanding acked echoes per client */
 
 typedef enum lg_scenario {
     LG_SCN_CONN,
@@ -35,15 +35,15 @@ typedef struct lg_opts {
     lg_transport transport;
     const char *host;
     uint16_t port;
-    const char *label;     /* server name printed in the RESULT line */
-    uint32_t clients;      /* conn/hold/echo: clients; fanout: receivers (the sender is extra) */
-    double duration_s;     /* conn/hold: hold time; echo: send time; fanout: cap on send time */
-    double rate;           /* echo: acked messages per second, all clients together */
-    uint32_t messages;     /* fanout: broadcasts to send */
-    uint32_t window;       /* fanout: broadcasts in flight */
-    uint32_t payload;      /* payload string length in bytes */
-    uint32_t inflight;     /* conn: handshakes in flight, all processes together */
-    pid_t server_pid;      /* 0 = do not sample the server */
+    const char *label; /* server name printed in the RESULT line */
+    uint32_t clients;  /* conn/hold/echo: clients; fanout: receivers (the sender is extra) */
+    double duration_s; /* conn/hold: hold time; echo: send time; fanout: cap on send time */
+    double rate;       /* echo: acked messages per second, all clients together */
+    uint32_t messages; /* fanout: broadcasts to send */
+    uint32_t window;   /* fanout: broadcasts in flight */
+    uint32_t payload;  /* payload string length in bytes */
+    uint32_t inflight; /* conn: handshakes in flight, all processes together */
+    pid_t server_pid;  /* 0 = do not sample the server */
     uint32_t procs;
     uint32_t nsrc;
     uint32_t src[LG_MAX_SRC]; /* source IPv4 addresses, network order; 0 = kernel's choice */
@@ -88,9 +88,9 @@ typedef struct lg_conn {
     int fd;
     uint8_t kind;
     uint8_t state;
-    uint8_t frag_op; /* WebSocket: opcode of the unfinished fragmented message */
-    bool out_armed;  /* EPOLLOUT requested */
-    uint32_t gen;   /* bumped on every close, so a caller can tell its buffers were reset */
+    uint8_t frag_op;        /* WebSocket: opcode of the unfinished fragmented message */
+    bool out_armed;         /* EPOLLOUT requested */
+    uint32_t gen;           /* bumped on every close, so a caller can tell its buffers were reset */
     uint64_t idle_since_ns; /* polling keep-alive: when the last response completed */
     lg_client *client;
     lg_buf in;
@@ -123,9 +123,9 @@ struct lg_client {
     bool get_pending; /* polling: a long-poll GET is in flight */
     uint8_t sid_len;
     char sid[40];
-    lg_conn main; /* WebSocket, or the polling GET connection */
-    lg_conn post; /* polling POST connection (opened on first use) */
-    lg_buf post_q; /* polling: Engine.IO packets waiting for the next POST, 0x1e-separated */
+    lg_conn main;      /* WebSocket, or the polling GET connection */
+    lg_conn post;      /* polling POST connection (opened on first use) */
+    lg_buf post_q;     /* polling: Engine.IO packets waiting for the next POST, 0x1e-separated */
     uint64_t next_seq; /* fanout: next expected sequence number */
     uint64_t delivered;
     uint64_t ooo;
@@ -147,17 +147,17 @@ typedef struct lg_report {
     uint64_t ready;
     uint64_t failed;
     uint64_t dropped;
-    uint64_t t_first_ns;  /* setup: first connect started; run: first broadcast/echo sent */
-    uint64_t t_last_ns;   /* setup: last client ready; run: last delivery/ack received */
-    uint64_t sent;        /* broadcasts or echoes sent (end marker excluded) */
-    uint64_t acked;       /* echo acks received */
-    uint64_t delivered;   /* fanout deliveries to receivers (sender excluded) */
+    uint64_t t_first_ns; /* setup: first connect started; run: first broadcast/echo sent */
+    uint64_t t_last_ns;  /* setup: last client ready; run: last delivery/ack received */
+    uint64_t sent;       /* broadcasts or echoes sent (end marker excluded) */
+    uint64_t acked;      /* echo acks received */
+    uint64_t delivered;  /* fanout deliveries to receivers (sender excluded) */
     uint64_t receivers;
     uint64_t ooo;
-    uint64_t skipped;     /* echo: sends skipped because a client had too many outstanding */
+    uint64_t skipped; /* echo: sends skipped because a client had too many outstanding */
     uint64_t rtt_max_us;
-    double cpu_s;         /* this child's user+system CPU so far */
-    char error[128];      /* first fatal error, empty if none */
+    double cpu_s;    /* this child's user+system CPU so far */
+    char error[128]; /* first fatal error, empty if none */
     uint32_t hist[LG_HIST_BUCKETS];
 } lg_report;
 
@@ -167,8 +167,8 @@ typedef struct lg_ctx {
     uint32_t child;
     uint32_t src; /* source address for this child, network order, 0 = any */
     int epfd;
-    int ctl_in;   /* parent -> child: 'G' go, 'S' stop */
-    int ctl_out;  /* child -> parent: reports */
+    int ctl_in;  /* parent -> child: 'G' go, 'S' stop */
+    int ctl_out; /* child -> parent: reports */
     bool go;
     bool stop;
     bool running; /* run phase active */
@@ -202,7 +202,7 @@ typedef struct lg_ctx {
 uint64_t lg_now_ns(void);
 uint64_t lg_rand(uint64_t *state);
 double lg_self_cpu_s(void);
-int lg_proc_sample(pid_t pid, double *cpu_s, long *rss_kib);
+int lg_proc_sample(pid_t pid, double *cpu_s, double *sys_s, long *rss_kib);
 double lg_machine_busy_s(void);
 void lg_hist_add(uint32_t *hist, uint64_t us);
 uint64_t lg_hist_quantile(const uint32_t *hist, double q);

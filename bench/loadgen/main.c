@@ -18,7 +18,8 @@
 
 typedef struct lg_sample {
     bool ok;
-    double cpu_s;
+    double cpu_s; /* user + system */
+    double sys_s;
     long rss_kib;
     double machine_busy_s;
 } lg_sample;
@@ -79,16 +80,88 @@ static void parse_src(lg_opts *o, const char *list)
     }
 }
 
+static void set_opt(lg_opts *o, int c, const char *arg, long *nap)
+{
+    switch (c) {
+    case 'h':
+        o->host = arg;
+        break;
+    case 'p':
+        o->port = (uint16_t)num_arg(arg, 1, 65535);
+        break;
+    case 'n':
+        o->clients = (uint32_t)num_arg(arg, 1, 1e6);
+        break;
+    case 's':
+        parse_src(o, arg);
+        break;
+    case 'd':
+        o->duration_s = num_arg(arg, 0, 86400);
+        break;
+    case 'r':
+        o->rate = num_arg(arg, 1, 1e7);
+        break;
+    case 'm':
+        o->messages = (uint32_t)num_arg(arg, 1, 1e9);
+        break;
+    case 'w':
+        o->window = (uint32_t)num_arg(arg, 1, 1e6);
+        break;
+    case 'b':
+        o->payload = (uint32_t)num_arg(arg, 8, 1 << 20);
+        break;
+    case 'P':
+        o->server_pid = (pid_t)num_arg(arg, 1, 1 << 30);
+        break;
+    case 'k':
+        o->procs = (uint32_t)num_arg(arg, 1, LG_MAX_PROCS);
+        break;
+    case 'l':
+        o->label = arg;
+        break;
+    case 'i':
+        o->inflight = (uint32_t)num_arg(arg, 1, 1e6);
+        break;
+    case 'T':
+        o->timeout_s = num_arg(arg, 1, 86400);
+        break;
+    case 'z':
+        *nap = (long)num_arg(arg, 0, 100000);
+        break;
+    case 't':
+        if (strcmp(arg, "websocket") == 0)
+            o->transport = LG_TRANSPORT_WEBSOCKET;
+        else if (strcmp(arg, "polling") == 0)
+            o->transport = LG_TRANSPORT_POLLING;
+        else
+            usage();
+        break;
+    default:
+        usage();
+    }
+}
+
 static void parse_opts(int argc, char **argv, lg_opts *o)
 {
     static const struct option longs[] = {
-        {"host", 1, 0, 'h'},     {"port", 1, 0, 'p'},     {"clients", 1, 0, 'n'},
-        {"src", 1, 0, 's'},      {"duration", 1, 0, 'd'}, {"rate", 1, 0, 'r'},
-        {"messages", 1, 0, 'm'}, {"window", 1, 0, 'w'},   {"payload", 1, 0, 'b'},
-        {"server-pid", 1, 0, 'P'}, {"transport", 1, 0, 't'}, {"procs", 1, 0, 'k'},
-        {"label", 1, 0, 'l'},    {"inflight", 1, 0, 'i'}, {"timeout", 1, 0, 'T'},
+        {"host", 1, 0, 'h'},
+        {"port", 1, 0, 'p'},
+        {"clients", 1, 0, 'n'},
+        {"src", 1, 0, 's'},
+        {"duration", 1, 0, 'd'},
+        {"rate", 1, 0, 'r'},
+        {"messages", 1, 0, 'm'},
+        {"window", 1, 0, 'w'},
+        {"payload", 1, 0, 'b'},
+        {"server-pid", 1, 0, 'P'},
+        {"transport", 1, 0, 't'},
+        {"procs", 1, 0, 'k'},
+        {"label", 1, 0, 'l'},
+        {"inflight", 1, 0, 'i'},
+        {"timeout", 1, 0, 'T'},
         {"nap-us", 1, 0, 'z'},
-        {0, 0, 0, 0}};
+        {0, 0, 0, 0},
+    };
     memset(o, 0, sizeof(*o));
     if (argc < 2)
         usage();
@@ -113,34 +186,8 @@ static void parse_opts(int argc, char **argv, lg_opts *o)
     long nap = -1;
     optind = 2;
     int c;
-    while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
-        switch (c) {
-        case 'h': o->host = optarg; break;
-        case 'p': o->port = (uint16_t)num_arg(optarg, 1, 65535); break;
-        case 'n': o->clients = (uint32_t)num_arg(optarg, 1, 1e6); break;
-        case 's': parse_src(o, optarg); break;
-        case 'd': o->duration_s = num_arg(optarg, 0, 86400); break;
-        case 'r': o->rate = num_arg(optarg, 1, 1e7); break;
-        case 'm': o->messages = (uint32_t)num_arg(optarg, 1, 1e9); break;
-        case 'w': o->window = (uint32_t)num_arg(optarg, 1, 1e6); break;
-        case 'b': o->payload = (uint32_t)num_arg(optarg, 8, 1 << 20); break;
-        case 'P': o->server_pid = (pid_t)num_arg(optarg, 1, 1 << 30); break;
-        case 'k': o->procs = (uint32_t)num_arg(optarg, 1, LG_MAX_PROCS); break;
-        case 'l': o->label = optarg; break;
-        case 'i': o->inflight = (uint32_t)num_arg(optarg, 1, 1e6); break;
-        case 'T': o->timeout_s = num_arg(optarg, 1, 86400); break;
-        case 'z': nap = (long)num_arg(optarg, 0, 100000); break;
-        case 't':
-            if (strcmp(optarg, "websocket") == 0)
-                o->transport = LG_TRANSPORT_WEBSOCKET;
-            else if (strcmp(optarg, "polling") == 0)
-                o->transport = LG_TRANSPORT_POLLING;
-            else
-                usage();
-            break;
-        default: usage();
-        }
-    }
+    while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1)
+        set_opt(o, c, optarg, &nap);
     struct in_addr a;
     if (o->port == 0 || optind != argc || inet_pton(AF_INET, o->host, &a) != 1)
         usage();
@@ -165,7 +212,7 @@ static lg_sample sample(const lg_opts *o)
     lg_sample s = {0};
     s.machine_busy_s = lg_machine_busy_s();
     if (o->server_pid > 0)
-        s.ok = lg_proc_sample(o->server_pid, &s.cpu_s, &s.rss_kib) == 0;
+        s.ok = lg_proc_sample(o->server_pid, &s.cpu_s, &s.sys_s, &s.rss_kib) == 0;
     return s;
 }
 
@@ -308,6 +355,12 @@ static double other_cpu(lg_sample a, lg_sample b, double gen)
     return v > 0 ? v : 0;
 }
 
+static double sys_share(lg_sample a, lg_sample b)
+{
+    double cpu = b.cpu_s - a.cpu_s;
+    return cpu > 0 ? 100 * (b.sys_s - a.sys_s) / cpu : 0;
+}
+
 /* Prints "key=value" with "na" when the server was not sampled. */
 static void kv(const char *key, bool ok, double v)
 {
@@ -317,8 +370,8 @@ static void kv(const char *key, bool ok, double v)
         printf(" %s=na", key);
 }
 
-static void report_conn(const lg_opts *o, const lg_report *setup, const lg_totals *t,
-                        lg_sample s0, lg_sample s1, lg_sample s3)
+static void report_conn(const lg_opts *o, const lg_report *setup, const lg_totals *t, lg_sample s0,
+                        lg_sample s1, lg_sample s3)
 {
     uint64_t t0 = UINT64_MAX, t1 = 0;
     for (uint32_t i = 0; i < o->procs; i++) {
@@ -339,8 +392,8 @@ static void report_conn(const lg_opts *o, const lg_report *setup, const lg_total
            (unsigned long long)t->sum.dropped, o->duration_s);
     if (srv)
         printf("  server: %.1f KiB RSS per connection (%ld -> %ld KiB), %.3f s CPU per 1000 "
-               "connects\n",
-               rss, s0.rss_kib, s3.rss_kib, cpu_k);
+               "connects (%.0f%% system)\n",
+               rss, s0.rss_kib, s3.rss_kib, cpu_k, sys_share(s0, s1));
     double other = other_cpu(s0, s1, t->cpu_setup);
     printf("  generator CPU: %.2f s connecting; other processes: %.2f s\n", t->cpu_setup, other);
     printf("RESULT scenario=%s server=%s transport=%s clients=%u connected=%llu failed=%llu "
@@ -373,8 +426,8 @@ static void report_fanout(const lg_opts *o, const lg_totals *t, lg_sample s1, lg
            (unsigned long long)t->sum.sent, (unsigned long long)t->sum.receivers, secs, dps,
            (unsigned long long)lost, (unsigned long long)t->sum.ooo);
     if (srv)
-        printf("  server: %.2f s CPU per million deliveries (%.2f s in total)\n", cpu_m,
-               s2.cpu_s - s1.cpu_s);
+        printf("  server: %.2f s CPU per million deliveries (%.2f s in total, %.0f%% system)\n",
+               cpu_m, s2.cpu_s - s1.cpu_s, sys_share(s1, s2));
     double other = other_cpu(s1, s2, t->cpu_run);
     printf("  generator CPU: %.2f s (%.0f%% of one core); other processes: %.2f s\n", t->cpu_run,
            secs > 0 ? 100 * t->cpu_run / secs : 0, other);
@@ -408,7 +461,8 @@ static void report_echo(const lg_opts *o, const lg_totals *t, lg_sample s1, lg_s
     printf("  RTT us: p50 %.0f  p99 %.0f  p99.9 %.0f  max %llu\n", p50, p99, p999,
            (unsigned long long)t->sum.rtt_max_us);
     if (srv)
-        printf("  server: %.4f s CPU per 1000 messages\n", cpu_k);
+        printf("  server: %.4f s CPU per 1000 messages (%.0f%% system)\n", cpu_k,
+               sys_share(s1, s2));
     double other = other_cpu(s1, s2, t->cpu_run);
     printf("  generator CPU: %.2f s; other processes: %.2f s\n", t->cpu_run, other);
     printf("RESULT scenario=echo server=%s transport=%s clients=%u sent=%llu acked=%llu "

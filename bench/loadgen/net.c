@@ -8,9 +8,9 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
-#include <time.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define READ_CHUNK (256 * 1024)
@@ -45,9 +45,8 @@ int lg_conn_open(lg_ctx *ctx, lg_conn *c)
             return -err;
         }
     }
-    struct sockaddr_in da = {.sin_family = AF_INET,
-                             .sin_port = htons(ctx->o->port),
-                             .sin_addr.s_addr = ctx->o->dst};
+    struct sockaddr_in da = {
+        .sin_family = AF_INET, .sin_port = htons(ctx->o->port), .sin_addr.s_addr = ctx->o->dst};
     if (connect(fd, (struct sockaddr *)&da, sizeof(da)) != 0 && errno != EINPROGRESS) {
         int err = errno;
         close(fd);

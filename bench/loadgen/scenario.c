@@ -48,10 +48,12 @@ static void fanout_pump(lg_ctx *ctx)
         uint64_t seq = ++ctx->bcast_sent;
         int digits = snprintf(pkt, 32, "%llu|", (unsigned long long)seq);
         int pad = (int)o->payload - digits;
-        int n = snprintf(pkt, o->payload + MAX_PACKET_OVERHEAD, "42[\"bcast\",\"" ROOM "\",\"%llu|%.*s\"]",
-                         (unsigned long long)seq, pad > 0 ? pad : 0, ctx->payload);
+        int n = snprintf(pkt, o->payload + MAX_PACKET_OVERHEAD,
+                         "42[\"bcast\",\"" ROOM "\",\"%llu|%.*s\"]", (unsigned long long)seq,
+                         pad > 0 ? pad : 0, ctx->payload);
         if (seq == 1)
             ctx->rep.t_first_ns = lg_now_ns();
+        ctx->rep.sent = ctx->bcast_sent;
         if (lg_client_send(ctx, s, pkt, (size_t)n) < 0)
             return;
     }
@@ -60,7 +62,6 @@ static void fanout_pump(lg_ctx *ctx)
         int n = snprintf(pkt, 64, "42[\"bcast\",\"" ROOM "\",\"E%llu\"]",
                          (unsigned long long)ctx->bcast_sent);
         ctx->end_sent = true;
-        ctx->rep.sent = ctx->bcast_sent;
         lg_client_send(ctx, s, pkt, (size_t)n);
     }
 }

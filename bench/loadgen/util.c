@@ -108,7 +108,7 @@ static ssize_t read_file(const char *path, char *buf, size_t cap)
 
 /* utime+stime of the whole process (all threads) from /proc/PID/stat fields 14 and 15, which
  * follow the parenthesised command name; VmRSS from /proc/PID/status. */
-int lg_proc_sample(pid_t pid, double *cpu_s, long *rss_kib)
+int lg_proc_sample(pid_t pid, double *cpu_s, double *sys_s, long *rss_kib)
 {
     char path[64], buf[4096];
     snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
@@ -118,11 +118,13 @@ int lg_proc_sample(pid_t pid, double *cpu_s, long *rss_kib)
     if (!p)
         return -1;
     unsigned long long ut = 0, st = 0;
-    /* after ")": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime */
+    /* after ")": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
+     */
     if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
         return -1;
     long hz = sysconf(_SC_CLK_TCK);
     *cpu_s = (double)(ut + st) / (double)(hz > 0 ? hz : 100);
+    *sys_s = (double)st / (double)(hz > 0 ? hz : 100);
     snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
     if (read_file(path, buf, sizeof(buf)) <= 0)
         return -1;
