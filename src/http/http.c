@@ -419,35 +419,36 @@ static int add_extra_headers(http_conn *c, const response *r, unsigned char **p,
     return 0;
 }
 
-/* Writes a whole response. Returns what the lws callback must return. */
+/* Writes a whole response with one send: the headers are built in front of a copy of the body
+ * and go out as one write (lws counts no body bytes for HTTP/1.1, so this is the same to it as
+ * headers then body, minus a syscall per response). Returns what the lws callback must return. */
 static int respond(http_conn *c, const response *r)
 {
-    unsigned char hdr[LWS_PRE + 2048];
-    unsigned char *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof(hdr) - 1;
-    struct lws *wsi = c->wsi;
-    if (lws_add_http_common_headers(wsi, (unsigned int)r->status, r->ctype, r->len, &p, end) ||
-        add_extra_headers(c, r, &p, end) || lws_finalize_write_http_header(wsi, start, &p, end))
-        return -1;
-    if (r->len && r->buf) {
-        if (lws_write(wsi, sio_buf_data(r->buf), r->len, LWS_WRITE_HTTP_FINAL) < 0)
-            return -1;
-    } else if (r->len) {
-        /* lws wants LWS_PRE bytes before the body; bodies from sio_buf have them, others are
-         * copied into a scratch buffer. */
-        uint8_t *tmp = malloc(LWS_PRE + r->len);
-        if (!tmp)
-            return -1;
-        memcpy(tmp + LWS_PRE, r->body, r->len);
-        int n = lws_write(wsi, tmp + LWS_PRE, r->len, LWS_WRITE_HTTP_FINAL);
-        free(tmp);
-        if (n < 0)
+    enum { HDR_ROOM = 2048, INLINE_BODY = 16384 };
+    static unsigned char scratch[LWS_PRE + HDR_ROOM + INLINE_BODY]; /* one thread, no re-entry */
+    unsigned char *mem = scratch;
+    if (r->len > INLINE_BODY) {
+        mem = malloc(LWS_PRE + HDR_ROOM + r->len);
+        if (!mem)
             return -1;
     }
+    unsigned char *start = mem + LWS_PRE, *p = start, *end = start + HDR_ROOM - 1;
+    struct lws *wsi = c->wsi;
+    int rc = -1;
+    if (lws_add_http_common_headers(wsi, (unsigned int)r->status, r->ctype, r->len, &p, end) ||
+        add_extra_headers(c, r, &p, end) || lws_finalize_http_header(wsi, &p, end))
+        goto out;
+    if (r->len)
+        memcpy(p, r->buf ? sio_buf_data(r->buf) : r->body, r->len);
+    if (lws_write(wsi, start, (size_t)(p - start) + r->len, LWS_WRITE_HTTP_HEADERS) < 0)
+        goto out;
     if (r->close)
-        return -1;
-    if (r->defer_complete)
-        return 0;
-    return lws_http_transaction_completed(wsi) ? -1 : 0;
+        goto out;
+    rc = r->defer_complete ? 0 : (lws_http_transaction_completed(wsi) ? -1 : 0);
+out:
+    if (mem != scratch)
+        free(mem);
+    return rc;
 }
 
 static int respond_status(http_conn *c, int status)
