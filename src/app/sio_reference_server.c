@@ -24,9 +24,17 @@ static size_t collect_bins(const sio_args *a, sio_bin *bins, size_t max)
 
 static void emit_auth(sio_socket *s, void *user)
 {
-    char buf[65536];
-    snprintf(buf, sizeof(buf), "[%s]", sio_socket_auth(s));
+    const char *auth = sio_socket_auth(s);
+    size_t n = strlen(auth);
+    char *buf = malloc(n + 3);
+    if (!buf)
+        return;
+    buf[0] = '[';
+    memcpy(buf + 1, auth, n);
+    buf[n + 1] = ']';
+    buf[n + 2] = 0;
     sio_socket_emit(s, "auth", buf, NULL, 0, 0);
+    free(buf);
 }
 
 /* Re-sends the arguments exactly as they came, attachments included. */
