@@ -24,7 +24,8 @@ if [ "${SIO_SKIP_SANITIZERS:-0}" != 1 ]; then
   echo "== build with ASan + UBSan"
   setup build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
   ninja -C build-asan
-  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1:quarantine_size_mb=16
+  export SIO_SANITIZED=1
   export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
   export LSAN_OPTIONS=suppressions=$top/scripts/lsan.supp
   echo "== tests under sanitizers: unit, fuzz-replay, interop"

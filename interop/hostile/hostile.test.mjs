@@ -34,7 +34,10 @@ const PATH = "/socket.io/";
 const MAX_PAYLOAD = 1000000;
 const SERVER_OPTIONS = { pingInterval: 3000, pingTimeout: 10000 };
 const MiB = 1024 * 1024;
-const RSS_GROWTH_LIMIT = 64 * MiB;
+// Under AddressSanitizer every allocation carries redzones and freed memory sits in quarantine,
+// so RSS says little about what the server holds: scripts/test.sh sets SIO_SANITIZED=1 there and
+// the bound is widened (it still catches growth without limit).
+const RSS_GROWTH_LIMIT = (process.env.SIO_SANITIZED === "1" ? 512 : 64) * MiB;
 const CASE_TIMEOUT = 10000;
 
 // Inputs the official Node server (INTEROP_TARGET=node) is known to fail. They stay strict for
@@ -78,6 +81,7 @@ class RssWatch {
     this.start = rssBytes(server.pid);
     this.peak = this.start;
     this.timer = setInterval(() => this.sample(), 20);
+    this.timer.unref(); // a case that fails before check() must not keep the process alive
   }
 
   sample() {

@@ -611,7 +611,8 @@ static int on_body(http_conn *c, const void *in, size_t len)
         c->body = nb;
         c->body_cap = cap;
     }
-    memcpy(c->body + c->body_len, in, len);
+    if (len)
+        memcpy(c->body + c->body_len, in, len);
     c->body_len += len;
     return 0;
 }
@@ -716,7 +717,8 @@ static int on_ws_receive(http_conn *c, void *in, size_t len)
         c->body = nb;
         c->body_cap = cap;
     }
-    memcpy(c->body + c->body_len, in, len);
+    if (len)
+        memcpy(c->body + c->body_len, in, len);
     c->body_len += len;
     if (!final)
         return 0;

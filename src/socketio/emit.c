@@ -448,7 +448,8 @@ static sio_args *args_copy(const char *data, size_t len, sio_buf *const *bins, s
         free(b);
         return NULL;
     }
-    memcpy(d, data, len);
+    if (len)
+        memcpy(d, data, len);
     d[len] = 0;
     for (size_t i = 0; i < nbins; i++)
         b[i] = sio_buf_ref(bins[i]);
@@ -527,7 +528,8 @@ void sio_socket_on_packet(sio_socket *s, const sio_packet *p, sio_buf *const *bi
                        : -1;
     if (nlen < 0) { /* numeric or very long names reach only the catch-all handler */
         size_t n = p->event_len < sizeof(name) - 1 ? p->event_len : sizeof(name) - 1;
-        memcpy(name, p->event, n);
+        if (n)
+            memcpy(name, p->event, n);
         name[n] = 0;
     }
     handler *h = nlen >= 0 ? sio_map_get(&s->nsp->handlers, name, (size_t)nlen) : NULL;
