@@ -29,8 +29,8 @@ static void on_join(sio_socket *s, const char *event, const sio_args *args, sio_
 {
     (void)event, (void)user;
     char room[128], reply[128];
-    int rc = sio_args_string(args, 0, room, sizeof(room)) < 0 ? SIO_EINVAL
-                                                               : sio_socket_join(s, room);
+    int rc =
+        sio_args_string(args, 0, room, sizeof(room)) < 0 ? SIO_EINVAL : sio_socket_join(s, room);
     if (!ack)
         return;
     if (rc == 0)
@@ -48,8 +48,7 @@ static int in_room(const sio_socket *s, const char *room)
     return 0;
 }
 
-static void on_say(sio_socket *s, const char *event, const sio_args *args, sio_ack *ack,
-                   void *user)
+static void on_say(sio_socket *s, const char *event, const sio_args *args, sio_ack *ack, void *user)
 {
     (void)event, (void)ack, (void)user;
     char room[128];

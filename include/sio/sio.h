@@ -51,31 +51,31 @@ typedef struct sio_bin {
 /* ---- server ------------------------------------------------------------------------------- */
 
 typedef struct sio_server_options {
-    const char *host;              /* interface to bind; NULL = all */
-    int port;                      /* 3000; 0 = any free port (see sio_server_port) */
-    const char *path;              /* "/socket.io/" */
-    unsigned ping_interval_ms;     /* 25000 */
-    unsigned ping_timeout_ms;      /* 20000 */
-    unsigned upgrade_timeout_ms;   /* 10000 */
-    unsigned connect_timeout_ms;   /* 45000: close a connection that joins no namespace */
-    size_t max_payload;            /* 1000000: bytes per message / POST body (maxHttpBufferSize) */
-    int allow_polling;             /* 1 */
-    int allow_websocket;           /* 1 */
-    int allow_upgrades;            /* 1 */
-    const char *cors_origin;       /* NULL = no CORS; "*"; "reflect"; or "a,b,c" exact origins */
-    int cors_credentials;          /* 0 */
-    const char *cookie_name;       /* NULL = no io cookie; e.g. "io" */
-    size_t http_compression_threshold; /* 1024; 0 = never gzip polling responses */
-    int per_message_deflate;       /* 0 */
-    unsigned max_attachments;      /* 10 binary attachments per packet */
-    unsigned max_json_depth;       /* 32 */
-    size_t max_buffered_bytes;     /* 16 MiB queued per connection before it is dropped */
-    size_t max_buffered_packets;   /* 100000 */
-    size_t max_connections;        /* 0 = unlimited */
+    const char *host;            /* interface to bind; NULL = all */
+    int port;                    /* 3000; 0 = any free port (see sio_server_port) */
+    const char *path;            /* "/socket.io/" */
+    unsigned ping_interval_ms;   /* 25000 */
+    unsigned ping_timeout_ms;    /* 20000 */
+    unsigned upgrade_timeout_ms; /* 10000 */
+    unsigned connect_timeout_ms; /* 45000: close a connection that joins no namespace */
+    size_t max_payload;          /* 1000000: bytes per message / POST body (maxHttpBufferSize) */
+    int allow_polling;           /* 1 */
+    int allow_websocket;         /* 1 */
+    int allow_upgrades;          /* 1 */
+    const char *cors_origin;     /* NULL = no CORS; "*"; "reflect"; or "a,b,c" exact origins */
+    int cors_credentials;        /* 0 */
+    const char *cookie_name;     /* NULL = no io cookie; e.g. "io" */
+    size_t http_compression_threshold;    /* 1024; 0 = never gzip polling responses */
+    int per_message_deflate;              /* 0 */
+    unsigned max_attachments;             /* 10 binary attachments per packet */
+    unsigned max_json_depth;              /* 32 */
+    size_t max_buffered_bytes;            /* 16 MiB queued per connection before it is dropped */
+    size_t max_buffered_packets;          /* 100000 */
+    size_t max_connections;               /* 0 = unlimited */
     size_t max_namespaces_per_connection; /* 64 */
-    size_t max_rooms_per_socket;   /* 10000 */
-    size_t max_dynamic_namespaces; /* 10000 namespaces created by dynamic parents, at most */
-    const char *tls_cert;          /* PEM files: serve HTTPS/WSS when both are set */
+    size_t max_rooms_per_socket;          /* 10000 */
+    size_t max_dynamic_namespaces;        /* 10000 namespaces created by dynamic parents, at most */
+    const char *tls_cert;                 /* PEM files: serve HTTPS/WSS when both are set */
     const char *tls_key;
 } sio_server_options;
 
@@ -236,7 +236,7 @@ SIO_API void sio_socket_close_connection(sio_socket *s);
 
 /** Per-emit flags. */
 enum sio_emit_flags {
-    SIO_EMIT_VOLATILE = 1 << 0, /* drop for sockets whose transport is not writable now */
+    SIO_EMIT_VOLATILE = 1 << 0,    /* drop for sockets whose transport is not writable now */
     SIO_EMIT_NO_COMPRESS = 1 << 1, /* reserved: accepted, no effect yet */
     SIO_EMIT_LOCAL = 1 << 2,       /* this server only (no effect until a cluster adapter) */
 };
@@ -274,8 +274,9 @@ SIO_API long sio_namespace_emit(sio_namespace *nsp, const sio_target *to, const 
 
 /** Result of a broadcast with acks: status 0 when every recipient answered, SIO_ETIMEDOUT
  *  otherwise; responses[i] are the arguments of each answer (borrowed for the call). */
-typedef void (*sio_broadcast_ack_cb)(sio_namespace *nsp, int status, const sio_args *const *responses,
-                                     size_t nresponses, void *user);
+typedef void (*sio_broadcast_ack_cb)(sio_namespace *nsp, int status,
+                                     const sio_args *const *responses, size_t nresponses,
+                                     void *user);
 /** Broadcast with acks (Node's io.timeout(ms).emit(..., cb)). cb runs exactly once on success. */
 SIO_API long sio_namespace_emit_ack(sio_namespace *nsp, const sio_target *to, const char *event,
                                     const char *args_json, const sio_bin *bins, size_t nbins,

@@ -68,7 +68,8 @@ int sio_cli_parse(int argc, char **argv, const sio_cli_flag *flags, const char *
             *(int *)f->target = 1;
             continue;
         }
-        const char *v = argv[i][nlen] == '=' ? argv[i] + nlen + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        const char *v =
+            argv[i][nlen] == '=' ? argv[i] + nlen + 1 : (i + 1 < argc ? argv[++i] : NULL);
         if (!v || parse_value(f, v) < 0) {
             fprintf(stderr, "%s: bad value for %s\n", prog, f->name);
             return -1;

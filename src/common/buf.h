@@ -14,9 +14,9 @@
 
 typedef struct sio_buf {
     uint32_t refcnt;
-    uint32_t len;      /* bytes after the headroom */
-    uint8_t binary;    /* 1: binary message bytes, 0: text (engine packet with type char) */
-    uint8_t compress;  /* the sender allowed compression of this packet */
+    uint32_t len;     /* bytes after the headroom */
+    uint8_t binary;   /* 1: binary message bytes, 0: text (engine packet with type char) */
+    uint8_t compress; /* the sender allowed compression of this packet */
     uint8_t pad_[6];
     unsigned char mem[]; /* SIO_BUF_HEADROOM bytes, then len bytes, then a NUL */
 } sio_buf;

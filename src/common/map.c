@@ -1,4 +1,5 @@
-/* sio_map: chained string hash map (see map.h). FNV-1a hashing; keys are short ids and room names. */
+/* sio_map: chained string hash map (see map.h). FNV-1a hashing; keys are short ids and room names.
+ */
 #include "map.h"
 
 #include <stdlib.h>

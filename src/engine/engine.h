@@ -32,7 +32,10 @@ enum eio_error_code {
 };
 const char *eio_error_message(int code);
 
-typedef enum eio_transport_kind { EIO_TRANSPORT_POLLING = 0, EIO_TRANSPORT_WEBSOCKET } eio_transport_kind;
+typedef enum eio_transport_kind {
+    EIO_TRANSPORT_POLLING = 0,
+    EIO_TRANSPORT_WEBSOCKET
+} eio_transport_kind;
 
 /* Close reasons surfaced to the layer above (PROTOCOL.md §1.8, plus our own limits). */
 typedef enum eio_close_reason {
@@ -53,10 +56,10 @@ typedef struct eio_options {
     unsigned ping_timeout_ms;    /* 20000 */
     unsigned upgrade_timeout_ms; /* 10000 */
     unsigned close_timeout_ms;   /* 30000: wait for a GET to carry a server close */
-    size_t max_payload;          /* 1000000: POST body / WebSocket message limit (maxHttpBufferSize) */
-    int allow_polling;           /* 1 */
-    int allow_websocket;         /* 1 */
-    int allow_upgrades;          /* 1 */
+    size_t max_payload;  /* 1000000: POST body / WebSocket message limit (maxHttpBufferSize) */
+    int allow_polling;   /* 1 */
+    int allow_websocket; /* 1 */
+    int allow_upgrades;  /* 1 */
     size_t max_buffered_bytes;   /* 16 MiB: out-queue cap per session (slow consumer) */
     size_t max_buffered_packets; /* 100000 */
     size_t max_sessions;         /* 0 = unlimited; new handshakes beyond get 503 */
@@ -114,9 +117,9 @@ typedef struct eio_request {
     const char *eio;
     const char *transport;
     const char *sid;
-    int origin_invalid;     /* the Origin header holds characters not allowed in a header */
-    int octet_stream_body;  /* Content-Type: application/octet-stream */
-    long long content_length; /* -1 when absent */
+    int origin_invalid;         /* the Origin header holds characters not allowed in a header */
+    int octet_stream_body;      /* Content-Type: application/octet-stream */
+    long long content_length;   /* -1 when absent */
     const char *handshake_json; /* for new sessions: headers, query, address (copied) */
 } eio_request;
 

@@ -25,18 +25,18 @@ enum probe_state {
 struct eio_session {
     char sid[SIO_ID_LEN + 1];
     eio_server *srv;
-    unsigned refcnt;         /* the sid map (until close) + each attached conn */
-    int reaping;             /* queued for the reaper: never queue twice */
+    unsigned refcnt; /* the sid map (until close) + each attached conn */
+    int reaping;     /* queued for the reaper: never queue twice */
     enum session_state state;
     eio_transport_kind transport;
     eio_close_reason close_reason;
 
     /* polling */
-    void *poll_get;     /* pending GET conn */
-    void *poll_post;    /* POST conn reading its body */
+    void *poll_get;  /* pending GET conn */
+    void *poll_post; /* POST conn reading its body */
     /* websocket */
-    void *ws;           /* current WebSocket conn */
-    void *probe;        /* WebSocket conn being probed for an upgrade */
+    void *ws;    /* current WebSocket conn */
+    void *probe; /* WebSocket conn being probed for an upgrade */
     enum probe_state probe_state;
     sio_buf *probe_out; /* "3probe" waiting for the probe conn's writable callback */
     int ws_close_after; /* close the WebSocket once the queue is drained */
@@ -48,13 +48,13 @@ struct eio_session {
     size_t q_bytes;
     sio_buf *final_pkt; /* "1" or "6" to end the last GET with (polling close) */
 
-    struct event *hb;        /* ping interval / ping timeout / close timeout */
+    struct event *hb; /* ping interval / ping timeout / close timeout */
     int hb_waiting_pong;
-    uint64_t hb_ping_due; /* monotonic ms at which the current ping was due */
+    uint64_t hb_ping_due;        /* monotonic ms at which the current ping was due */
     struct event *upgrade_timer; /* upgrade timeout (one shot) */
     struct event *noop_timer;    /* the 100 ms noop checks while probing */
 
-    int dirty;                   /* on srv->dirty list */
+    int dirty; /* on srv->dirty list */
     eio_session *dirty_next;
     eio_session *reap_next;
     void *user;

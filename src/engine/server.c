@@ -255,8 +255,8 @@ static sio_buf *open_packet(const eio_server *srv, const eio_session *s)
     return sio_buf_from(tmp, (size_t)n);
 }
 
-static eio_action handshake(eio_server *srv, const eio_request *req, void *conn,
-                            eio_session **out, int *err, int *status)
+static eio_action handshake(eio_server *srv, const eio_request *req, void *conn, eio_session **out,
+                            int *err, int *status)
 {
     if (!req->eio || strcmp(req->eio, "4") != 0) {
         *err = EIO_ERR_UNSUPPORTED_PROTOCOL_VERSION;

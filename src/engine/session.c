@@ -209,10 +209,10 @@ static void hb_cb(evutil_socket_t fd, short what, void *arg)
 
 static void log_close(const eio_session *s, eio_close_reason r)
 {
-    int level = (r == EIO_CLOSE_TRANSPORT_CLOSE || r == EIO_CLOSE_FORCED ||
-                 r == EIO_CLOSE_SERVER_SHUTDOWN)
-                    ? SIO_LOG_DEBUG
-                    : SIO_LOG_INFO;
+    int level =
+        (r == EIO_CLOSE_TRANSPORT_CLOSE || r == EIO_CLOSE_FORCED || r == EIO_CLOSE_SERVER_SHUTDOWN)
+            ? SIO_LOG_DEBUG
+            : SIO_LOG_INFO;
     sio_log(level, "engine", "session %s closed: %s", s->sid, eio_close_reason_str(r));
 }
 
@@ -303,8 +303,7 @@ eio_action eio_session_attach_get(eio_session *s, void *conn, int *status)
     return EIO_ACT_HOLD_GET;
 }
 
-eio_action eio_session_attach_post(eio_session *s, const eio_request *req, void *conn,
-                                   int *status)
+eio_action eio_session_attach_post(eio_session *s, const eio_request *req, void *conn, int *status)
 {
     if (s->state != SESSION_OPEN) {
         *status = 400;
@@ -317,7 +316,8 @@ eio_action eio_session_attach_post(eio_session *s, const eio_request *req, void 
         eio_session_abort(s, EIO_CLOSE_TRANSPORT_ERROR);
         return EIO_ACT_STATUS;
     }
-    if (req->content_length > 0 && (unsigned long long)req->content_length > s->srv->opts.max_payload) {
+    if (req->content_length > 0 &&
+        (unsigned long long)req->content_length > s->srv->opts.max_payload) {
         *status = 413;
         eio_session_abort(s, EIO_CLOSE_PAYLOAD_TOO_LARGE);
         return EIO_ACT_STATUS;

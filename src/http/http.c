@@ -26,7 +26,7 @@ enum conn_kind { CONN_NONE, CONN_GET, CONN_POST, CONN_WS };
 typedef struct http_conn {
     struct lws *wsi;
     sio_http *http;
-    eio_session *s;   /* attached session (a reference is held by the engine for us) */
+    eio_session *s; /* attached session (a reference is held by the engine for us) */
     enum conn_kind kind;
     int established;  /* WebSocket handshake finished */
     int want_write;   /* asked before the WebSocket was established */
@@ -280,8 +280,8 @@ static char *build_handshake(struct lws *wsi, const char *uri)
     for (size_t i = 0; i < sizeof(handshake_headers) / sizeof(handshake_headers[0]); i++) {
         int n = hdr_copy(wsi, handshake_headers[i].tok, val, sizeof(val));
         if (n > 0)
-            jb_member(&b, &first, handshake_headers[i].name, strlen(handshake_headers[i].name),
-                      val, (size_t)n);
+            jb_member(&b, &first, handshake_headers[i].name, strlen(handshake_headers[i].name), val,
+                      (size_t)n);
     }
     jb_raw(&b, "},\"query\":{", 11);
     first = 1;
@@ -302,9 +302,10 @@ static char *build_handshake(struct lws *wsi, const char *uri)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     char tail[256];
-    int tn = snprintf(tail, sizeof(tail), "},\"secure\":%s,\"issued\":%lld,\"address\":",
-                      lws_is_ssl(wsi) ? "true" : "false",
-                      (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+    int tn =
+        snprintf(tail, sizeof(tail),
+                 "},\"secure\":%s,\"issued\":%lld,\"address\":", lws_is_ssl(wsi) ? "true" : "false",
+                 (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
     jb_raw(&b, tail, (size_t)tn);
     jb_str(&b, addr, strlen(addr));
     jb_raw(&b, ",\"url\":", 7);
@@ -369,17 +370,16 @@ typedef struct response {
     const char *ctype;
     const uint8_t *body;
     size_t len;
-    const char *encoding;  /* Content-Encoding or NULL */
+    const char *encoding;   /* Content-Encoding or NULL */
     const char *cookie_sid; /* set the io cookie to this sid */
     int no_store;
     int preflight;
-    int close;             /* Connection: close, then hang up */
-    int defer_complete;    /* a POST body is still arriving: complete the transaction later */
-    sio_buf *buf;          /* body is this buffer's bytes: written in place, headroom and all */
+    int close;          /* Connection: close, then hang up */
+    int defer_complete; /* a POST body is still arriving: complete the transaction later */
+    sio_buf *buf;       /* body is this buffer's bytes: written in place, headroom and all */
 } response;
 
-static int add_extra_headers(http_conn *c, const response *r, unsigned char **p,
-                             unsigned char *end)
+static int add_extra_headers(http_conn *c, const response *r, unsigned char **p, unsigned char *end)
 {
     const sio_http_options *o = &c->http->opts;
     struct lws *wsi = c->wsi;
@@ -462,8 +462,10 @@ static int respond_error(http_conn *c, int code)
     char body[128];
     int n = snprintf(body, sizeof(body), "{\"code\":%d,\"message\":\"%s\"}", code,
                      eio_error_message(code));
-    response r = {.status = eio_error_status(code), .ctype = "application/json",
-                  .body = (const uint8_t *)body, .len = (size_t)n,
+    response r = {.status = eio_error_status(code),
+                  .ctype = "application/json",
+                  .body = (const uint8_t *)body,
+                  .len = (size_t)n,
                   .defer_complete = c->discard_body};
     return respond(c, &r);
 }
@@ -472,8 +474,11 @@ static int respond_error(http_conn *c, int code)
 static int reject_upgrade(http_conn *c, int code)
 {
     const char *msg = eio_error_message(code < 0 ? EIO_ERR_BAD_REQUEST : code);
-    response r = {.status = 400, .ctype = "text/html", .body = (const uint8_t *)msg,
-                  .len = strlen(msg), .close = 1};
+    response r = {.status = 400,
+                  .ctype = "text/html",
+                  .body = (const uint8_t *)msg,
+                  .len = strlen(msg),
+                  .close = 1};
     respond(c, &r);
     return -1;
 }
@@ -505,8 +510,13 @@ static uint8_t *compress_body(const uint8_t *in, size_t len, int gzip, size_t *o
 
 static int respond_payload(http_conn *c, sio_buf *b, const char *cookie_sid)
 {
-    response r = {.status = 200, .ctype = "text/plain; charset=UTF-8", .body = sio_buf_data(b),
-                  .len = b->len, .no_store = 1, .cookie_sid = cookie_sid, .buf = b};
+    response r = {.status = 200,
+                  .ctype = "text/plain; charset=UTF-8",
+                  .body = sio_buf_data(b),
+                  .len = b->len,
+                  .no_store = 1,
+                  .cookie_sid = cookie_sid,
+                  .buf = b};
     uint8_t *z = NULL;
     size_t th = c->http->opts.http_compression_threshold;
     if (c->enc && th && b->len >= th) {
@@ -539,8 +549,8 @@ static int other_route(http_conn *c, const char *uri)
     int status = 404;
     if (h->opts.route)
         status = h->opts.route(uri, &ctype, &body, h->opts.route_user);
-    response r = {.status = status, .ctype = ctype, .body = (const uint8_t *)body,
-                  .len = strlen(body)};
+    response r = {
+        .status = status, .ctype = ctype, .body = (const uint8_t *)body, .len = strlen(body)};
     return respond(c, &r);
 }
 
@@ -564,8 +574,8 @@ static int on_http(http_conn *c, const char *uri)
     eio_action act = eio_server_handle(h->engine, &req, c, &s, &err, &status);
     free(hs);
     /* An early answer to a POST with a body: read and drop the body before the next request. */
-    c->discard_body = act != EIO_ACT_READ_BODY && req.method == EIO_METHOD_POST &&
-                      req.content_length > 0;
+    c->discard_body =
+        act != EIO_ACT_READ_BODY && req.method == EIO_METHOD_POST && req.content_length > 0;
     switch (act) {
     case EIO_ACT_ERROR:
         return respond_error(c, err);
@@ -628,8 +638,7 @@ static int on_body_done(http_conn *c)
     int status = eio_conn_post_body(c->s, c, c->body ? c->body : (uint8_t *)"", c->body_len);
     conn_detach(c);
     if (status == 200) {
-        response r = {.status = 200, .ctype = "text/html", .body = (const uint8_t *)"ok",
-                      .len = 2};
+        response r = {.status = 200, .ctype = "text/html", .body = (const uint8_t *)"ok", .len = 2};
         return respond(c, &r);
     }
     return respond_status(c, status);
@@ -837,7 +846,8 @@ static int on_ws_writable(http_conn *c)
     return ws_drain(c) < 0 ? ws_close_now(c) : 0;
 }
 
-/* ---- the lws protocol callback ---------------------------------------------------------------- */
+/* ---- the lws protocol callback ----------------------------------------------------------------
+ */
 
 static http_conn *conn_get(struct lws *wsi, int create)
 {
@@ -950,7 +960,8 @@ sio_http *sio_http_new(struct event_base *base, const sio_http_options *opts, ei
     info.iface = opts->iface;
     info.protocols = protocols;
     info.user = h;
-    info.max_http_header_data = (unsigned short)(opts->max_header_bytes ? opts->max_header_bytes : 8192);
+    info.max_http_header_data =
+        (unsigned short)(opts->max_header_bytes ? opts->max_header_bytes : 8192);
     info.max_http_header_pool = 4096; /* long-poll GETs hold their header table while waiting */
     info.keepalive_timeout = 60;
     info.timeout_secs = 30;

@@ -15,26 +15,26 @@ struct event_base;
 typedef struct sio_http sio_http;
 
 typedef struct sio_http_options {
-    const char *iface;          /* NULL: all interfaces */
-    int port;                   /* 0: pick a free port (see sio_http_port) */
+    const char *iface; /* NULL: all interfaces */
+    int port;          /* 0: pick a free port (see sio_http_port) */
     /* CORS (PROTOCOL.md §1.10): NULL = off; "*" = any (a literal star); "reflect" = echo the
      * request's Origin; otherwise a comma-separated list of exact origins. */
     const char *cors_origin;
     int cors_credentials;
-    const char *cors_methods;   /* NULL: GET,HEAD,PUT,PATCH,POST,DELETE */
-    const char *cors_headers;   /* NULL: reflect Access-Control-Request-Headers */
-    int cors_max_age;           /* seconds; < 0 = header omitted */
+    const char *cors_methods; /* NULL: GET,HEAD,PUT,PATCH,POST,DELETE */
+    const char *cors_headers; /* NULL: reflect Access-Control-Request-Headers */
+    int cors_max_age;         /* seconds; < 0 = header omitted */
     /* io cookie (PROTOCOL.md §1.11): NULL = off */
     const char *cookie_name;
-    const char *cookie_path;    /* "/" */
-    int cookie_http_only;       /* 1 */
+    const char *cookie_path;      /* "/" */
+    int cookie_http_only;         /* 1 */
     const char *cookie_same_site; /* "Lax" */
     int cookie_secure;
     size_t http_compression_threshold; /* 1024; 0 disables gzip/deflate of polling bodies */
-    int per_message_deflate;    /* 0 */
-    const char *tls_cert;       /* PEM paths: TLS when both are set */
+    int per_message_deflate;           /* 0 */
+    const char *tls_cert;              /* PEM paths: TLS when both are set */
     const char *tls_key;
-    size_t max_header_bytes;    /* 8192 */
+    size_t max_header_bytes; /* 8192 */
     /* Extra route: called for requests outside the engine path; NULL = 404. Returns the
      * status and fills body and ctype with static or owned-by-caller strings valid until return. */
     int (*route)(const char *path, const char **ctype, const char **body, void *user);

@@ -33,7 +33,7 @@ typedef struct sio_frame {
 struct sio_args {
     const char *data; /* the packet's JSON array, event name first for events */
     size_t data_len;
-    size_t first;     /* 1 for events (skip the name), 0 for acks */
+    size_t first; /* 1 for events (skip the name), 0 for acks */
     size_t argc;
     struct {
         const char *p;
@@ -74,9 +74,9 @@ typedef struct middleware {
 struct sio_namespace {
     char *name;
     sio_server *srv;
-    sio_map sockets;  /* id -> sio_socket */
+    sio_map sockets;             /* id -> sio_socket */
     struct sio_adapter *adapter; /* rooms and target resolution (src/adapter) */
-    sio_map handlers; /* event -> handler* */
+    sio_map handlers;            /* event -> handler* */
     handler any;
     middleware *mw;
     size_t nmw;

@@ -338,8 +338,8 @@ sio_server *sio_server_new(struct event_base *base, const sio_server_options *op
     eo.max_buffered_bytes = opts->max_buffered_bytes;
     eo.max_buffered_packets = opts->max_buffered_packets;
     eo.max_sessions = opts->max_connections;
-    eio_callbacks cbs = {.on_open = on_open, .on_message = on_message, .on_close = on_close,
-                         .user = srv};
+    eio_callbacks cbs = {
+        .on_open = on_open, .on_message = on_message, .on_close = on_close, .user = srv};
     sio_http_options ho;
     sio_http_options_init(&ho);
     ho.iface = opts->host;

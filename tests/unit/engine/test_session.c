@@ -73,8 +73,8 @@ static void setup_with(unsigned ping_ms, size_t max_packets)
     o.ping_timeout_ms = ping_ms;
     o.max_buffered_packets = max_packets;
     memset(&ev, 0, sizeof(ev));
-    eio_callbacks cbs = {.on_open = on_open, .on_message = on_message, .on_close = on_close,
-                         .user = &ev};
+    eio_callbacks cbs = {
+        .on_open = on_open, .on_message = on_message, .on_close = on_close, .user = &ev};
     srv = eio_server_new(base, &o, &cbs, &fake_ops);
     cr_assert_not_null(srv);
 }
@@ -108,7 +108,10 @@ static void spin(void)
 
 static eio_request get_req(const char *sid)
 {
-    eio_request r = {.method = EIO_METHOD_GET, .eio = "4", .transport = "polling", .sid = sid,
+    eio_request r = {.method = EIO_METHOD_GET,
+                     .eio = "4",
+                     .transport = "polling",
+                     .sid = sid,
                      .content_length = -1};
     return r;
 }
@@ -137,7 +140,10 @@ static int post(eio_session *s, const char *body)
 {
     char sid[SIO_ID_LEN + 1];
     strcpy(sid, eio_session_id(s));
-    eio_request r = {.method = EIO_METHOD_POST, .eio = "4", .transport = "polling", .sid = sid,
+    eio_request r = {.method = EIO_METHOD_POST,
+                     .eio = "4",
+                     .transport = "polling",
+                     .sid = sid,
                      .content_length = (long long)strlen(body)};
     fake_conn c = {0};
     eio_session *ps;
@@ -173,7 +179,9 @@ Test(eio_session, post_delivers_each_message_of_the_payload)
     fake_conn c = {0};
     char p[512];
     eio_session *s = handshake(&c, p, sizeof(p));
-    cr_assert_eq(post(s, "4hello\x1e" "bAQIDBA=="), 200);
+    cr_assert_eq(post(s, "4hello\x1e"
+                         "bAQIDBA=="),
+                 200);
     cr_assert_eq(ev.messages, 2);
     cr_assert_eq(ev.last_binary, 1);
     cr_assert_eq(memcmp(ev.last, "\x01\x02\x03\x04", 4), 0);
@@ -285,8 +293,12 @@ Test(eio_session, upgrade_probe_then_switch_moves_the_queue_to_websocket)
     eio_session *s = handshake(&c, p, sizeof(p));
     char sid[SIO_ID_LEN + 1];
     strcpy(sid, eio_session_id(s));
-    eio_request up = {.method = EIO_METHOD_GET, .is_upgrade = 1, .eio = "4",
-                      .transport = "websocket", .sid = sid, .content_length = -1};
+    eio_request up = {.method = EIO_METHOD_GET,
+                      .is_upgrade = 1,
+                      .eio = "4",
+                      .transport = "websocket",
+                      .sid = sid,
+                      .content_length = -1};
     eio_session *us;
     int err, status, close_after, reject;
     cr_assert_eq(eio_server_handle(srv, &up, &ws, &us, &err, &status), EIO_ACT_WS_ACCEPT);
@@ -326,8 +338,8 @@ Test(eio_session, upgrade_probe_then_switch_moves_the_queue_to_websocket)
 
 Test(eio_session, request_checks_follow_node_order)
 {
-    eio_request r = {.method = EIO_METHOD_POST, .eio = "3", .transport = "nope",
-                     .content_length = -1};
+    eio_request r = {
+        .method = EIO_METHOD_POST, .eio = "3", .transport = "nope", .content_length = -1};
     fake_conn c = {0};
     eio_session *s;
     int err, status;
