@@ -894,8 +894,12 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         if (!c)
             return -1;
         c->established = 1;
-        if (c->want_write || c->close_req || c->s)
-            lws_callback_on_writable(wsi);
+        /* The open packet goes out at once, not after a POLLOUT round trip. */
+        if (c->s && !c->close_req && !lws_partial_buffered(wsi) && ws_drain(c) == 0)
+            return 0;
+        if (c->s && !c->close_req)
+            c->close_req = 1; /* ws_drain said close */
+        lws_callback_on_writable(wsi);
         return 0;
     case LWS_CALLBACK_RECEIVE:
         c = conn_get(wsi, 0);
