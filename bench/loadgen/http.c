@@ -229,6 +229,8 @@ static void on_response(lg_ctx *ctx, lg_conn *c, http_resp *r)
         return;
     }
     cl->get_pending = false;
+    if (ctx->running && !cl->is_sender)
+        ctx->rep.polls++;
     poll_payload(ctx, cl, r->body, r->body_len);
     if (client_alive(cl) && !cl->get_pending && cl->sid_len > 0 && lg_poll_get(ctx, cl) < 0)
         lg_client_lost(ctx, cl, "cannot send GET");

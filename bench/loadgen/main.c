@@ -333,6 +333,7 @@ static void add_up(const lg_opts *o, const lg_report *setup, const lg_report *ru
         t->sum.acked += r->acked;
         t->sum.delivered += r->delivered;
         t->sum.ooo += r->ooo;
+        t->sum.polls += r->polls;
         t->sum.skipped += r->skipped;
         if (r->rtt_max_us > t->sum.rtt_max_us)
             t->sum.rtt_max_us = r->rtt_max_us;
@@ -428,6 +429,10 @@ static void report_fanout(const lg_opts *o, const lg_totals *t, lg_sample s1, lg
     if (srv)
         printf("  server: %.2f s CPU per million deliveries (%.2f s in total, %.0f%% system)\n",
                cpu_m, s2.cpu_s - s1.cpu_s, sys_share(s1, s2));
+    double per_poll = t->sum.polls ? (double)t->sum.delivered / (double)t->sum.polls : 0;
+    if (t->sum.polls)
+        printf("  %.2f deliveries per polling response (%llu responses)\n", per_poll,
+               (unsigned long long)t->sum.polls);
     double other = other_cpu(s1, s2, t->cpu_run);
     printf("  generator CPU: %.2f s (%.0f%% of one core); other processes: %.2f s\n", t->cpu_run,
            secs > 0 ? 100 * t->cpu_run / secs : 0, other);
@@ -439,6 +444,7 @@ static void report_fanout(const lg_opts *o, const lg_totals *t, lg_sample s1, lg
            (unsigned long long)t->sum.ooo, (unsigned long long)t->sum.dropped);
     kv("deliveries_per_s", true, dps);
     kv("cpu_s_per_million", srv, cpu_m);
+    kv("deliveries_per_poll", t->sum.polls > 0, per_poll);
     kv("gen_cpu_s", true, t->cpu_run);
     kv("other_cpu_s", true, other);
     kv("elapsed_s", true, secs);

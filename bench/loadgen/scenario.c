@@ -336,6 +336,7 @@ int lg_child_main(lg_ctx *ctx)
 
     /* run phase: counters restart so the report covers only the measured part */
     ctx->rep.dropped = 0;
+    ctx->rep.polls = 0;
     ctx->rep.t_first_ns = ctx->rep.t_last_ns = 0;
     for (uint32_t i = 0; i < ctx->nclients; i++)
         if (!ctx->clients[i].is_sender && ctx->clients[i].state == LG_CL_READY)

@@ -145,7 +145,7 @@ void eio_session_flush(eio_session *s, int may_write_now)
         if (s->poll_get) /* a GET left over from before the upgrade gets the 400 */
             ops->want_write(s->poll_get, 0);
     } else if (s->poll_get && (s->q_len || s->final_pkt || s->noop_due)) {
-        ops->want_write(s->poll_get, 0);
+        ops->want_write(s->poll_get, may_write_now);
     }
 }
 

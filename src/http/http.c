@@ -21,6 +21,12 @@
 
 _Static_assert(LWS_PRE <= SIO_BUF_HEADROOM, "sio_buf headroom must fit the lws frame header");
 
+#ifdef SIO_LWS_PATCHED
+/* lws internal (exported by the static library): gives the request's header table back to the
+ * pool. A held long-poll GET needs nothing from its headers once on_http has read them. */
+int lws_header_table_detach(struct lws *wsi, int autoservice);
+#endif
+
 enum conn_kind { CONN_NONE, CONN_GET, CONN_POST, CONN_WS };
 
 typedef struct http_conn {
@@ -68,22 +74,28 @@ void sio_http_options_init(sio_http_options *o)
 /* ---- engine transport ops ------------------------------------------------------------------- */
 
 static int ws_drain(http_conn *c);
+static int on_http_writable(http_conn *c);
 
 /* The engine calls this from its once-per-iteration flush, never from inside an lws callback.
- * When it says so, an open WebSocket with nothing buffered by lws is written right away, which
- * saves arming POLLOUT, a wakeup and disarming it again per message (request/response traffic).
- * Anything lws could not send it buffers and finishes from its own writable callback. */
+ * When it says so, an open WebSocket or a held long-poll GET with nothing buffered by lws is
+ * written right away, which saves arming POLLOUT, a wakeup and disarming it again per message
+ * or response. Anything lws could not send it buffers and finishes from its own writable
+ * callback. Outside a callback a connection cannot be closed by returning -1: a GET whose
+ * response ends the connection is closed asynchronously by lws on its next service. */
 static void op_want_write(void *conn, int may_write_now)
 {
     http_conn *c = conn;
+    int direct = may_write_now && c->s && !c->close_req && !lws_partial_buffered(c->wsi);
     if (c->kind == CONN_WS && !c->established) {
         c->want_write = 1;
-    } else if (may_write_now && c->kind == CONN_WS && c->s && !c->close_req &&
-               !lws_partial_buffered(c->wsi)) {
+    } else if (direct && c->kind == CONN_WS) {
         if (ws_drain(c) < 0) {
             c->close_req = 1;
             lws_callback_on_writable(c->wsi);
         }
+    } else if (direct && c->kind == CONN_GET) {
+        if (on_http_writable(c) < 0)
+            lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
     } else {
         lws_callback_on_writable(c->wsi);
     }
@@ -587,6 +599,11 @@ static int on_http(http_conn *c, const char *uri)
         /* A client hanging up on the held GET is noticed by lws (scripts/lws-patches/0002)
          * and reported as CLOSED_HTTP: the session then closes, as Node does. */
         lws_set_timeout(c->wsi, NO_PENDING_TIMEOUT, 0);
+#ifdef SIO_LWS_PATCHED
+        /* 8 KiB per waiting client otherwise, and lws frees header tables by walking a list
+         * of all those in use: O(waiting clients) per request. */
+        lws_header_table_detach(c->wsi, 0);
+#endif
         return 0;
     case EIO_ACT_READ_BODY:
         c->s = s;
@@ -930,9 +947,12 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
 /* rx_buffer_size: lws allocates this per WebSocket connection. Chat traffic is small messages;
  * larger ones arrive in pieces that on_ws_receive reassembles, so 512 bytes instead of lws's
- * 4 KiB default saves 3.5 KiB per idle client. */
+ * 4 KiB default saves 3.5 KiB per idle client. tx_packet_size must then be given: without it
+ * lws caps every send at rx_buffer_size, buffers the rest and waits for POLLOUT, so a coalesced
+ * batch of frames or a polling payload over 512 bytes cost a copy and a wakeup per 512 bytes. */
+enum { TX_SEND_MAX = 1 << 20 };
 static const struct lws_protocols protocols[] = {
-    {"sio", callback, 0, 512, 0, NULL, 0},
+    {"sio", callback, 0, 512, 0, NULL, TX_SEND_MAX},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
