@@ -156,7 +156,7 @@ typedef struct lg_report {
     uint64_t ooo;
     uint64_t skipped; /* echo: sends skipped because a client had too many outstanding */
     uint64_t rtt_max_us;
-    uint64_t polls; /* polling: GET responses received by receivers (sender excluded) */
+    uint64_t polls;  /* polling: GET responses received by receivers (sender excluded) */
     double cpu_s;    /* this child's user+system CPU so far */
     char error[128]; /* first fatal error, empty if none */
     uint32_t hist[LG_HIST_BUCKETS];
