@@ -89,6 +89,11 @@ function startSocketServer(httpServer, opts) {
     });
 
     // ---- test extras (contract: interop/README.md) ----
+    socket.on("handshake", (ack) => {
+      const { address, headers, query, secure, url } = socket.handshake;
+      if (typeof ack === "function") ack({ address, headers, query, secure, url });
+    });
+
     socket.on("join", (room, ack) => {
       socket.join(room);
       if (typeof ack === "function") ack();

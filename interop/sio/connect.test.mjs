@@ -65,6 +65,24 @@ describe("socket.io-client connect, auth and namespaces", () => {
         }
       });
 
+      it("the server's handshake record: peer address, query and headers", { timeout: 10000 }, async () => {
+        const socket = await openSio(ctx.server, mode, { query: { room: "a b", n: "1" } });
+        try {
+          const [hs] = await emitAck(socket, "handshake");
+          assert.ok(["127.0.0.1", "::ffff:127.0.0.1"].includes(hs.address), `address ${hs.address}`);
+          assert.equal(hs.query.room, "a b");
+          assert.equal(hs.query.n, "1");
+          assert.equal(hs.query.EIO, "4");
+          assert.equal(hs.secure, false);
+          assert.match(hs.headers.host, /^(127\.0\.0\.1|localhost):\d+$/);
+          assert.match(hs.url, /^\/socket\.io\/\?/);
+          assert.match(hs.url, /[?&]room=a%20b(&|$)/);
+          assert.match(hs.url, /[?&]EIO=4(&|$)/);
+        } finally {
+          socket.close();
+        }
+      });
+
       it("connects without auth: the server sees {}", { timeout: 10000 }, async () => {
         const socket = await openSio(ctx.server, mode, { waitConnect: false });
         try {

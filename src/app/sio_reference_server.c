@@ -248,6 +248,23 @@ static void on_stats(sio_socket *s, const char *ev, const sio_args *a, sio_ack *
         sio_ack_send(ack, json, NULL, 0);
 }
 
+/* test extra: ack(handshake) with the socket's handshake object (address, headers, query) */
+static void on_handshake(sio_socket *s, const char *ev, const sio_args *a, sio_ack *ack, void *u)
+{
+    const char *hs = sio_socket_handshake(s);
+    size_t n = strlen(hs);
+    char *json = malloc(n + 3);
+    if (!json || !ack) {
+        free(json);
+        return;
+    }
+    json[0] = '[';
+    memcpy(json + 1, hs, n);
+    memcpy(json + 1 + n, "]", 2);
+    sio_ack_send(ack, json, NULL, 0);
+    free(json);
+}
+
 static void on_connection(sio_socket *s, void *user)
 {
     emit_auth(s, user);
@@ -316,6 +333,7 @@ int main(int argc, char **argv)
     sio_namespace_on(root, "disconnect-me", on_disconnect_me, NULL);
     sio_namespace_on(root, "drop-transport", on_drop_transport, NULL);
     sio_namespace_on(root, "stats", on_stats, NULL);
+    sio_namespace_on(root, "handshake", on_handshake, NULL);
     setup_plain(sio_server_of(srv, "/custom"), NULL);
     sio_namespace *priv = sio_server_of(srv, "/private");
     sio_namespace_use(priv, private_mw, NULL);

@@ -52,6 +52,8 @@ struct sio_http {
     size_t max_payload;
     uint8_t *scratch; /* coalesced WebSocket frames (single-threaded: one buffer for all) */
     size_t scratch_cap;
+    lws_sockaddr46 *peers; /* peer address by socket fd, noted at accept */
+    size_t peers_cap;
 };
 
 static const struct lws_extension pmd_exts[] = {
@@ -278,14 +280,82 @@ static const struct {
     {"accept-language", WSI_TOKEN_HTTP_ACCEPT_LANGUAGE},
 };
 
-/* The handshake as the layer above sees it (Node's socket.handshake): selected headers, the
- * query, the peer address. Built only for requests that create a session. */
-static char *build_handshake(struct lws *wsi, const char *uri)
+/* lws hands us each accepted connection's address before adopting it; keeping it saves a
+ * getpeername() per handshake (a system call is a visible part of a connect's cost). */
+static void note_peer(sio_http *h, const struct lws_filter_network_conn_args *a)
 {
-    size_t cap = 16384;
-    jbuf b = {malloc(cap), 0, cap};
-    if (!b.p)
-        return NULL;
+    if (a->accept_fd < 0 || a->clilen > sizeof(lws_sockaddr46))
+        return;
+    size_t fd = (size_t)a->accept_fd;
+    if (fd >= h->peers_cap) {
+        size_t cap = h->peers_cap ? h->peers_cap : 1024;
+        while (cap <= fd)
+            cap *= 2;
+        lws_sockaddr46 *np = realloc(h->peers, cap * sizeof(*np));
+        if (!np)
+            return;
+        memset(np + h->peers_cap, 0, (cap - h->peers_cap) * sizeof(*np));
+        h->peers = np;
+        h->peers_cap = cap;
+    }
+    memset(&h->peers[fd], 0, sizeof(h->peers[fd]));
+    memcpy(&h->peers[fd], &a->cli_addr, a->clilen);
+}
+
+static void peer_address(struct lws *wsi, char *out, size_t cap)
+{
+    sio_http *h = lws_context_user(lws_get_context(wsi));
+    int fd = lws_get_socket_fd(wsi);
+    out[0] = 0;
+    if (fd >= 0 && (size_t)fd < h->peers_cap && h->peers[fd].sa4.sin_family)
+        lws_sa46_write_numeric_address(&h->peers[fd], out, cap);
+    else
+        lws_get_peer_simple(wsi, out, cap);
+}
+
+/* The request URL as Node reports it (path and query). lws keeps the query as decoded
+ * arguments; they are percent-encoded again the way encodeURIComponent does. */
+static void request_url(struct lws *wsi, const char *uri, char *out, size_t cap)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char frag[1024];
+    size_t o = 0;
+    for (const char *p = uri; *p && o + 1 < cap; p++)
+        out[o++] = *p;
+    for (int i = 0; i < 64; i++) {
+        int n = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
+        if (n <= 0 || (size_t)n >= sizeof(frag) ||
+            lws_hdr_copy_fragment(wsi, frag, sizeof(frag), WSI_TOKEN_HTTP_URI_ARGS, i) < 0)
+            break;
+        if (o + 1 < cap)
+            out[o++] = i ? '&' : '?';
+        int seen_eq = 0;
+        for (const unsigned char *p = (const unsigned char *)frag; *p; p++) {
+            unsigned char ch = *p;
+            int plain = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+                        (ch >= '0' && ch <= '9') || strchr("-_.!~*'()", ch) ||
+                        (ch == '=' && !seen_eq);
+            seen_eq |= ch == '=';
+            if (plain && o + 1 < cap) {
+                out[o++] = (char)ch;
+            } else if (!plain && o + 3 < cap) {
+                out[o++] = '%';
+                out[o++] = hex[ch >> 4];
+                out[o++] = hex[ch & 15];
+            }
+        }
+    }
+    out[o] = 0;
+}
+
+/* The handshake as the layer above sees it (Node's socket.handshake): selected headers, the
+ * query, the peer address. Built only for requests that create a session, into one buffer
+ * the engine copies from (single-threaded, not re-entered). */
+static const char *build_handshake(struct lws *wsi, const char *uri)
+{
+    static char mem[16384];
+    size_t cap = sizeof(mem);
+    jbuf b = {mem, 0, cap};
     char val[4096];
     int first = 1;
     jb_raw(&b, "{\"headers\":{", 12);
@@ -309,8 +379,8 @@ static char *build_handshake(struct lws *wsi, const char *uri)
         const char *v = eq ? eq + 1 : "";
         jb_member(&b, &first, val, kn, v, strlen(v));
     }
-    char addr[64] = "";
-    lws_get_peer_simple(wsi, addr, sizeof(addr));
+    char addr[64];
+    peer_address(wsi, addr, sizeof(addr));
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     char tail[256];
@@ -321,7 +391,8 @@ static char *build_handshake(struct lws *wsi, const char *uri)
     jb_raw(&b, tail, (size_t)tn);
     jb_str(&b, addr, strlen(addr));
     jb_raw(&b, ",\"url\":", 7);
-    jb_str(&b, uri, strlen(uri));
+    request_url(wsi, uri, val, sizeof(val));
+    jb_str(&b, val, strlen(val));
     jb_raw(&b, "}", 1);
     if (b.len >= b.cap) { /* absurdly large headers: keep the shape, drop the details */
         snprintf(b.p, cap, "{\"headers\":{},\"query\":{},\"address\":\"%s\"}", addr);
@@ -579,12 +650,11 @@ static int on_http(http_conn *c, const char *uri)
         response r = {.status = 204, .ctype = NULL, .preflight = 1};
         return respond(c, &r);
     }
-    char *hs = !req.sid && req.method == EIO_METHOD_GET ? build_handshake(c->wsi, uri) : NULL;
+    const char *hs = !req.sid && req.method == EIO_METHOD_GET ? build_handshake(c->wsi, uri) : NULL;
     req.handshake_json = hs;
     eio_session *s = NULL;
     int err, status;
     eio_action act = eio_server_handle(h->engine, &req, c, &s, &err, &status);
-    free(hs);
     /* An early answer to a POST with a body: read and drop the body before the next request. */
     c->discard_body =
         act != EIO_ACT_READ_BODY && req.method == EIO_METHOD_POST && req.content_length > 0;
@@ -702,12 +772,11 @@ static int on_confirm_upgrade(http_conn *c, const char *uri)
     req_args a;
     read_request(c->wsi, c, &req, &a);
     req.is_upgrade = 1;
-    char *hs = !req.sid ? build_handshake(c->wsi, uri) : NULL;
+    const char *hs = !req.sid ? build_handshake(c->wsi, uri) : NULL;
     req.handshake_json = hs;
     eio_session *s = NULL;
     int err, status;
     eio_action act = eio_server_handle(h->engine, &req, c, &s, &err, &status);
-    free(hs);
     if (act != EIO_ACT_WS_ACCEPT)
         return reject_upgrade(c, act == EIO_ACT_ERROR ? err : EIO_ERR_BAD_REQUEST);
     c->kind = CONN_WS;
@@ -885,6 +954,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 {
     http_conn *c;
     switch (reason) {
+    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+        note_peer(lws_context_user(lws_get_context(wsi)), user);
+        return 0;
     case LWS_CALLBACK_HTTP:
         c = conn_get(wsi, 1);
         return c ? on_http(c, in) : -1;
@@ -1024,5 +1096,6 @@ void sio_http_free(sio_http *h)
         return;
     lws_context_destroy(h->ctx);
     free(h->scratch);
+    free(h->peers);
     free(h);
 }
