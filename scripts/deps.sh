@@ -33,8 +33,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# The system one counts only when pkg-config knows it and its headers are where they should be
+# (meson.build applies the same test), and when we have not already built our own.
 system_lws_has_libevent() {
-  [ -f /usr/include/lws_config.h ] && grep -q '^#define LWS_WITH_LIBEVENT' /usr/include/lws_config.h
+  [ ! -f "$LWS_PREFIX/.built" ] && pkg-config --exists libwebsockets &&
+    [ -f /usr/include/libwebsockets.h ] && [ -f /usr/include/lws_config.h ] &&
+    grep -q '^#define LWS_WITH_LIBEVENT' /usr/include/lws_config.h
 }
 
 if system_lws_has_libevent; then
@@ -73,7 +77,8 @@ else
     -DLWS_WITH_LIBEVENT=ON -DLWS_WITH_EVLIB_PLUGINS=OFF -DLWS_WITH_SHARED=OFF -DLWS_WITH_STATIC=ON \
     -DLWS_WITHOUT_TESTAPPS=ON -DLWS_WITH_MINIMAL_EXAMPLES=OFF -DDISABLE_WERROR=ON \
     -DLWS_WITH_HTTP2=OFF -DLWS_WITH_SOCKS5=OFF -DLWS_IPV6=ON \
-    -DLWS_WITHOUT_EXTENSIONS=OFF -DLWS_WITH_ZLIB=ON >"$work/cmake.log" 2>&1 ||
+    -DLWS_WITHOUT_EXTENSIONS=OFF -DLWS_WITH_ZLIB=ON \
+    -DCMAKE_EXPORT_NO_PACKAGE_REGISTRY=ON >"$work/cmake.log" 2>&1 ||
     { cat "$work/cmake.log"; exit 1; }
   ninja -C "$work/build" install >"$work/build.log" 2>&1 || { tail -50 "$work/build.log"; exit 1; }
   echo "$LWS_RECIPE" > "$LWS_PREFIX/.built"
