@@ -60,6 +60,7 @@ const SCENARIOS = {
       ['cpu_s_per_million', 'server CPU s per million deliveries', 'lower'],
       ['lost', 'lost deliveries', 'lower'],
       ['ooo', 'out-of-order deliveries', 'lower'],
+      ['deliveries_per_poll', 'deliveries per polling response', 'info'],
     ],
   },
   hold: {
@@ -138,9 +139,16 @@ function main() {
     `- Each cell is the median of ${process.env.BENCH_ROUNDS || '?'} runs (the hold: one run);` +
       ' servers alternate run by run and are restarted for every run.',
   );
-  out.push('- Ratio is sio/Node: above 1 is better for "higher" figures, below 1 for "lower".', '');
-  out.push('| Scenario | Figure | Better | sio | Node | sio/Node |');
-  out.push('|---|---|---|---:|---:|---:|');
+  out.push('- Ratio is sio/Node: above 1 is better for "higher" figures, below 1 for "lower".');
+  const floor = Object.values(runs).some((r) => r.floor);
+  if (floor)
+    out.push(
+      '- Floor: bench/floor, a bare epoll server that does only what the WebSocket scenarios need' +
+        ' (no polling, no pings, no checks): what the kernel and the loop cost here.',
+    );
+  out.push('');
+  out.push('| Scenario | Figure | Better | sio | Node | sio/Node |' + (floor ? ' floor |' : ''));
+  out.push('|---|---|---|---:|---:|---:|' + (floor ? '---:|' : ''));
   for (const [scn, def] of Object.entries(SCENARIOS)) {
     if (!runs[scn]) continue;
     for (const [key, label, better] of [...def.figures, ...COMMON]) {
@@ -150,7 +158,9 @@ function main() {
       if (a.value !== undefined && b.value !== undefined && b.value !== 0)
         ratio = (a.value / b.value).toFixed(2);
       const better_txt = better === 'info' ? '' : better;
-      out.push(`| ${def.title} | ${label} | ${better_txt} | ${a.text} | ${b.text} | ${ratio} |`);
+      let row = `| ${def.title} | ${label} | ${better_txt} | ${a.text} | ${b.text} | ${ratio} |`;
+      if (floor) row += ` ${runs[scn].floor ? cell(runs[scn].floor, key).text : ''} |`;
+      out.push(row);
     }
   }
   out.push('', 'Load generator arguments (plus `--port --server-pid --label`):', '');

@@ -5,7 +5,7 @@
 # Environment knobs:
 #   ROUNDS=3            rounds per scenario and server (at least 2 recommended)
 #   ONLY=echo,fanout1k  run only these scenarios (names as in the table)
-#   SERVERS="sio node"  servers to compare
+#   SERVERS="sio node floor"  servers to run ("floor" is bench/floor, WebSocket scenarios only)
 #   HOLD_SERVERS=sio    servers the 19,000-client hold runs against
 #   QUICK=1             small sizes, one round: a smoke test, not a measurement
 #   SIO_SERVER=path     another sio server binary to measure
@@ -17,7 +17,7 @@ BENCH=$ROOT/bench
 BUILD=${BUILD_DIR:-$ROOT/build-bench}
 RESULTS=$BENCH/results
 ROUNDS=${ROUNDS:-3}
-SERVERS=${SERVERS:-"sio node"}
+SERVERS=${SERVERS:-"sio node floor"}
 HOLD_SERVERS=${HOLD_SERVERS:-sio}
 QUICK=${QUICK:-0}
 NICE=${NICE:-0}
@@ -30,6 +30,7 @@ die() { log "error: $*"; exit 1; }
 # ---- build ------------------------------------------------------------------------------------
 LOADGEN=$BUILD/bench/sio-loadgen
 SIO_SERVER=${SIO_SERVER:-$BUILD/bench/sio-bench-server}
+FLOOR_SERVER=$BUILD/bench/sio-floor-server
 
 build() {
   if [[ ! -f $BUILD/build.ninja ]]; then
@@ -37,10 +38,13 @@ build() {
       return 1
   fi
   ninja -C "$BUILD" bench/sio-loadgen >>"$RESULTS/build.log" 2>&1 || return 1
-  if ninja -C "$BUILD" -t targets all 2>/dev/null | grep -q '^bench/sio-bench-server:'; then
-    ninja -C "$BUILD" bench/sio-bench-server >>"$RESULTS/build.log" 2>&1 ||
-      log "sio-bench-server did not build (see $RESULTS/build.log)"
-  fi
+  local t
+  for t in sio-bench-server sio-floor-server; do
+    if ninja -C "$BUILD" -t targets all 2>/dev/null | grep -q "^bench/$t:"; then
+      ninja -C "$BUILD" "bench/$t" >>"$RESULTS/build.log" 2>&1 ||
+        log "$t did not build (see $RESULTS/build.log)"
+    fi
+  done
 }
 
 # The load generator is plain libc; if the project as a whole does not configure right now,
@@ -86,6 +90,7 @@ start_server() { # name port logfile
   case $1 in
     sio) nice -n "$NICE" "$SIO_SERVER" --port "$2" >"$3" 2>&1 & ;;
     node) nice -n "$NICE" node "$BENCH/node/server.js" --port "$2" >"$3" 2>&1 & ;;
+    floor) nice -n "$NICE" "$FLOOR_SERVER" --port "$2" >"$3" 2>&1 & ;;
   esac
   SERVER_PID=$!
   wait_port "$2" || { stop_server; return 1; }
@@ -101,7 +106,16 @@ stop_server() {
 trap stop_server EXIT
 
 available() { # server
-  [[ $1 != sio || -x $SIO_SERVER ]]
+  case $1 in
+    sio) [[ -x $SIO_SERVER ]] ;;
+    floor) [[ -x $FLOOR_SERVER ]] ;;
+    *) true ;;
+  esac
+}
+
+# The floor server speaks only WebSocket: it has no polling transport and is not held.
+applies() { # server scenario
+  [[ $1 != floor || ($2 != poll_* && $2 != hold) ]]
 }
 
 # ---- scenarios --------------------------------------------------------------------------------
@@ -184,7 +198,9 @@ for spec in "${SCENARIOS[@]}"; do
     continue
   fi
   for ((r = 1; r <= ROUNDS; r++)); do
-    for srv in $SERVERS; do run_one "$name" "$srv" "$r" "$args" "$warmup"; done
+    for srv in $SERVERS; do
+      if applies "$srv" "$name"; then run_one "$name" "$srv" "$r" "$args" "$warmup"; fi
+    done
   done
 done
 log "runs took $(($(date +%s) - T0)) s"
