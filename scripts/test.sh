@@ -17,8 +17,8 @@ export INTEROP_REQUIRED=1
 echo "== build (debugoptimized, -Werror)"
 setup build
 ninja -C build
-echo "== tests: unit, fuzz-replay, interop"
-meson test -C build --print-errorlogs --suite unit --suite fuzz-replay --suite interop
+echo "== tests: unit, fuzz-replay, interop, bench tools"
+meson test -C build --print-errorlogs --suite unit --suite fuzz-replay --suite interop --suite bench
 
 if [ "${SIO_SKIP_SANITIZERS:-0}" != 1 ]; then
   echo "== build with ASan + UBSan"
@@ -28,8 +28,8 @@ if [ "${SIO_SKIP_SANITIZERS:-0}" != 1 ]; then
   export SIO_SANITIZED=1
   export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
   export LSAN_OPTIONS=suppressions=$top/scripts/lsan.supp
-  echo "== tests under sanitizers: unit, fuzz-replay, interop"
+  echo "== tests under sanitizers: unit, fuzz-replay, interop, bench tools"
   meson test -C build-asan --print-errorlogs --timeout-multiplier 3 \
-    --suite unit --suite fuzz-replay --suite interop
+    --suite unit --suite fuzz-replay --suite interop --suite bench
 fi
 echo "== all tests passed"

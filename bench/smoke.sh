@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Functional check of the benchmark tools (meson test suite 'bench'): the load generator against
+# sio-bench-server and sio-floor-server at small sizes. It judges correctness only: every client
+# connects, every broadcast reaches every receiver in order, every echo is answered, polling
+# works, and each server exits 0 on SIGTERM (under the sanitizers: with no report). Speed is
+# judged by bench/run.sh, never here.
+#
+# usage: smoke.sh LOADGEN SIO_BENCH_SERVER FLOOR_SERVER
+set -uo pipefail
+LOADGEN=$1 SIO=$2 FLOOR=$3
+PORT=$((47800 + $$ % 100))
+fails=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+say() { printf '%s\n' "$*"; }
+bad() { say "FAIL: $*"; fails=$((fails + 1)); }
+
+# field NAME LINE: the value of NAME=... in a RESULT line
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
+
+wait_port() {
+  local i
+  for ((i = 0; i < 100; i++)); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# run NAME LOADGEN-ARGS...: prints the RESULT line, or nothing when the generator failed
+run() {
+  local name=$1 out
+  shift
+  out=$("$LOADGEN" "$@" --port "$PORT" --server-pid "$SERVER_PID" --label "$name" --timeout 60 \
+    2>"$tmp/err")
+  local rc=$?
+  grep '^RESULT ' <<<"$out" | tail -n 1
+  if [ $rc != 0 ]; then
+    say "$out" >&2
+    cat "$tmp/err" >&2
+  fi
+  return $rc
+}
+
+check_conn() { # label line clients
+  [ -n "$2" ] || { bad "$1: the generator failed"; return; }
+  [ "$(field connected "$2")" = "$3" ] || bad "$1: connected $(field connected "$2") of $3"
+  [ "$(field failed "$2")" = 0 ] || bad "$1: $(field failed "$2") failed connects"
+  [ "$(field dropped "$2")" = 0 ] || bad "$1: $(field dropped "$2") dropped"
+}
+
+check_fanout() { # label line receivers
+  [ -n "$2" ] || { bad "$1: the generator failed"; return; }
+  local b d
+  b=$(field broadcasts "$2") d=$(field delivered "$2")
+  [ "${b:-0}" -gt 0 ] || bad "$1: no broadcast completed"
+  [ "$d" = $((b * $3)) ] || bad "$1: $d deliveries for $b broadcasts to $3 receivers"
+  [ "$(field lost "$2")" = 0 ] || bad "$1: $(field lost "$2") lost"
+  [ "$(field ooo "$2")" = 0 ] || bad "$1: $(field ooo "$2") out of order"
+  [ "$(field dropped "$2")" = 0 ] || bad "$1: $(field dropped "$2") dropped"
+}
+
+check_echo() { # label line
+  [ -n "$2" ] || { bad "$1: the generator failed"; return; }
+  local s a
+  s=$(field sent "$2") a=$(field acked "$2")
+  [ "${s:-0}" -gt 0 ] || bad "$1: nothing sent"
+  [ "$a" = "$s" ] || bad "$1: $a of $s acked"
+  [ "$(field dropped "$2")" = 0 ] || bad "$1: $(field dropped "$2") dropped"
+}
+
+smoke() { # name binary polling(0/1)
+  local name=$1 bin=$2 polling=$3 line
+  PORT=$((PORT + 1))
+  "$bin" --port "$PORT" >"$tmp/$name.log" 2>&1 &
+  SERVER_PID=$!
+  if ! wait_port "$PORT"; then
+    bad "$name did not start"
+    cat "$tmp/$name.log"
+    kill "$SERVER_PID" 2>/dev/null
+    return
+  fi
+  line=$(run "$name" conn --clients 300 --duration 1)
+  say "$name conn: $line"
+  check_conn "$name conn" "$line" 300
+  line=$(run "$name" fanout --clients 50 --messages 100 --duration 10)
+  say "$name fanout: $line"
+  check_fanout "$name fanout" "$line" 50
+  line=$(run "$name" echo --clients 10 --rate 500 --duration 2)
+  say "$name echo: $line"
+  check_echo "$name echo" "$line"
+  if [ "$polling" = 1 ]; then
+    line=$(run "$name" fanout --transport polling --clients 20 --messages 100 --duration 10)
+    say "$name polling fanout: $line"
+    check_fanout "$name polling fanout" "$line" 20
+    line=$(run "$name" echo --transport polling --clients 10 --rate 200 --duration 2)
+    say "$name polling echo: $line"
+    check_echo "$name polling echo" "$line"
+  fi
+  kill -TERM "$SERVER_PID"
+  wait "$SERVER_PID"
+  local rc=$?
+  [ $rc = 0 ] || { bad "$name exited with status $rc on SIGTERM"; tail -n 40 "$tmp/$name.log"; }
+}
+
+smoke sio "$SIO" 1
+smoke floor "$FLOOR" 0
+if [ $fails != 0 ]; then
+  say "$fails check(s) failed"
+  exit 1
+fi
+say "all checks passed"
