@@ -43,6 +43,15 @@ const SCENARIOS = {
       ['lost', 'unanswered', 'lower'],
     ],
   },
+  echo_slow: {
+    title: 'Acked echo, 50 WebSocket clients, 200 msg/s',
+    figures: [
+      ['rtt_p50_us', 'RTT p50 (us)', 'lower'],
+      ['rtt_p99_us', 'RTT p99 (us)', 'lower'],
+      ['cpu_s_per_1000', 'server CPU s per 1000 messages', 'lower'],
+      ['lost', 'unanswered', 'lower'],
+    ],
+  },
   poll_echo: {
     title: 'Acked echo, 200 polling clients, 1,000 msg/s',
     figures: [
