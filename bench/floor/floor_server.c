@@ -24,6 +24,8 @@
 
 #include <openssl/evp.h>
 
+#include "../ws_length.h"
+
 #define MAX_FRAME 1000000u   /* the maxPayload the open packet announces; larger frames close */
 #define MAX_REQUEST 8192u    /* HTTP upgrade request, headers included */
 #define MAX_QUEUE (4u << 20) /* unsent bytes per connection before it is closed as too slow */
@@ -652,26 +654,15 @@ static size_t ws_consume(server *s, conn *c, char *p, size_t n)
     while (!c->dead && n - off >= 2) {
         const uint8_t *h = (const uint8_t *)p + off;
         int op = h[0] & 0x0F;
-        uint64_t len = h[1] & 0x7F;
-        size_t hl = 2;
         if ((h[0] & 0xF0) != 0x80 || !(h[1] & 0x80)) {
             /* RSV bits, FIN = 0 (fragments) and unmasked client frames are all refused */
             conn_kill(s, c, "unsupported websocket frame (fragmented, unmasked or RSV set)");
             break;
         }
-        if (len == 126) {
-            if (n - off < 4)
-                break;
-            len = (uint64_t)h[2] << 8 | h[3];
-            hl = 4;
-        } else if (len == 127) {
-            if (n - off < 10)
-                break;
-            len = 0;
-            for (int i = 0; i < 8; i++)
-                len = len << 8 | h[2 + i];
-            hl = 10;
-        }
+        uint64_t len;
+        size_t hl = bench_ws_length(h, n - off, &len);
+        if (!hl)
+            break;
         if (len > MAX_FRAME || (op >= WS_OP_CLOSE && len > 125)) {
             conn_kill(s, c, "websocket frame too large");
             break;

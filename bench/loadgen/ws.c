@@ -2,6 +2,7 @@
  * the server frames a Socket.IO server sends (text, binary, ping, close; fragments are joined).
  * Sec-WebSocket-Accept is not verified: the peer is a local server under test, not an attacker. */
 #include "loadgen.h"
+#include "../ws_length.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -155,21 +156,10 @@ ssize_t lg_ws_on_data(lg_ctx *ctx, lg_conn *c, char *p, size_t n)
         bool fin = h[0] & 0x80;
         int op = h[0] & 0x0F;
         bool masked = h[1] & 0x80;
-        uint64_t len = h[1] & 0x7F;
-        size_t hlen = 2;
-        if (len == 126) {
-            if (n - off < 4)
-                break;
-            len = (uint64_t)h[2] << 8 | h[3];
-            hlen = 4;
-        } else if (len == 127) {
-            if (n - off < 10)
-                break;
-            len = 0;
-            for (int i = 0; i < 8; i++)
-                len = len << 8 | h[2 + i];
-            hlen = 10;
-        }
+        uint64_t len;
+        size_t hlen = bench_ws_length(h, n - off, &len);
+        if (!hlen)
+            break;
         if (len > LG_MAX_FRAME)
             return -1;
         size_t mlen = masked ? 4 : 0;
