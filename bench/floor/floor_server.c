@@ -24,7 +24,7 @@
 
 #include <openssl/evp.h>
 
-#include "../ws_length.h"
+#include "../ws_frame.h"
 
 #define MAX_FRAME 1000000u   /* the maxPayload the open packet announces; larger frames close */
 #define MAX_REQUEST 8192u    /* HTTP upgrade request, headers included */
@@ -36,15 +36,6 @@
 #define ROOM_BUCKETS 4096u /* fixed: the bench uses one room */
 #define MAX_EVENTS 1024
 #define MAX_LOGGED 10 /* abnormal closes logged before going quiet */
-
-enum {
-    WS_OP_CONT = 0x0,
-    WS_OP_TEXT = 0x1,
-    WS_OP_BINARY = 0x2,
-    WS_OP_CLOSE = 0x8,
-    WS_OP_PING = 0x9,
-    WS_OP_PONG = 0xA,
-};
 
 /* A byte range that does not own its bytes. */
 typedef struct slice {

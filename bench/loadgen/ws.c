@@ -2,19 +2,10 @@
  * the server frames a Socket.IO server sends (text, binary, ping, close; fragments are joined).
  * Sec-WebSocket-Accept is not verified: the peer is a local server under test, not an attacker. */
 #include "loadgen.h"
-#include "../ws_length.h"
+#include "../ws_frame.h"
 
 #include <stdio.h>
 #include <string.h>
-
-enum {
-    WS_OP_CONT = 0x0,
-    WS_OP_TEXT = 0x1,
-    WS_OP_BINARY = 0x2,
-    WS_OP_CLOSE = 0x8,
-    WS_OP_PING = 0x9,
-    WS_OP_PONG = 0xA,
-};
 
 static void base64_16(const uint8_t in[16], char out[25])
 {

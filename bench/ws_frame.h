@@ -1,10 +1,19 @@
-/* The length fields of a WebSocket frame header (RFC 6455 5.2), shared by the two standalone
- * bench programs (the load generator and the floor server): header-only, libc-free. */
-#ifndef SIO_BENCH_WS_LENGTH_H
-#define SIO_BENCH_WS_LENGTH_H
+/* WebSocket frame basics (RFC 6455 5.2) shared by the two standalone bench programs (the load
+ * generator and the floor server): opcodes and the header's length fields. Header-only. */
+#ifndef SIO_BENCH_WS_FRAME_H
+#define SIO_BENCH_WS_FRAME_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+enum {
+    WS_OP_CONT = 0x0,
+    WS_OP_TEXT = 0x1,
+    WS_OP_BINARY = 0x2,
+    WS_OP_CLOSE = 0x8,
+    WS_OP_PING = 0x9,
+    WS_OP_PONG = 0xA,
+};
 
 /* h holds avail >= 2 bytes of a frame. Returns the header length up to the masking key
  * (2, 4 or 10) and stores the payload length in *len, or returns 0 when the extended length
