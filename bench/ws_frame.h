@@ -1,5 +1,6 @@
-/* WebSocket frame basics (RFC 6455 5.2) shared by the two standalone bench programs (the load
- * generator and the floor server): opcodes and the header's length fields. Header-only. */
+/* WebSocket basics shared by the two standalone bench programs (the load generator and the
+ * floor server): opcodes and the header's length fields (RFC 6455 5.2), and the base64 of the
+ * handshake keys. Header-only. */
 #ifndef SIO_BENCH_WS_FRAME_H
 #define SIO_BENCH_WS_FRAME_H
 
@@ -38,6 +39,25 @@ static inline size_t bench_ws_length(const uint8_t *h, size_t avail, uint64_t *l
     }
     *len = n;
     return 2;
+}
+
+/* Standard base64 with padding of in[0, n); out needs 4 * ((n + 2) / 3) + 1 bytes. */
+static inline void bench_base64(const uint8_t *in, size_t n, char *out)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16;
+        if (i + 1 < n)
+            v |= (uint32_t)in[i + 1] << 8;
+        if (i + 2 < n)
+            v |= in[i + 2];
+        out[o++] = tab[v >> 18 & 63];
+        out[o++] = tab[v >> 12 & 63];
+        out[o++] = i + 1 < n ? tab[v >> 6 & 63] : '=';
+        out[o++] = i + 2 < n ? tab[v & 63] : '=';
+    }
+    out[o] = 0;
 }
 
 #endif

@@ -735,24 +735,6 @@ static void read_headers(const char *p, const char *end, slice *key, bool *upgra
     }
 }
 
-static void base64(const uint8_t *in, size_t n, char *out)
-{
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)in[i + 1] << 8;
-        if (i + 2 < n)
-            v |= in[i + 2];
-        out[o++] = tab[v >> 18 & 63];
-        out[o++] = tab[v >> 12 & 63];
-        out[o++] = i + 1 < n ? tab[v >> 6 & 63] : '=';
-        out[o++] = i + 2 < n ? tab[v & 63] : '=';
-    }
-    out[o] = 0;
-}
-
 /* Answers the request in p[0, n) (n covers the blank line): 101 plus the Engine.IO open packet
  * in one write, or 400 and close. */
 static void http_upgrade(server *s, conn *c, const char *p, size_t n)
@@ -778,7 +760,7 @@ static void http_upgrade(server *s, conn *c, const char *p, size_t n)
         return;
     }
     char accept[32];
-    base64(digest, dn, accept);
+    bench_base64(digest, dn, accept);
 
     char head[192], id[21], open[160];
     int hn = snprintf(head, sizeof(head),

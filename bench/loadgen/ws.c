@@ -7,25 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static void base64_16(const uint8_t in[16], char out[25])
-{
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t o = 0;
-    for (size_t i = 0; i < 15; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-        out[o++] = tab[v >> 18 & 63];
-        out[o++] = tab[v >> 12 & 63];
-        out[o++] = tab[v >> 6 & 63];
-        out[o++] = tab[v & 63];
-    }
-    uint32_t v = (uint32_t)in[15] << 16;
-    out[o++] = tab[v >> 18 & 63];
-    out[o++] = tab[v >> 12 & 63];
-    out[o++] = '=';
-    out[o++] = '=';
-    out[o] = 0;
-}
-
 int lg_ws_request(lg_ctx *ctx, lg_conn *c)
 {
     uint8_t key[16];
@@ -33,7 +14,7 @@ int lg_ws_request(lg_ctx *ctx, lg_conn *c)
     memcpy(key, &a, 8);
     memcpy(key + 8, &b, 8);
     char key64[25];
-    base64_16(key, key64);
+    bench_base64(key, sizeof(key), key64);
     char req[512];
     int n = snprintf(req, sizeof(req),
                      "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
