@@ -10,7 +10,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 LWS_PREFIX="$top/third_party/lws"
 # Bump when the build recipe below changes, so the cached build is redone.
-LWS_RECIPE="lws-4.1.6-libevent-pmd-patches-13"
+LWS_RECIPE="lws-4.1.6-libevent-pmd-patches-14"
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"
 

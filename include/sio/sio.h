@@ -74,10 +74,34 @@ typedef struct sio_server_options {
     size_t max_connections;               /* 0 = unlimited */
     size_t max_namespaces_per_connection; /* 64 */
     size_t max_rooms_per_socket;          /* 10000 */
-    size_t max_dynamic_namespaces;        /* 10000 namespaces created by dynamic parents, at most */
-    const char *tls_cert;                 /* PEM files: serve HTTPS/WSS when both are set */
+    size_t max_dynamic_namespaces; /* 10000 dynamic child namespaces alive at once, at most */
+    const char *tls_cert;          /* PEM files: serve HTTPS/WSS when both are set */
     const char *tls_key;
+    unsigned close_deadline_ms;   /* 30000: a connection being closed whose peer stops reading is
+                                     dropped after this long */
+    unsigned accept_backoff_ms;   /* 100: out of descriptors at accept(), retry after this long */
+    unsigned shutdown_timeout_ms; /* 10000: on SIGINT/SIGTERM, connections get this long to
+                                     receive their close (held GETs the close packet) */
+    const char *stats_path;       /* NULL = off; e.g. "/stats": GET answers sio_server_stats as
+                                     JSON (for operators and tests) */
 } sio_server_options;
+
+/** Counters of a server since it started (monotonic) and gauges (now). */
+typedef struct sio_server_stats {
+    uint64_t accept_failures;      /* accept() calls that failed */
+    uint64_t accept_pauses;        /* episodes of paused accepting at the descriptor limit */
+    uint64_t close_deadline_drops; /* closing connections dropped at close_deadline_ms */
+    uint64_t chunked_bodies;       /* polling POST bodies read with chunked transfer coding */
+    uint64_t namespaces_created;   /* dynamic child namespaces created */
+    uint64_t namespaces_removed;   /* empty dynamic child namespaces removed */
+    uint64_t namespaces_refused;   /* CONNECTs refused at max_dynamic_namespaces */
+    size_t connections;            /* HTTP and WebSocket connections open now */
+    size_t sessions;               /* Engine.IO sessions now */
+    size_t dynamic_namespaces;     /* dynamic child namespaces alive now */
+} sio_server_stats;
+
+/** Fills out with the server's counters. */
+SIO_API void sio_server_get_stats(const sio_server *srv, sio_server_stats *out);
 
 /** Fills o with the defaults of Node's socket.io 4.8 (listed above). */
 SIO_API void sio_server_options_init(sio_server_options *o);
@@ -92,7 +116,11 @@ SIO_API sio_server *sio_server_new(struct event_base *base, const sio_server_opt
 SIO_API int sio_server_port(const sio_server *srv);
 /** The event loop the server runs on (borrowed, valid until sio_server_free). */
 SIO_API struct event_base *sio_server_base(const sio_server *srv);
-/** Runs the loop until sio_server_stop() or SIGINT/SIGTERM. Returns 0. */
+/** Runs the loop until sio_server_stop() or SIGINT/SIGTERM. On the first signal the server
+ *  shuts down gracefully: new handshakes get 503, every session is closed (a held long-poll GET
+ *  is answered with the close packet, a WebSocket gets its close frame) and the loop runs until
+ *  every connection is gone or shutdown_timeout_ms passed; a second signal stops at once.
+ *  Returns 0. */
 SIO_API int sio_server_run(sio_server *srv);
 /** Makes sio_server_run return (safe from any callback). */
 SIO_API void sio_server_stop(sio_server *srv);

@@ -62,8 +62,11 @@ export async function startServer(kind, options = {}) {
   if (options.pingInterval !== undefined) extraArgs.push("--ping-interval", String(options.pingInterval));
   if (options.pingTimeout !== undefined) extraArgs.push("--ping-timeout", String(options.pingTimeout));
   if (options.maxPayload !== undefined) extraArgs.push("--max-payload", String(options.maxPayload));
+  if (options.args) extraArgs.push(...options.args); // further flags of the C servers
 
-  const { cmd, args } = commandFor(kind, extraArgs);
+  const { cmd: bin, args: binArgs } = commandFor(kind, extraArgs);
+  // options.wrap: a command line to run the server under (e.g. ["prlimit", "--nofile=64", "--"])
+  const [cmd, ...args] = options.wrap ? [...options.wrap, bin, ...binArgs] : [bin, ...binArgs];
   const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
 
   let stdout = "";
@@ -117,6 +120,8 @@ export async function startServer(kind, options = {}) {
     stderr: () => stderr,
     /** True while the process is running. */
     alive: () => exited === null,
+    /** Resolves with {code, signal} once the process has exited. */
+    exited: () => exitPromise,
     /** Sends a signal (e.g. SIGSTOP / SIGCONT) to the server process. */
     signal: (sig) => {
       if (exited === null) child.kill(sig);

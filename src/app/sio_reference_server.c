@@ -305,6 +305,7 @@ int main(int argc, char **argv)
     o.max_payload = 1000000;
     o.connect_timeout_ms = 1000;
     o.cors_origin = "*";
+    o.stats_path = "/stats";
     int verbose = 0;
     sio_cli_flag flags[] = {
         {"--port", SIO_CLI_INT, &o.port, "TCP port (0 = any free port)"},
@@ -313,6 +314,16 @@ int main(int argc, char **argv)
         {"--ping-timeout", SIO_CLI_UINT, &o.ping_timeout_ms, "ms to wait for a pong"},
         {"--max-payload", SIO_CLI_SIZE, &o.max_payload, "bytes per message / POST body"},
         {"--connect-timeout", SIO_CLI_UINT, &o.connect_timeout_ms, "ms to join a namespace"},
+        {"--max-buffered-bytes", SIO_CLI_SIZE, &o.max_buffered_bytes, "per-connection queue cap"},
+        {"--max-dynamic-namespaces", SIO_CLI_SIZE, &o.max_dynamic_namespaces,
+         "dynamic child namespaces alive at once"},
+        {"--per-message-deflate", SIO_CLI_BOOL, &o.per_message_deflate, "WebSocket compression"},
+        {"--close-deadline", SIO_CLI_UINT, &o.close_deadline_ms,
+         "ms a closing connection may take (30000)"},
+        {"--accept-backoff", SIO_CLI_UINT, &o.accept_backoff_ms,
+         "ms between accept retries at the descriptor limit (100)"},
+        {"--shutdown-timeout", SIO_CLI_UINT, &o.shutdown_timeout_ms,
+         "ms to close connections on SIGTERM (10000)"},
         {"--verbose", SIO_CLI_BOOL, &verbose, "debug logging"},
         {NULL, 0, NULL, NULL},
     };

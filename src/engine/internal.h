@@ -75,6 +75,7 @@ struct eio_server {
     struct event *reap_ev;
     eio_session *reap;
     sio_buf *pkt_ping, *pkt_close, *pkt_noop, *pkt_probe;
+    int shutting_down; /* new handshakes are refused (503) */
 };
 
 /* session.c */

@@ -173,6 +173,7 @@ eio_server *eio_server_new(struct event_base *base, const eio_options *opts,
 
 void eio_server_shutdown(eio_server *srv)
 {
+    srv->shutting_down = 1;
     sio_map_iter it;
     sio_map_iter_init(&it, &srv->sessions);
     for (sio_map_entry *e; (e = sio_map_iter_next(&it));) {
@@ -261,6 +262,10 @@ static eio_action handshake(eio_server *srv, const eio_request *req, void *conn,
     if (!req->eio || strcmp(req->eio, "4") != 0) {
         *err = EIO_ERR_UNSUPPORTED_PROTOCOL_VERSION;
         return EIO_ACT_ERROR;
+    }
+    if (srv->shutting_down) {
+        *status = 503;
+        return EIO_ACT_STATUS;
     }
     if (srv->opts.max_sessions && srv->sessions.count >= srv->opts.max_sessions) {
         sio_log(SIO_LOG_WARN, "engine", "refusing handshake: %zu sessions (max_sessions)",

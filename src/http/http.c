@@ -7,16 +7,21 @@
 #include "http.h"
 
 #include "common/log.h"
+#include "http_chunked.h"
 #include "json_scan.h"
 
 #include <sio/error.h>
 
+#include <event2/event.h>
 #include <libwebsockets.h>
 #include <zlib.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 
 _Static_assert(LWS_PRE <= SIO_BUF_HEADROOM, "sio_buf headroom must fit the lws frame header");
@@ -25,6 +30,8 @@ _Static_assert(LWS_PRE <= SIO_BUF_HEADROOM, "sio_buf headroom must fit the lws f
 /* lws internal (exported by the static library): gives the request's header table back to the
  * pool. A held long-poll GET needs nothing from its headers once on_http has read them. */
 int lws_header_table_detach(struct lws *wsi, int autoservice);
+/* lws internal: clears then sets poll events of a connection (here: a listening socket). */
+int lws_change_pollfd(struct lws *wsi, int _and, int _or);
 #endif
 
 enum conn_kind { CONN_NONE, CONN_GET, CONN_POST, CONN_WS };
@@ -34,14 +41,21 @@ typedef struct http_conn {
     sio_http *http;
     eio_session *s; /* attached session (a reference is held by the engine for us) */
     enum conn_kind kind;
-    int established;  /* WebSocket handshake finished */
-    int want_write;   /* asked before the WebSocket was established */
-    int close_req;    /* the engine asked us to close */
-    int discard_body; /* the POST was already answered; drop the rest of its body */
-    int enc;          /* 0 none, 1 gzip, 2 deflate accepted by the polling client */
-    char *origin;     /* request Origin, kept for the CORS headers of a deferred response */
-    uint8_t *body;    /* POST body or fragmented WebSocket message */
+    int established;       /* WebSocket handshake finished */
+    int want_write;        /* asked before the WebSocket was established */
+    int close_req;         /* the engine asked us to close */
+    int discard_body;      /* the POST was already answered; drop the rest of its body */
+    int enc;               /* 0 none, 1 gzip, 2 deflate accepted by the polling client */
+    int chunked;           /* the POST body has chunked transfer coding (decoded by dechunk) */
+    int end_after;         /* the next response ends the connection (chunked body, shutdown) */
+    int over_limit;        /* the chunked body went past maxPayload */
+    uint16_t close_status; /* WebSocket close code already decided (1009), or 0 */
+    char *origin;          /* request Origin, kept for the CORS headers of a deferred response */
+    uint8_t *body;         /* POST body or fragmented WebSocket message */
     size_t body_len, body_cap;
+    sio_chunked dechunk;
+    struct event *deadline;        /* armed when the server starts closing this connection */
+    struct http_conn *prev, *next; /* every connection, for shutdown */
 } http_conn;
 
 struct sio_http {
@@ -54,6 +68,20 @@ struct sio_http {
     size_t scratch_cap;
     lws_sockaddr46 *peers; /* peer address by socket fd, noted at accept */
     size_t peers_cap;
+    struct event_base *base;
+    sio_http_stats stats;
+    http_conn *conns; /* every connection with an http_conn */
+    int shutting_down;
+    unsigned deadline_ms; /* close deadline now (shortened by a shutdown) */
+    /* accept back-off: listening sockets paused while descriptors are short */
+    struct event *accept_timer;
+    struct lws *paused[4];
+    size_t npaused;
+    struct lws *listeners[4]; /* listening sockets seen accepting (paused for shutdown) */
+    size_t nlisteners;
+    int accept_episode;
+    uint64_t episode_failures;
+    struct timeval episode_start;
 };
 
 static const struct lws_extension pmd_exts[] = {
@@ -71,6 +99,56 @@ void sio_http_options_init(sio_http_options *o)
     o->cookie_same_site = "Lax";
     o->http_compression_threshold = 1024;
     o->max_header_bytes = 8192;
+    o->close_deadline_ms = 30000;
+    o->accept_backoff_ms = 100;
+}
+
+const sio_http_stats *sio_http_get_stats(const sio_http *h)
+{
+    return &h->stats;
+}
+
+/* ---- closing deadline ----------------------------------------------------------------------- */
+
+/* Closes a connection from outside any lws callback: lws kills it from its timer list, without
+ * trying to flush what the peer did not read. The wake-up makes lws look at that list now:
+ * otherwise its timer is only re-armed after its next unrelated activity. */
+static void kill_soon(http_conn *c)
+{
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+    lws_cancel_service(c->http->ctx);
+}
+
+static void deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    http_conn *c = arg;
+    c->http->stats.close_deadline_drops++;
+    sio_log(SIO_LOG_INFO, "http", "dropping a closing connection: the peer took nothing for %u ms",
+            c->http->deadline_ms);
+    /* lws would wait for the peer to take its buffered bytes first: shutting the socket down
+     * makes its next read see the end, and it frees the connection without flushing */
+    int sock = lws_get_socket_fd(c->wsi);
+    if (sock >= 0)
+        shutdown(sock, SHUT_RDWR);
+    kill_soon(c);
+}
+
+/* From now on the connection has at most the close deadline to finish. */
+static void arm_deadline(http_conn *c)
+{
+    sio_http *h = c->http;
+    if (!h->deadline_ms)
+        return;
+    if (!c->deadline) {
+        c->deadline = evtimer_new(h->base, deadline_cb, c);
+        if (!c->deadline)
+            return;
+    } else if (evtimer_pending(c->deadline, NULL)) {
+        return;
+    }
+    struct timeval tv = {.tv_sec = h->deadline_ms / 1000,
+                         .tv_usec = (h->deadline_ms % 1000) * 1000};
+    evtimer_add(c->deadline, &tv);
 }
 
 /* ---- engine transport ops ------------------------------------------------------------------- */
@@ -97,7 +175,7 @@ static void op_want_write(void *conn, int may_write_now)
         }
     } else if (direct && c->kind == CONN_GET) {
         if (on_http_writable(c) < 0)
-            lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+            kill_soon(c);
     } else {
         lws_callback_on_writable(c->wsi);
     }
@@ -107,6 +185,7 @@ static void op_close(void *conn)
 {
     http_conn *c = conn;
     c->close_req = 1;
+    arm_deadline(c);
     if (c->kind == CONN_WS && !c->established)
         c->want_write = 1;
     else
@@ -222,6 +301,11 @@ static void read_request(struct lws *wsi, http_conn *c, eio_request *req, req_ar
     char cl[32];
     if (hdr_copy(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, cl, sizeof(cl)) > 0)
         req->content_length = strtoll(cl, NULL, 10);
+    c->chunked = 0;
+    char te[64];
+    int ten = hdr_copy(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING, te, sizeof(te));
+    if (ten > 0 || lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0)
+        c->chunked = ten > 0 && !strcasecmp(te, "chunked") ? 1 : -1; /* -1: refused */
     char ae[256];
     c->enc = 0;
     if (hdr_copy(wsi, WSI_TOKEN_HTTP_ACCEPT_ENCODING, ae, sizeof(ae)) > 0)
@@ -505,9 +589,13 @@ static int add_extra_headers(http_conn *c, const response *r, unsigned char **p,
 /* Writes a whole response with one send: the headers are built in front of a copy of the body
  * and go out as one write (lws counts no body bytes for HTTP/1.1, so this is the same to it as
  * headers then body, minus a syscall per response). Returns what the lws callback must return. */
-static int respond(http_conn *c, const response *r)
+static int respond(http_conn *c, const response *in)
 {
     enum { HDR_ROOM = 2048, INLINE_BODY = 16384 };
+    response rc_copy = *in;
+    const response *r = &rc_copy;
+    if (c->end_after || c->http->shutting_down)
+        rc_copy.close = 1; /* the body framing is lost (chunked) or the server is going away */
     static unsigned char scratch[LWS_PRE + HDR_ROOM + INLINE_BODY]; /* one thread, no re-entry */
     unsigned char *mem = scratch;
     if (r->len > INLINE_BODY) {
@@ -646,6 +734,16 @@ static int on_http(http_conn *c, const char *uri)
     eio_request req;
     req_args a;
     read_request(c->wsi, c, &req, &a);
+    if (c->chunked) {
+        /* lws reads no chunked framing: the body's end is found by our decoder and the
+         * connection ends with the response (its framing cannot be trusted for reuse). */
+        c->end_after = 1;
+        if (c->chunked < 0 || req.content_length >= 0) { /* other codings; smuggling shapes */
+            sio_log(SIO_LOG_INFO, "http", "refusing a body with Transfer-Encoding %s",
+                    c->chunked < 0 ? "other than chunked" : "and Content-Length");
+            return respond_status(c, 400);
+        }
+    }
     if (req.method == EIO_METHOD_OPTIONS && h->opts.cors_origin) {
         response r = {.status = 204, .ctype = NULL, .preflight = 1};
         return respond(c, &r);
@@ -679,6 +777,11 @@ static int on_http(http_conn *c, const char *uri)
         c->s = s;
         c->kind = CONN_POST;
         c->discard_body = 0;
+        if (c->chunked) {
+            sio_chunked_init(&c->dechunk);
+            c->over_limit = 0;
+            h->stats.chunked_bodies++;
+        }
         return 0;
     case EIO_ACT_WS_ACCEPT: /* cannot happen without an Upgrade header */
         break;
@@ -686,10 +789,43 @@ static int on_http(http_conn *c, const char *uri)
     return -1;
 }
 
+static int on_body_done(http_conn *c);
+static int body_append(http_conn *c, const void *in, size_t len);
+
+static int dechunk_sink(void *user, const uint8_t *data, size_t len)
+{
+    http_conn *c = user;
+    if (c->body_len + len > c->http->max_payload) {
+        c->over_limit = 1;
+        return 1;
+    }
+    return body_append(c, data, len) < 0 ? 1 : 0;
+}
+
+/* A chunked body: decoded into c->body; its end completes the POST like Content-Length's. */
+static int on_chunked_body(http_conn *c, const void *in, size_t len)
+{
+    const char *reason = NULL;
+    int rc = sio_chunked_feed(&c->dechunk, in, len, NULL, dechunk_sink, c, &reason);
+    if (rc == 1)
+        return on_body_done(c);
+    if (rc == 0)
+        return 0;
+    eio_session *s = c->s;
+    int too_large = rc == SIO_ELIMIT && c->over_limit;
+    sio_log(SIO_LOG_INFO, "http", "session %s: chunked POST body: %s", eio_session_id(s),
+            too_large ? "over maxPayload" : (reason ? reason : "out of memory"));
+    eio_session_close(s, too_large ? EIO_CLOSE_PAYLOAD_TOO_LARGE : EIO_CLOSE_PARSE_ERROR);
+    conn_detach(c);
+    return respond_status(c, too_large ? 413 : 400);
+}
+
 static int on_body(http_conn *c, const void *in, size_t len)
 {
     if (c->discard_body || c->kind != CONN_POST || !c->s)
         return 0;
+    if (c->chunked)
+        return on_chunked_body(c, in, len);
     if (c->body_len + len > c->http->max_payload) {
         /* Over maxHttpBufferSize without a Content-Length to catch it earlier. */
         eio_session *s = c->s;
@@ -698,6 +834,11 @@ static int on_body(http_conn *c, const void *in, size_t len)
         c->discard_body = 1;
         return respond_status(c, 413);
     }
+    return body_append(c, in, len);
+}
+
+static int body_append(http_conn *c, const void *in, size_t len)
+{
     if (c->body_len + len > c->body_cap) {
         size_t cap = c->body_cap ? c->body_cap : 1024;
         while (cap < c->body_len + len)
@@ -789,7 +930,9 @@ static int on_confirm_upgrade(http_conn *c, const char *uri)
 
 static int on_ws_receive(http_conn *c, void *in, size_t len)
 {
-    if (!c->s)
+    /* lws may call again with more inflated bytes of a message already refused: stay refused
+     * (and keep the 1009 a later close would otherwise replace) */
+    if (!c->s || c->close_status)
         return -1;
     int first = lws_is_first_fragment(c->wsi), final = lws_is_final_fragment(c->wsi);
     int binary = lws_frame_is_binary(c->wsi);
@@ -822,9 +965,24 @@ static int on_ws_receive(http_conn *c, void *in, size_t len)
     /* lws_frame_is_binary reflects the first frame's opcode for continuations */
     return eio_conn_ws_message(c->s, c, c->body, n, binary) < 0 ? -1 : 0;
 too_large:
+    c->close_status = LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE;
     eio_session_close(c->s, EIO_CLOSE_PAYLOAD_TOO_LARGE);
     lws_close_reason(c->wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, NULL, 0);
     return -1;
+}
+
+/* A data frame's header announces its length (scripts/lws-patches/0009): refuse one above
+ * maxPayload before reading any of it, as Node's ws does. */
+static int on_ws_frame_length(http_conn *c, size_t len)
+{
+    if (len <= c->http->max_payload)
+        return 0;
+    sio_log(SIO_LOG_INFO, "http", "session %s: WebSocket frame of %zu bytes over maxPayload",
+            c->s ? eio_session_id(c->s) : "-", len);
+    c->close_status = LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE;
+    if (c->s)
+        eio_session_close(c->s, EIO_CLOSE_PAYLOAD_TOO_LARGE);
+    return 1;
 }
 
 /* RFC 6455 header of an unmasked server frame; returns its length (2, 4 or 10). */
@@ -849,7 +1007,9 @@ static size_t ws_frame_header(uint8_t *h, size_t len, int binary)
 
 static int ws_close_now(http_conn *c)
 {
-    lws_close_reason(c->wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+    lws_close_reason(
+        c->wsi, c->close_status ? (enum lws_close_status)c->close_status : LWS_CLOSE_STATUS_NORMAL,
+        NULL, 0);
     return -1;
 }
 
@@ -932,6 +1092,83 @@ static int on_ws_writable(http_conn *c)
     return ws_drain(c) < 0 ? ws_close_now(c) : 0;
 }
 
+/* ---- accepting: back-off at the descriptor limit ------------------------------------------- */
+
+static uint64_t ms_since(const struct timeval *t0)
+{
+    struct timeval now;
+    evutil_gettimeofday(&now, NULL);
+    return (uint64_t)((now.tv_sec - t0->tv_sec) * 1000 + (now.tv_usec - t0->tv_usec) / 1000);
+}
+
+static void accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+    sio_http *h = arg;
+#ifdef SIO_LWS_PATCHED
+    for (size_t i = 0; i < h->npaused; i++)
+        lws_change_pollfd(h->paused[i], 0, LWS_POLLIN);
+#endif
+    h->npaused = 0;
+}
+
+/* accept() failed on a listening socket (scripts/lws-patches/0008). Out of descriptors or
+ * memory, the connection stays queued and the socket readable: retrying at once would spin,
+ * so the socket is taken out of the poll set until the back-off timer puts it back. One log
+ * line when an episode starts and one when it ends, whatever its length. */
+static void on_accept_failed(sio_http *h, struct lws *listener, int err)
+{
+    h->stats.accept_failures++;
+    if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM) {
+        sio_log(SIO_LOG_DEBUG, "http", "accept: %s", strerror(err));
+        return; /* e.g. ECONNABORTED: that connection is gone, the next one is fine */
+    }
+    if (!h->accept_episode) {
+        h->accept_episode = 1;
+        h->episode_failures = 0;
+        evutil_gettimeofday(&h->episode_start, NULL);
+        h->stats.accept_pauses++;
+        sio_log(SIO_LOG_WARN, "http",
+                "accept: %s; new connections wait in the backlog, retrying every %u ms",
+                strerror(err), h->opts.accept_backoff_ms);
+    }
+    h->episode_failures++;
+#ifdef SIO_LWS_PATCHED
+    size_t i = 0;
+    while (i < h->npaused && h->paused[i] != listener)
+        i++;
+    if (i == h->npaused && i < sizeof(h->paused) / sizeof(h->paused[0])) {
+        h->paused[h->npaused++] = listener;
+        lws_change_pollfd(listener, LWS_POLLIN, 0);
+    }
+#endif
+    unsigned ms = h->opts.accept_backoff_ms ? h->opts.accept_backoff_ms : 1;
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    if (!evtimer_pending(h->accept_timer, NULL))
+        evtimer_add(h->accept_timer, &tv);
+}
+
+static void remember_listener(sio_http *h, struct lws *listener)
+{
+    for (size_t i = 0; i < h->nlisteners; i++)
+        if (h->listeners[i] == listener)
+            return;
+    if (h->nlisteners < sizeof(h->listeners) / sizeof(h->listeners[0]))
+        h->listeners[h->nlisteners++] = listener;
+}
+
+static void on_accepted(sio_http *h, struct lws *listener,
+                        const struct lws_filter_network_conn_args *a)
+{
+    remember_listener(h, listener);
+    if (h->accept_episode) {
+        h->accept_episode = 0;
+        sio_log(SIO_LOG_WARN, "http", "accept: resumed after %llu ms and %llu failed attempts",
+                (unsigned long long)ms_since(&h->episode_start),
+                (unsigned long long)h->episode_failures);
+    }
+    note_peer(h, a);
+}
+
 /* ---- the lws protocol callback ----------------------------------------------------------------
  */
 
@@ -943,10 +1180,54 @@ static http_conn *conn_get(struct lws *wsi, int create)
         if (!c)
             return NULL;
         c->wsi = wsi;
-        c->http = lws_context_user(lws_get_context(wsi));
+        sio_http *h = lws_context_user(lws_get_context(wsi));
+        c->http = h;
         lws_set_opaque_user_data(wsi, c);
+        c->next = h->conns;
+        if (h->conns)
+            h->conns->prev = c;
+        h->conns = c;
+        h->stats.connections++;
     }
     return c;
+}
+
+static void conn_free(http_conn *c)
+{
+    sio_http *h = c->http;
+    conn_detach(c);
+    lws_set_opaque_user_data(c->wsi, NULL);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        h->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    h->stats.connections--;
+    if (c->deadline)
+        event_free(c->deadline);
+    free(c->origin);
+    free(c);
+}
+
+void sio_http_shutdown_begin(sio_http *h, unsigned deadline_ms)
+{
+    h->shutting_down = 1;
+    if (!h->deadline_ms || deadline_ms < h->deadline_ms)
+        h->deadline_ms = deadline_ms;
+    /* no new connections: clients that reconnect at once must not keep the drain going */
+    if (h->accept_timer)
+        evtimer_del(h->accept_timer);
+#ifdef SIO_LWS_PATCHED
+    for (size_t i = 0; i < h->nlisteners; i++)
+        lws_change_pollfd(h->listeners[i], LWS_POLLIN, 0);
+#endif
+    for (http_conn *c = h->conns; c; c = c->next) {
+        if (c->kind == CONN_NONE && !c->s) /* idle keep-alive: nothing to finish */
+            kill_soon(c);
+        else
+            arm_deadline(c);
+    }
 }
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -955,7 +1236,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     http_conn *c;
     switch (reason) {
     case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
-        note_peer(lws_context_user(lws_get_context(wsi)), user);
+        if (user)
+            on_accepted(lws_context_user(lws_get_context(wsi)), wsi, user);
+        else /* accept() failed: len is its errno (scripts/lws-patches/0008) */
+            on_accept_failed(lws_context_user(lws_get_context(wsi)), wsi, (int)len);
         return 0;
     case LWS_CALLBACK_HTTP:
         c = conn_get(wsi, 1);
@@ -1004,13 +1288,14 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return 0;
     case LWS_CALLBACK_WSI_DESTROY:
         c = conn_get(wsi, 0);
-        if (c) {
-            conn_detach(c);
-            lws_set_opaque_user_data(wsi, NULL);
-            free(c->origin);
-            free(c);
-        }
+        if (c)
+            conn_free(c);
         return 0;
+#ifdef SIO_LWS_PATCHED
+    case LWS_CALLBACK_SIO_RX_FRAME_LENGTH:
+        c = conn_get(wsi, 0);
+        return c ? on_ws_frame_length(c, len) : 1;
+#endif
     default:
         break;
     }
@@ -1043,7 +1328,14 @@ sio_http *sio_http_new(struct event_base *base, const sio_http_options *opts, ei
         return NULL;
     h->engine = engine;
     h->opts = *opts;
+    h->base = base;
+    h->deadline_ms = opts->close_deadline_ms;
     h->max_payload = eio_server_options(engine)->max_payload;
+    h->accept_timer = evtimer_new(base, accept_resume_cb, h);
+    if (!h->accept_timer) {
+        free(h);
+        return NULL;
+    }
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_bridge);
 
     struct lws_context_creation_info info;
@@ -1078,6 +1370,7 @@ sio_http *sio_http_new(struct event_base *base, const sio_http_options *opts, ei
     h->ctx = lws_create_context(&info);
     if (!h->ctx) {
         sio_log(SIO_LOG_ERROR, "http", "cannot create the libwebsockets context");
+        event_free(h->accept_timer);
         free(h);
         return NULL;
     }
@@ -1094,6 +1387,8 @@ void sio_http_free(sio_http *h)
 {
     if (!h)
         return;
+    event_free(h->accept_timer); /* before the listeners it would resume go away */
+    h->npaused = 0;
     lws_context_destroy(h->ctx);
     free(h->scratch);
     free(h->peers);

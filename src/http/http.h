@@ -35,6 +35,12 @@ typedef struct sio_http_options {
     const char *tls_cert;              /* PEM paths: TLS when both are set */
     const char *tls_key;
     size_t max_header_bytes; /* 8192 */
+    /* A connection the server is closing whose peer does not take the rest of its data (the
+     * close frame or the last polling response) is dropped after this long. */
+    unsigned close_deadline_ms; /* 30000 (Node's ws closeTimeout) */
+    /* Out of descriptors (EMFILE/ENFILE) or memory at accept(): stop polling the listening
+     * socket and try again after this long. */
+    unsigned accept_backoff_ms; /* 100 */
     /* Extra route: called for requests outside the engine path; NULL = 404. Returns the
      * status and fills body and ctype with static or owned-by-caller strings valid until return. */
     int (*route)(const char *path, const char **ctype, const char **body, void *user);
@@ -42,6 +48,15 @@ typedef struct sio_http_options {
 } sio_http_options;
 
 void sio_http_options_init(sio_http_options *o);
+
+/* Counters of the HTTP layer (monotonic, except the gauge). */
+typedef struct sio_http_stats {
+    uint64_t accept_failures;      /* accept() calls that failed (other than EAGAIN) */
+    uint64_t accept_pauses;        /* episodes of paused accepting (descriptors or memory) */
+    uint64_t close_deadline_drops; /* closing connections dropped at close_deadline_ms */
+    uint64_t chunked_bodies;       /* POST bodies read with chunked transfer coding */
+    size_t connections;            /* HTTP and WebSocket connections open now */
+} sio_http_stats;
 
 /** The transport ops to hand to eio_server_new for sessions served by this layer. */
 const eio_transport_ops *sio_http_transport_ops(void);
@@ -51,6 +66,13 @@ const eio_transport_ops *sio_http_transport_ops(void);
 sio_http *sio_http_new(struct event_base *base, const sio_http_options *opts, eio_server *engine);
 /** The port actually bound. */
 int sio_http_port(const sio_http *h);
+/** Counters so far. */
+const sio_http_stats *sio_http_get_stats(const sio_http *h);
+/** Graceful shutdown: idle keep-alive connections are closed now, every response from now on
+ *  ends its connection, and connections still open after deadline_ms are dropped. The engine
+ *  closes the sessions (held GETs get the close packet, WebSockets a close frame); the caller
+ *  runs the loop until sio_http_get_stats()->connections is 0 or the deadline passed. */
+void sio_http_shutdown_begin(sio_http *h, unsigned deadline_ms);
 /** Stops listening and closes every connection. */
 void sio_http_free(sio_http *h);
 

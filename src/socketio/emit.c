@@ -296,6 +296,13 @@ struct sio_ack {
     int done;
 };
 
+/* An ack holds its namespace (a dynamic one is not removed under it). */
+static void ack_free(sio_ack *ack)
+{
+    sio_nsp_release(ack->nsp);
+    free(ack);
+}
+
 sio_ack *sio_ack_retain(sio_ack *ack)
 {
     ack->retained = 1;
@@ -307,7 +314,7 @@ void sio_ack_free(sio_ack *ack)
     if (ack->in_handler)
         ack->done = 1;
     else
-        free(ack);
+        ack_free(ack);
 }
 
 int sio_ack_send(sio_ack *ack, const char *args_json, const sio_bin *bins, size_t nbins)
@@ -327,7 +334,7 @@ int sio_ack_send(sio_ack *ack, const char *args_json, const sio_bin *bins, size_
     }
     ack->done = 1;
     if (!ack->in_handler)
-        free(ack);
+        ack_free(ack);
     return rc;
 }
 
@@ -371,6 +378,7 @@ static void bcast_maybe_free(bcast_ack *bc)
     free(bc->responses);
     if (bc->timer)
         event_free(bc->timer);
+    sio_nsp_release(bc->nsp);
     free(bc);
 }
 
@@ -542,6 +550,7 @@ void sio_socket_on_packet(sio_socket *s, const sio_packet *p, sio_buf *const *bi
         ack = calloc(1, sizeof(*ack));
         if (ack) {
             ack->nsp = s->nsp;
+            sio_nsp_hold(ack->nsp);
             memcpy(ack->sid, s->id, sizeof(ack->sid));
             ack->id = p->id;
             ack->in_handler = 1;
@@ -557,7 +566,7 @@ void sio_socket_on_packet(sio_socket *s, const sio_packet *p, sio_buf *const *bi
     if (ack) {
         ack->in_handler = 0;
         if (!ack->retained || ack->done)
-            free(ack);
+            ack_free(ack);
     }
 }
 
@@ -683,6 +692,7 @@ long sio_namespace_emit_ack(sio_namespace *nsp, const sio_target *to, const char
         return SIO_ENOMEM;
     }
     bc->nsp = nsp;
+    sio_nsp_hold(nsp);
     bc->cb = cb;
     bc->user = user;
     send_ctx ctx = {&f, to ? to->flags : 0, bc, id};

@@ -85,6 +85,15 @@ struct sio_namespace {
     sio_disconnect_cb on_disconnect;
     void *on_disconnect_user;
     uint64_t next_ack_id;
+    /* A dynamic child namespace is removed once nothing holds it (Node's
+     * cleanupEmptyChildNamespaces): holds counts its sockets (connected or still referenced),
+     * client acks and broadcast acks in flight; pinned is set when the application asked for it
+     * by name (sio_server_of), which keeps it for good. */
+    int dynamic;
+    int pinned;
+    size_t holds;
+    int gc_queued;
+    sio_namespace *gc_next;
 };
 
 struct sio_socket {
@@ -141,8 +150,15 @@ struct sio_server {
     sio_map nsps;
     dyn_parent *dyn;
     size_t ndyn;
-    size_t ndyn_created;
+    size_t ndyn_alive; /* dynamic child namespaces now (bounded by max_dynamic_namespaces) */
+    uint64_t ns_created, ns_removed, ns_refused;
+    struct timeval ns_refused_logged;
+    sio_namespace *gc;     /* namespaces that may have become empty */
+    struct event *gc_ev;   /* removes them outside any callback running on them */
     struct event *sigint, *sigterm;
+    struct event *drain_ev; /* graceful shutdown: polls for the last connection to go */
+    struct timeval drain_start;
+    int draining;
 };
 
 /* socket.c */
@@ -153,6 +169,8 @@ void sio_socket_close(sio_socket *s, const char *reason, int notify_client);
 void sio_nsp_free(sio_namespace *nsp);
 sio_namespace *sio_nsp_new(sio_server *srv, const char *name, size_t len);
 int sio_nsp_connect(sio_namespace *nsp, sio_client *c, const sio_packet *p);
+void sio_nsp_hold(sio_namespace *nsp);
+void sio_nsp_release(sio_namespace *nsp);
 
 /* emit.c */
 int sio_frame_encode(sio_frame *f, sio_packet_type type, const char *nsp, int64_t id,

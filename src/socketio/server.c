@@ -34,6 +34,9 @@ void sio_server_options_init(sio_server_options *o)
     o->max_namespaces_per_connection = 64;
     o->max_rooms_per_socket = 10000;
     o->max_dynamic_namespaces = 10000;
+    o->close_deadline_ms = 30000;
+    o->accept_backoff_ms = 100;
+    o->shutdown_timeout_ms = 10000;
 }
 
 /* ---- clients ------------------------------------------------------------------------------ */
@@ -124,10 +127,43 @@ static sio_socket *client_socket(sio_client *c, const char *nsp, size_t len)
     return NULL;
 }
 
+/* Ends the connection. What is already queued (replies to earlier packets, e.g. the CONNECTs
+ * accepted before the one over max_namespaces_per_connection) is still delivered, as Node's
+ * conn.close() does; the out-queue bounds keep that finite. */
 static void protocol_error(sio_client *c, const char *why)
 {
     sio_log(SIO_LOG_INFO, "socketio", "session %s: %s", eio_session_id(c->eio), why);
-    eio_session_abort(c->eio, EIO_CLOSE_PARSE_ERROR);
+    eio_session_close(c->eio, EIO_CLOSE_PARSE_ERROR);
+}
+
+/* Removes the dynamic child namespaces that nothing holds any more (sio_nsp_release). */
+static void gc_cb(evutil_socket_t fd, short what, void *arg)
+{
+    sio_server *srv = arg;
+    while (srv->gc) {
+        sio_namespace *nsp = srv->gc;
+        srv->gc = nsp->gc_next;
+        nsp->gc_queued = 0;
+        if (nsp->holds || nsp->pinned)
+            continue; /* taken again since it was queued */
+        sio_map_del(&srv->nsps, nsp->name, strlen(nsp->name));
+        srv->ndyn_alive--;
+        srv->ns_removed++;
+        sio_nsp_free(nsp);
+    }
+}
+
+static void log_refused_nsp(sio_server *srv)
+{
+    /* at most one line a second, however hard a client tries */
+    struct timeval now;
+    evutil_gettimeofday(&now, NULL);
+    if (now.tv_sec == srv->ns_refused_logged.tv_sec && srv->ns_refused > 1)
+        return;
+    srv->ns_refused_logged = now;
+    sio_log(SIO_LOG_WARN, "socketio",
+            "refusing dynamic namespaces: %zu alive (max_dynamic_namespaces); %llu refused so far",
+            srv->ndyn_alive, (unsigned long long)srv->ns_refused);
 }
 
 static sio_namespace *find_or_create_nsp(sio_server *srv, const sio_packet *p)
@@ -135,11 +171,11 @@ static sio_namespace *find_or_create_nsp(sio_server *srv, const sio_packet *p)
     sio_namespace *nsp = sio_map_get(&srv->nsps, p->nsp, p->nsp_len);
     if (nsp || !srv->ndyn)
         return nsp;
-    /* Child namespaces live until the server stops (as in Node): cap how many a client can
-     * make us create, or a loop of CONNECTs to "/dyn-<n>" grows memory without end. */
-    if (srv->ndyn_created >= srv->opts.max_dynamic_namespaces) {
-        sio_log(SIO_LOG_WARN, "socketio", "refusing namespace: %zu dynamic namespaces (limit)",
-                srv->ndyn_created);
+    /* Empty child namespaces are removed (gc_cb), so this caps the ones alive at once: a loop
+     * of CONNECTs to "/dyn-<n>" from many connections cannot grow memory without end. */
+    if (srv->ndyn_alive >= srv->opts.max_dynamic_namespaces) {
+        srv->ns_refused++;
+        log_refused_nsp(srv);
         return NULL;
     }
     char name[512];
@@ -160,14 +196,22 @@ static sio_namespace *find_or_create_nsp(sio_server *srv, const sio_packet *p)
         dyn_parent *d = &srv->dyn[i];
         if (d->match(srv, name, p->data_len ? a : "{}", d->user)) {
             nsp = sio_nsp_new(srv, name, p->nsp_len);
-            if (nsp)
-                srv->ndyn_created++;
-            if (nsp && d->setup)
+            if (nsp) {
+                nsp->dynamic = 1;
+                srv->ndyn_alive++;
+                srv->ns_created++;
+            }
+            if (nsp && d->setup) {
+                nsp->holds++; /* a setup that pins or connects nothing must not free it */
                 d->setup(nsp, d->user);
+                nsp->holds--;
+            }
         }
     }
     if (a != auth)
         free(a);
+    if (nsp && nsp->dynamic && !nsp->holds) /* removed again unless a socket joins it now */
+        nsp->holds++, sio_nsp_release(nsp);
     return nsp;
 }
 
@@ -302,11 +346,49 @@ static void on_message(eio_session *es, const uint8_t *data, size_t len, int bin
 
 /* ---- server ------------------------------------------------------------------------------- */
 
+void sio_server_get_stats(const sio_server *srv, sio_server_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (srv->http) {
+        const sio_http_stats *h = sio_http_get_stats(srv->http);
+        out->accept_failures = h->accept_failures;
+        out->accept_pauses = h->accept_pauses;
+        out->close_deadline_drops = h->close_deadline_drops;
+        out->chunked_bodies = h->chunked_bodies;
+        out->connections = h->connections;
+    }
+    out->namespaces_created = srv->ns_created;
+    out->namespaces_removed = srv->ns_removed;
+    out->namespaces_refused = srv->ns_refused;
+    out->sessions = srv->engine ? eio_server_session_count(srv->engine) : 0;
+    out->dynamic_namespaces = srv->ndyn_alive;
+}
+
 static int route(const char *path, const char **ctype, const char **body, void *user)
 {
+    sio_server *srv = user;
     if (!strcmp(path, "/health") || !strcmp(path, "/healthz")) {
         *ctype = "application/json";
         *body = "{\"status\":\"ok\"}";
+        return 200;
+    }
+    if (srv->opts.stats_path && !strcmp(path, srv->opts.stats_path)) {
+        static char json[768]; /* one thread; valid until the route returns */
+        sio_server_stats st;
+        sio_server_get_stats(srv, &st);
+        snprintf(json, sizeof(json),
+                 "{\"accept_failures\":%llu,\"accept_pauses\":%llu,\"close_deadline_drops\":%llu,"
+                 "\"chunked_bodies\":%llu,\"namespaces_created\":%llu,\"namespaces_removed\":%llu,"
+                 "\"namespaces_refused\":%llu,\"connections\":%zu,\"sessions\":%zu,"
+                 "\"dynamic_namespaces\":%zu}",
+                 (unsigned long long)st.accept_failures, (unsigned long long)st.accept_pauses,
+                 (unsigned long long)st.close_deadline_drops, (unsigned long long)st.chunked_bodies,
+                 (unsigned long long)st.namespaces_created,
+                 (unsigned long long)st.namespaces_removed,
+                 (unsigned long long)st.namespaces_refused, st.connections, st.sessions,
+                 st.dynamic_namespaces);
+        *ctype = "application/json";
+        *body = json;
         return 200;
     }
     return 404;
@@ -320,6 +402,7 @@ sio_server *sio_server_new(struct event_base *base, const sio_server_options *op
     srv->opts = *opts;
     srv->own_base = !base;
     srv->base = base ? base : event_base_new();
+    srv->gc_ev = srv->base ? event_new(srv->base, -1, 0, gc_cb, srv) : NULL;
     sio_map_init(&srv->nsps);
     sio_packet_limits_init(&srv->limits);
     srv->limits.max_attachments = opts->max_attachments > 16 ? 16 : opts->max_attachments;
@@ -352,9 +435,12 @@ sio_server *sio_server_new(struct event_base *base, const sio_server_options *op
     ho.tls_cert = opts->tls_cert;
     ho.tls_key = opts->tls_key;
     ho.route = route;
+    ho.route_user = srv;
+    ho.close_deadline_ms = opts->close_deadline_ms;
+    ho.accept_backoff_ms = opts->accept_backoff_ms;
     if (srv->base)
         srv->engine = eio_server_new(srv->base, &eo, &cbs, sio_http_transport_ops());
-    if (srv->engine)
+    if (srv->engine && srv->gc_ev)
         srv->http = sio_http_new(srv->base, &ho, srv->engine);
     if (!srv->http) {
         sio_server_free(srv);
@@ -373,18 +459,50 @@ struct event_base *sio_server_base(const sio_server *srv)
     return srv->base;
 }
 
+/* Graceful shutdown: polls until the last connection is gone or the deadline passed. */
+static void drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+    sio_server *srv = arg;
+    size_t left = sio_http_get_stats(srv->http)->connections;
+    struct timeval now, el;
+    evutil_gettimeofday(&now, NULL);
+    evutil_timersub(&now, &srv->drain_start, &el);
+    uint64_t ms = (uint64_t)el.tv_sec * 1000 + (uint64_t)el.tv_usec / 1000;
+    if (left && ms < srv->opts.shutdown_timeout_ms)
+        return;
+    if (left)
+        sio_log(SIO_LOG_WARN, "app", "shutdown: %zu connections still open after %u ms", left,
+                srv->opts.shutdown_timeout_ms);
+    event_base_loopbreak(srv->base);
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
-    sio_log(SIO_LOG_INFO, "app", "signal %d: shutting down", (int)sig);
-    event_base_loopbreak(arg);
+    sio_server *srv = arg;
+    if (srv->draining || !srv->opts.shutdown_timeout_ms) {
+        sio_log(SIO_LOG_INFO, "app", "signal %d: stopping now", (int)sig);
+        event_base_loopbreak(srv->base);
+        return;
+    }
+    sio_log(SIO_LOG_INFO, "app", "signal %d: shutting down (up to %u ms)", (int)sig,
+            srv->opts.shutdown_timeout_ms);
+    srv->draining = 1;
+    evutil_gettimeofday(&srv->drain_start, NULL);
+    /* the http layer first, so the closes the engine asks for get the shutdown deadline */
+    sio_http_shutdown_begin(srv->http, srv->opts.shutdown_timeout_ms);
+    eio_server_shutdown(srv->engine);
+    srv->drain_ev = event_new(srv->base, -1, EV_PERSIST, drain_cb, srv);
+    struct timeval tv = {0, 20000};
+    if (!srv->drain_ev || event_add(srv->drain_ev, &tv) < 0)
+        event_base_loopbreak(srv->base);
 }
 
 int sio_server_run(sio_server *srv)
 {
     signal(SIGPIPE, SIG_IGN);
     if (!srv->sigint) {
-        srv->sigint = evsignal_new(srv->base, SIGINT, on_signal, srv->base);
-        srv->sigterm = evsignal_new(srv->base, SIGTERM, on_signal, srv->base);
+        srv->sigint = evsignal_new(srv->base, SIGINT, on_signal, srv);
+        srv->sigterm = evsignal_new(srv->base, SIGTERM, on_signal, srv);
         event_add(srv->sigint, NULL);
         event_add(srv->sigterm, NULL);
     }
@@ -415,6 +533,10 @@ void sio_server_free(sio_server *srv)
         event_free(srv->sigint);
     if (srv->sigterm)
         event_free(srv->sigterm);
+    if (srv->drain_ev)
+        event_free(srv->drain_ev);
+    if (srv->gc_ev)
+        event_free(srv->gc_ev);
     if (srv->own_base && srv->base)
         event_base_free(srv->base);
     free(srv);
@@ -431,6 +553,10 @@ sio_namespace *sio_server_of(sio_server *srv, const char *name)
         return NULL;
     size_t len = strlen(name);
     sio_namespace *nsp = sio_map_get(&srv->nsps, name, len);
+    if (nsp && nsp->dynamic && !nsp->pinned) {
+        nsp->pinned = 1; /* the application holds it now: kept until the server is freed */
+        srv->ndyn_alive--;
+    }
     return nsp ? nsp : sio_nsp_new(srv, name, len);
 }
 

@@ -57,6 +57,25 @@ void sio_nsp_free(sio_namespace *nsp)
     free(nsp);
 }
 
+void sio_nsp_hold(sio_namespace *nsp)
+{
+    nsp->holds++;
+}
+
+/* Queues a dynamic child namespace that nothing holds for removal; the removal itself runs
+ * from the server's gc event, so no caller still running on the namespace sees it go. */
+void sio_nsp_release(sio_namespace *nsp)
+{
+    if (--nsp->holds || !nsp->dynamic || nsp->pinned || nsp->gc_queued)
+        return;
+    sio_server *srv = nsp->srv;
+    nsp->gc_queued = 1;
+    nsp->gc_next = srv->gc;
+    srv->gc = nsp;
+    if (srv->gc_ev)
+        event_active(srv->gc_ev, EV_WRITE, 0);
+}
+
 const char *sio_namespace_name(const sio_namespace *nsp)
 {
     return nsp->name;
@@ -149,6 +168,7 @@ sio_socket *sio_socket_new(sio_namespace *nsp, sio_client *c, const char *auth, 
         return NULL;
     s->refcnt = 1;
     s->nsp = nsp;
+    sio_nsp_hold(nsp);
     s->client = c;
     if (!auth_len) {
         auth = "{}";
@@ -156,6 +176,7 @@ sio_socket *sio_socket_new(sio_namespace *nsp, sio_client *c, const char *auth, 
     }
     s->auth = malloc(auth_len + 1);
     if (!s->auth || sio_id_generate(s->id) < 0) {
+        sio_nsp_release(nsp);
         free(s->auth);
         free(s);
         return NULL;
@@ -174,6 +195,7 @@ void sio_socket_unref(sio_socket *s)
 {
     if (--s->refcnt)
         return;
+    sio_nsp_release(s->nsp);
     if (s->data_free)
         s->data_free(s->data);
     free(s->rooms);
