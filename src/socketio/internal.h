@@ -14,6 +14,7 @@
 #include "common/map.h"
 #include "engine/engine.h"
 #include "http/http.h"
+#include "sio_binary.h"
 #include "sio_packet.h"
 
 #include <event2/event.h>
@@ -113,17 +114,10 @@ struct sio_client {
     size_t nsockets;
     struct event *connect_timer;
     int closed;
-    int busy; /* packets being dispatched: the client is freed only when this drops to 0 */
-    struct sio_pending *pend; /* binary reassembly in progress (PROTOCOL.md §2.5), or NULL */
+    int busy;       /* packets being dispatched: the client is freed only when this drops to 0 */
+    sio_binary bin; /* decodes packets; holds a BINARY_* header until its sio_buf attachments
+                     * arrive (PROTOCOL.md §2.5) */
 };
-
-/* A BINARY_EVENT/BINARY_ACK waiting for its attachments; allocated only while one is. */
-typedef struct sio_pending {
-    char *text; /* the packet text; pkt's slices point into it */
-    sio_packet pkt;
-    sio_buf *bins[16];
-    size_t n;
-} sio_pending;
 
 typedef struct dyn_parent {
     sio_namespace_match_cb match;
@@ -135,7 +129,7 @@ struct sio_server {
     struct event_base *base;
     int own_base;
     sio_server_options opts;
-    sio_packet_limits limits;
+    sio_binary_limits limits; /* shared by every client's reassembler */
     eio_server *engine;
     sio_http *http;
     sio_map nsps;
