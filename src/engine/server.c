@@ -334,8 +334,11 @@ eio_action eio_server_handle(eio_server *srv, const eio_request *req, void *conn
             *err = EIO_ERR_UNKNOWN_SID;
             return EIO_ACT_ERROR;
         }
+        /* Every session speaks protocol 4 (the handshake refuses others); Node refuses a
+         * request whose EIO differs from its session's, upgrade included: 400 code 3. */
+        int same_protocol = req->eio && !strcmp(req->eio, "4");
         if (req->is_upgrade) {
-            if (!ws) {
+            if (!ws || !same_protocol) {
                 *err = EIO_ERR_BAD_REQUEST;
                 return EIO_ACT_ERROR;
             }
@@ -344,7 +347,7 @@ eio_action eio_server_handle(eio_server *srv, const eio_request *req, void *conn
                 *session = s;
             return EIO_ACT_WS_ACCEPT;
         }
-        if (ws || s->transport != EIO_TRANSPORT_POLLING) {
+        if (ws || s->transport != EIO_TRANSPORT_POLLING || !same_protocol) {
             *err = EIO_ERR_BAD_REQUEST;
             return EIO_ACT_ERROR;
         }
