@@ -1,7 +1,7 @@
 /*
  * Socket.IO v5 packet codec. Decoding mirrors socket.io-parser's Decoder.decodeString and
- * isPayloadValid (PROTOCOL.md 2.1, 2.4, 2.5) but is stricter where the reference leans on JS
- * coercion (Number(" ") == 0): counts and ids are plain ASCII digits. No allocation, no logging.
+ * isPayloadValid (docs/protocol.md §2.1, §2.4, §2.5) but is stricter where the reference leans on
+ * JS coercion (Number(" ") == 0): counts and ids are plain ASCII digits. No allocation, no logging.
  */
 #include "sio_packet.h"
 

@@ -1,5 +1,5 @@
 /*
- * Socket.IO v5 packet codec (PROTOCOL.md 2.1-2.5, socket.io-protocol README "Packet encoding"):
+ * Socket.IO v5 packet codec (docs/protocol.md §2.1-2.5):
  * decodes the text part of one packet into slices of the input and encodes packet headers.
  * Sans-I/O: no allocation, no logging. Binary attachments are reassembled by sio_binary.h.
  */

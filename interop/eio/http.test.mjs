@@ -1,5 +1,5 @@
 // Raw HTTP checks of the Engine.IO endpoint: handshake format, POST/GET responses, CORS, and the
-// error codes of PROTOCOL.md section 1.9 (JSON body {"code","message"}), plus raw WebSocket
+// error codes of docs/protocol.md §1.9 (JSON body {"code","message"}), plus raw WebSocket
 // upgrade refusals.
 
 import { describe, it, before } from "node:test";

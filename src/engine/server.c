@@ -1,7 +1,7 @@
 /*
  * Engine.IO server: options, the sid table, request verification and the handshake
- * (PROTOCOL.md §1.3, §1.9), the per-iteration flush of dirty sessions and the reaper that frees
- * closed sessions outside any callback running on them.
+ * (docs/protocol.md §1.3, §1.9), the per-iteration flush of dirty sessions and the reaper that
+ * frees closed sessions outside any callback running on them.
  */
 #include "internal.h"
 
@@ -241,7 +241,7 @@ static int transport_enabled(const eio_server *srv, const char *t)
     return 0;
 }
 
-/* Writes the open packet: exactly the five keys the suites assert (PROTOCOL.md §1.3). */
+/* Writes the open packet: exactly the five keys the suites assert (docs/protocol.md §1.3). */
 static sio_buf *open_packet(const eio_server *srv, const eio_session *s)
 {
     char tmp[256];
@@ -307,7 +307,7 @@ static eio_action handshake(eio_server *srv, const eio_request *req, void *conn,
     return act;
 }
 
-/* Request checks in Node's order (PROTOCOL.md §1.9), then the transport's own handling. */
+/* Request checks in Node's order (docs/protocol.md §1.9), then the transport's own handling. */
 eio_action eio_server_handle(eio_server *srv, const eio_request *req, void *conn,
                              eio_session **session, int *err, int *status)
 {

@@ -1,6 +1,6 @@
 /*
- * Private structures of the Socket.IO layer (PROTOCOL.md §2). Owner tree: sio_server -> engine,
- * http, namespaces; a namespace -> its sockets (id map) and rooms (the in-memory adapter's
+ * Private structures of the Socket.IO layer (docs/protocol.md §2). Owner tree: sio_server ->
+ * engine, http, namespaces; a namespace -> its sockets (id map) and rooms (the in-memory adapter's
  * two-way index); a client (one per Engine.IO session) -> its sockets' membership in it.
  * Sockets are refcounted so a handler that disconnects its own socket never frees it under
  * itself; the last unref frees.
@@ -116,7 +116,7 @@ struct sio_client {
     int closed;
     int busy;       /* packets being dispatched: the client is freed only when this drops to 0 */
     sio_binary bin; /* decodes packets; holds a BINARY_* header until its sio_buf attachments
-                     * arrive (PROTOCOL.md §2.5) */
+                     * arrive (docs/protocol.md §2.5) */
 };
 
 typedef struct dyn_parent {

@@ -1,7 +1,7 @@
 /*
- * Socket.IO server and clients (PROTOCOL.md §2.2-2.6): one client per Engine.IO session decodes
- * Socket.IO packets once (binary attachments through protocol/sio_binary), routes them to the
- * sockets of its namespaces and enforces the connect timeout. Any protocol violation closes the
+ * Socket.IO server and clients (docs/protocol.md §2.2-2.6): one client per Engine.IO session
+ * decodes Socket.IO packets once (binary attachments through protocol/sio_binary), routes them to
+ * the sockets of its namespaces and enforces the connect timeout. Any protocol violation closes the
  * whole connection, as Node does.
  */
 #include "internal.h"
