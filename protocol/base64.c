@@ -1,6 +1,6 @@
 /*
- * Base64 codec for Engine.IO binary packets (PROTOCOL.md 1.5, RFC 4648 section 4). Decoding is
- * strict and works in place, so a polling body can be decoded without a second buffer.
+ * Base64 codec for Engine.IO binary packets (docs/protocol.md §1.5, RFC 4648 section 4). Decoding
+ * is strict and works in place, so a polling body can be decoded without a second buffer.
  */
 #include "base64.h"
 

@@ -1,7 +1,8 @@
 /*
- * Engine.IO v4 packet codec (PROTOCOL.md 1.5). Strict where the reference parser is loose: it maps
- * any character Number() accepts to a type (even "" and " " become "open"); we take only '0'..'6'
- * and 'b', so garbage is rejected at the edge with a reason instead of turning into an odd packet.
+ * Engine.IO v4 packet codec (docs/protocol.md §1.5). Strict where the reference parser is loose: it
+ * maps any character Number() accepts to a type (even "" and " " become "open"); we take only
+ * '0'..'6' and 'b', so garbage is rejected at the edge with a reason instead of turning into an odd
+ * packet.
  */
 #include "eio_packet.h"
 

@@ -1,6 +1,6 @@
 /*
- * Engine.IO v4 packets (PROTOCOL.md 1.5): one packet per WebSocket frame, and the grammar of each
- * polling payload segment. Sans-I/O: decoded packets point into the caller's buffer.
+ * Engine.IO v4 packets (docs/protocol.md §1.5): one packet per WebSocket frame, and the grammar of
+ * each polling payload segment. Sans-I/O: decoded packets point into the caller's buffer.
  */
 #ifndef SIO_EIO_PACKET_H
 #define SIO_EIO_PACKET_H

@@ -1,5 +1,5 @@
 /*
- * Engine.IO v4 polling payload codec (PROTOCOL.md 1.5). Like the reference decoder, iteration
+ * Engine.IO v4 polling payload codec (docs/protocol.md §1.5). Like the reference decoder, iteration
  * stops at the first undecodable packet; unlike it, an empty segment is an error, not an "open".
  */
 #include "eio_payload.h"

@@ -1,7 +1,7 @@
 /*
- * Engine.IO v4 polling payloads (PROTOCOL.md 1.5): packets joined by the record separator 0x1E,
- * binary messages written as 'b' + base64. Sans-I/O: decoding is in place, encoding into caller
- * buffers sized by eio_payload_encoded_len().
+ * Engine.IO v4 polling payloads (docs/protocol.md §1.5): packets joined by the record separator
+ * 0x1E, binary messages written as 'b' + base64. Sans-I/O: decoding is in place, encoding into
+ * caller buffers sized by eio_payload_encoded_len().
  */
 #ifndef SIO_EIO_PAYLOAD_H
 #define SIO_EIO_PAYLOAD_H

@@ -1,7 +1,8 @@
 /*
  * Zero-copy JSON (RFC 8259) scanner: validates a value in place, then iterates, compares and
  * unescapes slices of it. Never allocates, never recurses: nesting is tracked in a fixed bitset,
- * so hostile input costs O(n) time and O(1) stack. Socket.IO payloads are JSON (PROTOCOL.md 2.1).
+ * so hostile input costs O(n) time and O(1) stack. Socket.IO payloads are JSON
+ * (docs/protocol.md §2.1).
  */
 #ifndef SIO_JSON_SCAN_H
 #define SIO_JSON_SCAN_H

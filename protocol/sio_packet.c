@@ -1,7 +1,7 @@
 /*
  * Socket.IO v5 packet codec. Decoding mirrors socket.io-parser's Decoder.decodeString and
- * isPayloadValid (PROTOCOL.md 2.1, 2.4, 2.5) but is stricter where the reference leans on JS
- * coercion (Number(" ") == 0): counts and ids are plain ASCII digits. No allocation, no logging.
+ * isPayloadValid (docs/protocol.md §2.1, §2.4, §2.5) but is stricter where the reference leans on
+ * JS coercion (Number(" ") == 0): counts and ids are plain ASCII digits. No allocation, no logging.
  */
 #include "sio_packet.h"
 
@@ -178,73 +178,6 @@ static int check_payload(sio_packet *pk, const char **why)
     }
 }
 
-/* Per-level flags of the placeholder walk. */
-#define LVL_FLAG 1u   /* the last "_placeholder" member was literally true */
-#define LVL_NUM_OK 2u /* the last "num" member was an integer in [0, attachments) */
-
-enum member { MEMBER_OTHER, MEMBER_PLACEHOLDER, MEMBER_NUM };
-
-static enum member classify_key(const char *k, size_t kl)
-{
-    if (sio_json_string_eq(k, kl, "_placeholder", 12))
-        return MEMBER_PLACEHOLDER;
-    if (sio_json_string_eq(k, kl, "num", 3))
-        return MEMBER_NUM;
-    return MEMBER_OTHER;
-}
-
-/* Records a "_placeholder" or "num" member value in its object's flags. Later duplicates
- * overwrite earlier ones, as JSON.parse keeps the last. */
-static void note_member(unsigned char *lvl, enum member m, sio_json_token kind, const char *t,
-                        size_t tl, unsigned attachments)
-{
-    uint64_t num;
-    bool ok;
-
-    if (m == MEMBER_PLACEHOLDER) {
-        ok = kind == SIO_JSON_TOK_SCALAR && tl == 4 && memcmp(t, "true", 4) == 0;
-        *lvl = (unsigned char)(ok ? *lvl | LVL_FLAG : *lvl & ~LVL_FLAG);
-    } else if (m == MEMBER_NUM) {
-        ok = kind == SIO_JSON_TOK_SCALAR && sio_json_uint(t, tl, &num) == 0 && num < attachments;
-        *lvl = (unsigned char)(ok ? *lvl | LVL_NUM_OK : *lvl & ~LVL_NUM_OK);
-    }
-}
-
-/* socket.io-parser reconstructPacket throws "illegal attachments" for a placeholder whose num is
- * not a valid index; check that up front, in one flat pass over the validated payload. Unlike
- * the reference, placeholders nested inside a placeholder object are checked too. */
-static int check_placeholders(const char *data, size_t len, unsigned attachments, const char **why)
-{
-    unsigned char lvl[SIO_JSON_DEPTH_CAP];
-    unsigned depth = 0;
-    enum member pending = MEMBER_OTHER;
-    sio_json_reader r;
-    sio_json_token kind;
-    const char *t;
-    size_t tl;
-
-    sio_json_reader_init(&r, data, len);
-    while ((kind = sio_json_reader_next(&r, &t, &tl)) != SIO_JSON_TOK_END) {
-        if (kind == SIO_JSON_TOK_KEY) {
-            pending = classify_key(t, tl);
-            continue;
-        }
-        if (pending != MEMBER_OTHER && depth > 0)
-            note_member(&lvl[depth - 1], pending, kind, t, tl, attachments);
-        pending = MEMBER_OTHER;
-        if (kind == SIO_JSON_TOK_BEGIN_OBJECT || kind == SIO_JSON_TOK_BEGIN_ARRAY) {
-            if (depth == SIO_JSON_DEPTH_CAP) /* unreachable after validation */
-                return fail(why, SIO_ELIMIT, "json: nesting too deep");
-            lvl[depth++] = 0;
-        } else if ((kind == SIO_JSON_TOK_END_OBJECT || kind == SIO_JSON_TOK_END_ARRAY) &&
-                   depth > 0) {
-            if ((lvl[--depth] & (LVL_FLAG | LVL_NUM_OK)) == LVL_FLAG)
-                return fail(why, SIO_EPROTO, "illegal attachments: bad placeholder");
-        }
-    }
-    return 0;
-}
-
 static void set_payload(sio_packet *pk, const char *p, size_t n)
 {
     while (n > 0 && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) {
@@ -303,8 +236,6 @@ int sio_packet_decode(const char *p, size_t n, const sio_packet_limits *lim, sio
     }
     if (rc == 0)
         rc = check_payload(out, &why);
-    if (rc == 0 && is_binary(out->type))
-        rc = check_placeholders(out->data, out->data_len, out->attachments, &why);
     if (rc != 0 && reason != NULL)
         *reason = why;
     return rc;

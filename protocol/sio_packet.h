@@ -1,7 +1,7 @@
 /*
- * Socket.IO v5 packet codec (PROTOCOL.md 2.1-2.5, socket.io-protocol README "Packet encoding"):
+ * Socket.IO v5 packet codec (docs/protocol.md §2.1-2.5):
  * decodes the text part of one packet into slices of the input and encodes packet headers.
- * Sans-I/O: no allocation, no logging. Binary attachments themselves are reassembled elsewhere.
+ * Sans-I/O: no allocation, no logging. Binary attachments are reassembled by sio_binary.h.
  */
 #ifndef SIO_PACKET_H
 #define SIO_PACKET_H
@@ -60,9 +60,8 @@ typedef struct sio_packet {
  *   - CONNECT: no payload or an object; DISCONNECT: no payload; CONNECT_ERROR: object or string;
  *     EVENT/BINARY_EVENT: an array whose first element is a number or a string that is not a
  *     reserved name (see sio_packet_event_is_reserved(), escapes decoded first);
- *     ACK/BINARY_ACK: an array, and an ack id is required;
- *   - BINARY_*: every object whose (last) "_placeholder" member is true must have an integer
- *     "num" in [0, attachments).
+ *     ACK/BINARY_ACK: an array, and an ack id is required.
+ * Placeholders of BINARY_* packets are not looked at here: sio_binary_feed_text() checks them.
  * Borrows p; lim may be NULL for the defaults. Returns 0 and fills *out, or SIO_EPROTO /
  * SIO_ELIMIT and sets *reason (if not NULL) to a static string; *out is then unspecified.
  */

@@ -2,15 +2,17 @@
 # Installs what sio needs on a Debian 12 machine, idempotently:
 #  - apt packages (toolchain, libevent, OpenSSL, hiredis, Criterion, jansson, zlib, test peers);
 #  - a libwebsockets with libevent support. Debian's libwebsockets-dev 4.1.6 is built without it, so
-#    unless the system one defines LWS_WITH_LIBEVENT we build Debian's own source package as a static
-#    library into third_party/lws (cached: a second run costs nothing).
+#    unless the system one defines LWS_WITH_LIBEVENT and carries our correctness patches, we build
+#    Debian's own source package with scripts/lws-patches/series applied as a static library into
+#    third_party/lws, or $SIO_LWS_PREFIX when set (cached: a second run costs nothing).
 #  - the npm packages of interop/ and bench/ (pinned in their package.json files).
 # Only the Debian archive and the npm registry are contacted.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-LWS_PREFIX="$top/third_party/lws"
+LWS_PREFIX="${SIO_LWS_PREFIX:-$top/third_party/lws}"
+patch_dir="$top/scripts/lws-patches"
 # Bump when the build recipe below changes, so the cached build is redone.
-LWS_RECIPE="lws-4.1.6-libevent-pmd-patches-14"
+LWS_RECIPE="lws-4.1.6-libevent-pmd-patches-16"
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"
 
@@ -33,16 +35,32 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# The system one counts only when pkg-config knows it and its headers are where they should be
-# (meson.build applies the same test), and when we have not already built our own.
-system_lws_has_libevent() {
+# The patches to apply, in order: exactly the series file. A .patch file it does not list is an
+# error, so a patch cannot be added and silently left out.
+lws_patches=()
+while read -r p; do
+  [ -n "$p" ] && [ "${p#\#}" = "$p" ] || continue
+  [ -f "$patch_dir/$p" ] || { echo "deps: $patch_dir/series lists $p, which does not exist" >&2; exit 1; }
+  lws_patches+=("$p")
+done < "$patch_dir/series"
+for f in "$patch_dir"/*.patch; do
+  case " ${lws_patches[*]} " in *" $(basename "$f") "*) ;;
+    *) echo "deps: $f is not listed in $patch_dir/series" >&2; exit 1 ;; esac
+done
+
+# The system one counts only when pkg-config knows it, its headers are where they should be, it
+# has libevent support and our correctness patches (meson.build applies the same test), and when
+# we have not already built our own.
+system_lws_usable() {
   [ ! -f "$LWS_PREFIX/.built" ] && pkg-config --exists libwebsockets &&
     [ -f /usr/include/libwebsockets.h ] && [ -f /usr/include/lws_config.h ] &&
-    grep -q '^#define LWS_WITH_LIBEVENT' /usr/include/lws_config.h
+    grep -q '^#define LWS_WITH_LIBEVENT' /usr/include/lws_config.h &&
+    grep -q '^#define LWS_SIO_PATCH_HELD_TRANSACTION_HANGUP' /usr/include/lws_config.h &&
+    grep -q '^#define LWS_SIO_PATCH_REFUSE_UNMASKED_FRAMES' /usr/include/lws_config.h
 }
 
-if system_lws_has_libevent; then
-  echo "deps: system libwebsockets has libevent support"
+if system_lws_usable; then
+  echo "deps: system libwebsockets has libevent support and our patches"
 elif [ "$(cat "$LWS_PREFIX/.built" 2>/dev/null)" = "$LWS_RECIPE" ]; then
   echo "deps: cached libwebsockets in $LWS_PREFIX"
 else
@@ -68,9 +86,10 @@ else
   (cd "$work/src" && if [ -f debian/patches/series ]; then
      while read -r p; do [ -n "$p" ] && [ "${p#\#}" = "$p" ] && patch -p1 -s < "debian/patches/$p" || true; done < debian/patches/series
    fi)
-  # Our own small patches (see each file's header for why).
-  for p in "$top"/scripts/lws-patches/*.patch; do
-    [ -f "$p" ] && (cd "$work/src" && patch -p1 -s < "$p")
+  # Our own patches, exactly the series (see each file's header for why).
+  for p in "${lws_patches[@]}"; do
+    (cd "$work/src" && patch -p1 -s --forward < "$patch_dir/$p") ||
+      { echo "deps: $p does not apply" >&2; exit 1; }
   done
   cmake -S "$work/src" -B "$work/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_INSTALL_PREFIX="$LWS_PREFIX" -DCMAKE_POSITION_INDEPENDENT_CODE=ON \

@@ -544,7 +544,7 @@ static void on_event(server *s, conn *c, const char *p, const char *end)
     }
 }
 
-/* p is a Socket.IO packet (PROTOCOL.md 2.1) without the Engine.IO "4". Only namespace "/". */
+/* p is a Socket.IO packet (docs/protocol.md §2.1) without the Engine.IO "4". Only namespace "/". */
 static void on_sio(server *s, conn *c, const char *p, size_t n)
 {
     if (n == 0)
@@ -585,7 +585,8 @@ static void on_sio(server *s, conn *c, const char *p, size_t n)
     }
 }
 
-/* One Engine.IO packet (PROTOCOL.md 1.3). The floor never pings, so it sees no pongs to check. */
+/* One Engine.IO packet (docs/protocol.md §1.5). The floor never pings, so it sees no pongs to
+ * check. */
 static void on_eio(server *s, conn *c, const char *p, size_t n)
 {
     if (n == 0)

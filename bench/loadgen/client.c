@@ -1,7 +1,7 @@
 /* sio-loadgen Engine.IO v4 / Socket.IO v5 client logic on top of either transport: open
  * handshake, heartbeat answers, namespace connect, and the few packets the bench contract uses
- * (PROTOCOL.md 1.3, 1.6, 2.1, 2.3, 2.4). Parsing is deliberately narrow: it understands what
- * the contract's events look like, not arbitrary JSON. */
+ * (docs/protocol.md §1.3, §1.6, §2.1, §2.3, §2.4). Parsing is deliberately narrow: it understands
+ * what the contract's events look like, not arbitrary JSON. */
 #include "loadgen.h"
 
 #include <stdio.h>

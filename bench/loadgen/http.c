@@ -1,7 +1,7 @@
 /* sio-loadgen HTTP/1.1 client side: the response parser (Content-Length or chunked bodies, the
- * 101 of a WebSocket upgrade) and the Engine.IO long-polling transport (PROTOCOL.md 1.4, 1.5).
- * A polling client keeps two keep-alive connections: one always holds a GET, the other carries
- * one POST at a time; packets queued meanwhile go out together in the next POST. */
+ * 101 of a WebSocket upgrade) and the Engine.IO long-polling transport (docs/protocol.md §1.4,
+ * §1.5). A polling client keeps two keep-alive connections: one always holds a GET, the other
+ * carries one POST at a time; packets queued meanwhile go out together in the next POST. */
 #include "loadgen.h"
 
 #include <stdio.h>
@@ -179,7 +179,7 @@ int lg_poll_kick(lg_ctx *ctx, lg_client *cl)
     return conn_send(ctx, c);
 }
 
-/* Splits a v4 payload on the record separator 0x1e (PROTOCOL.md 1.5). */
+/* Splits a v4 payload on the record separator 0x1e (docs/protocol.md §1.5). */
 static void poll_payload(lg_ctx *ctx, lg_client *cl, char *p, size_t n)
 {
     size_t off = 0;

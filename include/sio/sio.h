@@ -165,8 +165,8 @@ typedef void (*sio_connection_cb)(sio_socket *s, void *user);
 /** Called once a socket has connected (after middleware). */
 SIO_API void sio_namespace_on_connection(sio_namespace *nsp, sio_connection_cb cb, void *user);
 typedef void (*sio_disconnect_cb)(sio_socket *s, const char *reason, void *user);
-/** Called once when a socket disconnects, with a reason of PROTOCOL.md §2.6 ("transport close",
- *  "client namespace disconnect", ...). The socket has left its rooms already; it is freed
+/** Called once when a socket disconnects, with a reason of docs/protocol.md §2.6 ("transport
+ * close", "client namespace disconnect", ...). The socket has left its rooms already; it is freed
  *  after the callback returns. */
 SIO_API void sio_namespace_on_disconnect(sio_namespace *nsp, sio_disconnect_cb cb, void *user);
 

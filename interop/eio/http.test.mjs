@@ -1,5 +1,5 @@
 // Raw HTTP checks of the Engine.IO endpoint: handshake format, POST/GET responses, CORS, and the
-// error codes of PROTOCOL.md section 1.9 (JSON body {"code","message"}), plus raw WebSocket
+// error codes of docs/protocol.md §1.9 (JSON body {"code","message"}), plus raw WebSocket
 // upgrade refusals.
 
 import { describe, it, before } from "node:test";
@@ -366,6 +366,26 @@ describe("Engine.IO over raw HTTP", () => {
         assert.match(response, /^HTTP\/1\.[01] 400 /, `${query}: ${JSON.stringify(raw.slice(0, 300))}`);
         const body = response.slice(response.indexOf("\r\n\r\n") + 4);
         assert.equal(body, message, `${query}: body ${JSON.stringify(body)}`);
+      }
+    });
+
+    it("a request for a session with another EIO than the session's: 400 code 3, upgrade included", { timeout: 10000 }, async () => {
+      const { open } = await openPolling();
+      for (const eio of ["3", "5"]) {
+        // Node checks the version of a request carrying a sid against its session (Bad request).
+        const raw = await rawRequest(upgradeRequest(`EIO=${eio}&transport=websocket&sid=${open.sid}`));
+        assert.match(raw, /^HTTP\/1\.[01] 400 /, `upgrade EIO=${eio}: ${JSON.stringify(raw.slice(0, 300))}`);
+        assert.equal(raw.slice(raw.indexOf("\r\n\r\n") + 4), ERRORS[3], `upgrade EIO=${eio}: body`);
+        await expectError(`EIO=${eio}&transport=polling&sid=${open.sid}`, {}, 3);
+      }
+      // The session itself is untouched: the right version still upgrades.
+      const ws = openWebSocket(`EIO=4&transport=websocket&sid=${open.sid}`);
+      await withTimeout(new Promise((resolve) => ws.once("open", resolve)), 3000, "ws open");
+      try {
+        ws.send("2probe");
+        assert.equal(await ws.next(), "3probe");
+      } finally {
+        ws.close();
       }
     });
   });

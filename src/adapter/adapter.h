@@ -1,5 +1,5 @@
 /*
- * The adapter interface (PROTOCOL.md §4 names what a cluster adapter must carry): where room
+ * The adapter interface (docs/protocol.md §3 names what a cluster adapter must carry): where room
  * membership lives and how a target (rooms minus except rooms) is resolved to sockets, locally
  * or across servers. The operations mirror Node's Adapter and ClusterAdapter; the in-memory
  * adapter (memory.c) implements them for one process, a Redis adapter will add the cluster

@@ -1,8 +1,8 @@
 /*
- * Engine.IO v4 server core (PROTOCOL.md §1): the sid table, handshake and request checks, sessions
- * with their heartbeat, out-queue, polling and WebSocket transports and the upgrade. No HTTP or
- * socket code lives here: the http layer describes each request in an eio_request, hands over
- * bodies and frames, and pulls bytes to write; the engine asks it for writability and closes
+ * Engine.IO v4 server core (docs/protocol.md §1): the sid table, handshake and request checks,
+ * sessions with their heartbeat, out-queue, polling and WebSocket transports and the upgrade. No
+ * HTTP or socket code lives here: the http layer describes each request in an eio_request, hands
+ * over bodies and frames, and pulls bytes to write; the engine asks it for writability and closes
  * through eio_transport_ops. Owner tree: eio_server -> sessions (sid map); a session -> its
  * out-queue and timers. A connection of the http layer holds a session reference while attached.
  */
@@ -20,7 +20,7 @@ struct event_base;
 typedef struct eio_server eio_server;
 typedef struct eio_session eio_session;
 
-/* Engine.IO error codes of the HTTP error body {"code":n,"message":...} (PROTOCOL.md §1.9). */
+/* Engine.IO error codes of the HTTP error body {"code":n,"message":...} (docs/protocol.md §1.9). */
 enum eio_error_code {
     EIO_ERR_NONE = -1,
     EIO_ERR_UNKNOWN_TRANSPORT = 0,
@@ -37,7 +37,7 @@ typedef enum eio_transport_kind {
     EIO_TRANSPORT_WEBSOCKET
 } eio_transport_kind;
 
-/* Close reasons surfaced to the layer above (PROTOCOL.md §1.8, plus our own limits). */
+/* Close reasons surfaced to the layer above (docs/protocol.md §1.8, plus our own limits). */
 typedef enum eio_close_reason {
     EIO_CLOSE_TRANSPORT_ERROR = 0,
     EIO_CLOSE_TRANSPORT_CLOSE,
@@ -132,7 +132,7 @@ typedef enum eio_action {
 } eio_action;
 
 /**
- * Runs the request checks and the handshake (PROTOCOL.md §1.9). On EIO_ACT_HOLD_GET,
+ * Runs the request checks and the handshake (docs/protocol.md §1.9). On EIO_ACT_HOLD_GET,
  * READ_BODY and WS_ACCEPT the connection conn is attached to *session (a reference is held until
  * eio_conn_detach). May call on_open synchronously (new sessions) and on_close (a duplicate GET
  * closes the session).

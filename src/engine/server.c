@@ -1,7 +1,7 @@
 /*
  * Engine.IO server: options, the sid table, request verification and the handshake
- * (PROTOCOL.md §1.3, §1.9), the per-iteration flush of dirty sessions and the reaper that frees
- * closed sessions outside any callback running on them.
+ * (docs/protocol.md §1.3, §1.9), the per-iteration flush of dirty sessions and the reaper that
+ * frees closed sessions outside any callback running on them.
  */
 #include "internal.h"
 
@@ -242,7 +242,7 @@ static int transport_enabled(const eio_server *srv, const char *t)
     return 0;
 }
 
-/* Writes the open packet: exactly the five keys the suites assert (PROTOCOL.md §1.3). */
+/* Writes the open packet: exactly the five keys the suites assert (docs/protocol.md §1.3). */
 static sio_buf *open_packet(const eio_server *srv, const eio_session *s)
 {
     char tmp[256];
@@ -312,7 +312,7 @@ static eio_action handshake(eio_server *srv, const eio_request *req, void *conn,
     return act;
 }
 
-/* Request checks in Node's order (PROTOCOL.md §1.9), then the transport's own handling. */
+/* Request checks in Node's order (docs/protocol.md §1.9), then the transport's own handling. */
 eio_action eio_server_handle(eio_server *srv, const eio_request *req, void *conn,
                              eio_session **session, int *err, int *status)
 {
@@ -339,8 +339,11 @@ eio_action eio_server_handle(eio_server *srv, const eio_request *req, void *conn
             *err = EIO_ERR_UNKNOWN_SID;
             return EIO_ACT_ERROR;
         }
+        /* Every session speaks protocol 4 (the handshake refuses others); Node refuses a
+         * request whose EIO differs from its session's, upgrade included: 400 code 3. */
+        int same_protocol = req->eio && !strcmp(req->eio, "4");
         if (req->is_upgrade) {
-            if (!ws) {
+            if (!ws || !same_protocol) {
                 *err = EIO_ERR_BAD_REQUEST;
                 return EIO_ACT_ERROR;
             }
@@ -349,7 +352,7 @@ eio_action eio_server_handle(eio_server *srv, const eio_request *req, void *conn
                 *session = s;
             return EIO_ACT_WS_ACCEPT;
         }
-        if (ws || s->transport != EIO_TRANSPORT_POLLING) {
+        if (ws || s->transport != EIO_TRANSPORT_POLLING || !same_protocol) {
             *err = EIO_ERR_BAD_REQUEST;
             return EIO_ACT_ERROR;
         }

@@ -1,8 +1,8 @@
 /*
- * Engine.IO sessions (PROTOCOL.md §1.4-1.8): the bounded out-queue, the server-driven heartbeat,
- * long-polling GET/POST slots, the WebSocket transport, the polling -> WebSocket upgrade and every
- * way a session closes. Closing only marks and unlinks; the memory goes when the last reference
- * (the sid map or an attached connection) is dropped, through the server's reaper.
+ * Engine.IO sessions (docs/protocol.md §1.4-1.8): the bounded out-queue, the server-driven
+ * heartbeat, long-polling GET/POST slots, the WebSocket transport, the polling -> WebSocket upgrade
+ * and every way a session closes. Closing only marks and unlinks; the memory goes when the last
+ * reference (the sid map or an attached connection) is dropped, through the server's reaper.
  */
 #include "internal.h"
 
@@ -149,7 +149,7 @@ void eio_session_flush(eio_session *s, int may_write_now)
     }
 }
 
-/* ---- heartbeat (PROTOCOL.md §1.6): ping every interval, pong within timeout ---------------- */
+/* ---- heartbeat (docs/protocol.md §1.6): ping every interval, pong within timeout ----------- */
 
 static uint64_t now_ms(void)
 {
@@ -281,7 +281,7 @@ void eio_session_close(eio_session *s, eio_close_reason reason)
     notify_close(s);
 }
 
-/* ---- polling (PROTOCOL.md §1.4) ------------------------------------------------------------ */
+/* ---- polling (docs/protocol.md §1.4) ------------------------------------------------------- */
 
 eio_action eio_session_attach_get(eio_session *s, void *conn, int *status)
 {
@@ -445,7 +445,7 @@ sio_buf *eio_conn_poll_take(eio_session *s, void *conn, int *reject)
     return out;
 }
 
-/* ---- WebSocket and upgrade (PROTOCOL.md §1.7) ------------------------------------------------ */
+/* ---- WebSocket and upgrade (docs/protocol.md §1.7) ----------------------------------------- */
 
 static void noop_cb(evutil_socket_t fd, short what, void *arg)
 {

@@ -1,5 +1,5 @@
 /*
- * libwebsockets glue (PROTOCOL.md §1.4, §1.7, §1.9-1.12). Each lws connection (wsi) gets an
+ * libwebsockets glue (docs/protocol.md §1.4, §1.7, §1.9-1.12). Each lws connection (wsi) gets an
  * http_conn, kept in the wsi's opaque user data because lws frees its per-session storage when
  * an HTTP connection upgrades to WebSocket. The engine decides; this file parses requests,
  * writes responses and frames when lws says the socket is writable, and never frees a session.

@@ -17,14 +17,14 @@ typedef struct sio_http sio_http;
 typedef struct sio_http_options {
     const char *iface; /* NULL: all interfaces */
     int port;          /* 0: pick a free port (see sio_http_port) */
-    /* CORS (PROTOCOL.md §1.10): NULL = off; "*" = any (a literal star); "reflect" = echo the
+    /* CORS (docs/protocol.md §1.10): NULL = off; "*" = any (a literal star); "reflect" = echo the
      * request's Origin; otherwise a comma-separated list of exact origins. */
     const char *cors_origin;
     int cors_credentials;
     const char *cors_methods; /* NULL: GET,HEAD,PUT,PATCH,POST,DELETE */
     const char *cors_headers; /* NULL: reflect Access-Control-Request-Headers */
     int cors_max_age;         /* seconds; < 0 = header omitted */
-    /* io cookie (PROTOCOL.md §1.11): NULL = off */
+    /* io cookie (docs/protocol.md §1.11): NULL = off */
     const char *cookie_name;
     const char *cookie_path;      /* "/" */
     int cookie_http_only;         /* 1 */

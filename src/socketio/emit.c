@@ -1,5 +1,5 @@
 /*
- * Encoding and delivery (PROTOCOL.md §2.1, §2.4-2.5): a packet is encoded once into an
+ * Encoding and delivery (docs/protocol.md §2.1, §2.4-2.5): a packet is encoded once into an
  * sio_frame (text + attachments) whose buffers every recipient's out-queue shares; events and
  * acks in both directions; broadcasts over the room index with except and de-duplication by
  * generation stamp; the event-argument accessors.

@@ -1,6 +1,6 @@
 /*
- * Private structures of the Socket.IO layer (PROTOCOL.md §2). Owner tree: sio_server -> engine,
- * http, namespaces; a namespace -> its sockets (id map) and rooms (the in-memory adapter's
+ * Private structures of the Socket.IO layer (docs/protocol.md §2). Owner tree: sio_server ->
+ * engine, http, namespaces; a namespace -> its sockets (id map) and rooms (the in-memory adapter's
  * two-way index); a client (one per Engine.IO session) -> its sockets' membership in it.
  * Sockets are refcounted so a handler that disconnects its own socket never frees it under
  * itself; the last unref frees.
@@ -14,6 +14,7 @@
 #include "common/map.h"
 #include "engine/engine.h"
 #include "http/http.h"
+#include "sio_binary.h"
 #include "sio_packet.h"
 
 #include <event2/event.h>
@@ -122,17 +123,10 @@ struct sio_client {
     size_t nsockets;
     struct event *connect_timer;
     int closed;
-    int busy; /* packets being dispatched: the client is freed only when this drops to 0 */
-    struct sio_pending *pend; /* binary reassembly in progress (PROTOCOL.md §2.5), or NULL */
+    int busy;       /* packets being dispatched: the client is freed only when this drops to 0 */
+    sio_binary bin; /* decodes packets; holds a BINARY_* header until its sio_buf attachments
+                     * arrive (docs/protocol.md §2.5) */
 };
-
-/* A BINARY_EVENT/BINARY_ACK waiting for its attachments; allocated only while one is. */
-typedef struct sio_pending {
-    char *text; /* the packet text; pkt's slices point into it */
-    sio_packet pkt;
-    sio_buf *bins[16];
-    size_t n;
-} sio_pending;
 
 typedef struct dyn_parent {
     sio_namespace_match_cb match;
@@ -144,7 +138,7 @@ struct sio_server {
     struct event_base *base;
     int own_base;
     sio_server_options opts;
-    sio_packet_limits limits;
+    sio_binary_limits limits; /* shared by every client's reassembler */
     eio_server *engine;
     sio_http *http;
     sio_map nsps;

@@ -1,8 +1,8 @@
 /*
- * Socket.IO server and clients (PROTOCOL.md §2.2-2.6): one client per Engine.IO session decodes
- * Socket.IO packets, reassembles binary attachments, routes packets to the sockets of its
- * namespaces and enforces the connect timeout. Any protocol violation closes the whole
- * connection, as Node does.
+ * Socket.IO server and clients (docs/protocol.md §2.2-2.6): one client per Engine.IO session
+ * decodes Socket.IO packets once (binary attachments through protocol/sio_binary), routes them to
+ * the sockets of its namespaces and enforces the connect timeout. Any protocol violation closes the
+ * whole connection, as Node does.
  */
 #include "internal.h"
 
@@ -41,21 +41,14 @@ void sio_server_options_init(sio_server_options *o)
 
 /* ---- clients ------------------------------------------------------------------------------ */
 
-static void pending_clear(sio_client *c)
+static void free_attachment(void *part)
 {
-    sio_pending *pd = c->pend;
-    if (!pd)
-        return;
-    c->pend = NULL;
-    free(pd->text);
-    for (size_t i = 0; i < pd->n; i++)
-        sio_buf_unref(pd->bins[i]);
-    free(pd);
+    sio_buf_unref(part);
 }
 
 static void client_free(sio_client *c)
 {
-    pending_clear(c);
+    sio_binary_deinit(&c->bin);
     if (c->connect_timer)
         event_free(c->connect_timer);
     free(c);
@@ -95,6 +88,7 @@ static int on_open(eio_session *es, void *user)
         return -1;
     c->srv = srv;
     c->eio = es;
+    sio_binary_init(&c->bin, &srv->limits, free_attachment);
     c->connect_timer = evtimer_new(srv->base, connect_timeout_cb, c);
     if (!c->connect_timer) {
         free(c);
@@ -275,57 +269,36 @@ static void on_text(sio_client *c, const uint8_t *data, size_t len)
 {
     sio_packet p;
     const char *reason = NULL;
-    if (c->pend) {
-        protocol_error(c, "text packet while binary attachments are pending");
-        return;
-    }
-    if (sio_packet_decode((const char *)data, len, &c->srv->limits, &p, &reason) < 0) {
-        protocol_error(c, reason ? reason : "invalid packet");
-        return;
-    }
-    if (p.attachments == 0) {
+    int rc = sio_binary_feed_text(&c->bin, (const char *)data, len, &p, &reason);
+    if (rc == 0)
         dispatch(c, &p, NULL, 0);
-        return;
-    }
-    /* Keep the header text until the attachments arrive; the packet's slices point into it. */
-    sio_pending *pd = calloc(1, sizeof(*pd));
-    if (pd)
-        pd->text = malloc(len ? len : 1);
-    if (!pd || !pd->text) {
-        free(pd);
-        protocol_error(c, "out of memory");
-        return;
-    }
-    memcpy(pd->text, data, len);
-    c->pend = pd;
-    if (sio_packet_decode(pd->text, len, &c->srv->limits, &pd->pkt, &reason) < 0) {
-        pending_clear(c);
-        protocol_error(c, "invalid packet");
-    }
+    else if (rc != SIO_EINCOMPLETE)
+        protocol_error(c, reason ? reason : "invalid packet");
 }
 
 static void on_binary(sio_client *c, const uint8_t *data, size_t len)
 {
-    sio_pending *pd = c->pend;
-    if (!pd) {
-        protocol_error(c, "binary attachment without a packet");
-        return;
-    }
     sio_buf *b = sio_buf_from(data, len);
     if (!b) {
         protocol_error(c, "out of memory");
         return;
     }
     b->binary = 1;
-    pd->bins[pd->n++] = b;
-    if (pd->n < pd->pkt.attachments)
+    sio_binary_msg m;
+    const char *reason = NULL;
+    int rc = sio_binary_feed_attachment(&c->bin, b, len, &m, &reason);
+    if (rc == SIO_EINCOMPLETE)
         return;
-    c->pend = NULL; /* the handler may close the client: the packet is ours now */
-    dispatch(c, &pd->pkt, pd->bins, pd->n);
-    for (size_t i = 0; i < pd->n; i++)
-        sio_buf_unref(pd->bins[i]);
-    free(pd->text);
-    free(pd);
+    if (rc < 0) {
+        protocol_error(c, reason);
+        return;
+    }
+    /* The packet is ours now (the handler may close the client and its reassembler). */
+    sio_buf *bins[SIO_BINARY_MAX_ATTACHMENTS];
+    for (size_t i = 0; i < m.nparts; i++)
+        bins[i] = m.parts[i];
+    dispatch(c, &m.pkt, bins, m.nparts);
+    sio_binary_msg_deinit(&m, free_attachment);
 }
 
 static void on_message(eio_session *es, const uint8_t *data, size_t len, int binary, void *user)
@@ -404,9 +377,13 @@ sio_server *sio_server_new(struct event_base *base, const sio_server_options *op
     srv->base = base ? base : event_base_new();
     srv->gc_ev = srv->base ? event_new(srv->base, -1, 0, gc_cb, srv) : NULL;
     sio_map_init(&srv->nsps);
-    sio_packet_limits_init(&srv->limits);
-    srv->limits.max_attachments = opts->max_attachments > 16 ? 16 : opts->max_attachments;
-    srv->limits.max_json_depth = opts->max_json_depth;
+    sio_binary_limits_init(&srv->limits);
+    srv->limits.packet.max_attachments = opts->max_attachments > SIO_BINARY_MAX_ATTACHMENTS
+                                             ? SIO_BINARY_MAX_ATTACHMENTS
+                                             : opts->max_attachments;
+    srv->limits.packet.max_json_depth = opts->max_json_depth;
+    /* Each attachment is one message within max_payload; bound the packet as a whole by that. */
+    srv->limits.max_bytes = (size_t)opts->max_payload * srv->limits.packet.max_attachments;
 
     eio_options eo;
     eio_options_init(&eo);

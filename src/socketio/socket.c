@@ -1,5 +1,5 @@
 /*
- * Namespaces, sockets and rooms (PROTOCOL.md §2.2-2.3, §2.6): connect with middleware, the
+ * Namespaces, sockets and rooms (docs/protocol.md §2.2-2.3, §2.6): connect with middleware, the
  * in-memory adapter's two-way room index (room -> members, socket -> rooms, O(1) join/leave,
  * disconnect in O(rooms of the socket)), and the socket life cycle.
  */

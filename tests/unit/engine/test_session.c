@@ -355,3 +355,39 @@ Test(eio_session, request_checks_follow_node_order)
     cr_assert_eq(eio_server_handle(srv, &r, &c, &s, &err, &status), EIO_ACT_ERROR);
     cr_assert_eq(err, EIO_ERR_UNKNOWN_SID);
 }
+
+Test(eio_session, requests_for_a_session_must_carry_its_protocol_version)
+{
+    /* Node answers a request for an existing sid whose EIO differs from the session's with
+     * "Bad request" (code 3), for the WebSocket upgrade as for polling. */
+    fake_conn c = {0}, ws = {0};
+    char p[512];
+    eio_session *s = handshake(&c, p, sizeof(p));
+    char sid[SIO_ID_LEN + 1];
+    strcpy(sid, eio_session_id(s));
+    eio_request up = {.method = EIO_METHOD_GET,
+                      .is_upgrade = 1,
+                      .eio = "3",
+                      .transport = "websocket",
+                      .sid = sid,
+                      .content_length = -1};
+    eio_session *us;
+    int err, status;
+    static const char *const wrong[] = {"3", "5", "04", "", NULL};
+    for (size_t i = 0; i < sizeof(wrong) / sizeof(wrong[0]); i++) {
+        up.eio = wrong[i];
+        cr_assert_eq(eio_server_handle(srv, &up, &ws, &us, &err, &status), EIO_ACT_ERROR,
+                     "upgrade with EIO=%s accepted", wrong[i] ? wrong[i] : "(none)");
+        cr_assert_eq(err, EIO_ERR_BAD_REQUEST);
+        cr_assert_eq(eio_error_status(err), 400);
+        eio_request r = get_req(sid);
+        r.eio = wrong[i];
+        cr_assert_eq(eio_server_handle(srv, &r, &c, &us, &err, &status), EIO_ACT_ERROR);
+        cr_assert_eq(err, EIO_ERR_BAD_REQUEST);
+    }
+    /* the session is untouched: the right version still upgrades */
+    up.eio = "4";
+    cr_assert_eq(eio_server_handle(srv, &up, &ws, &us, &err, &status), EIO_ACT_WS_ACCEPT);
+    cr_assert_eq(us, s);
+    eio_conn_detach(s, &ws);
+}

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Fails (exit 1, listing each offender) when a module includes what its layer may not
+# (docs/architecture.md, module map):
+#   - protocol/ includes only libc headers, include/ (<sio/...>) and other protocol/ headers;
+#   - only src/http/ includes libwebsockets (<libwebsockets.h>, <lws_config.h>);
+#   - src/adapter/ includes only libc, include/, src/common/ and its own headers;
+#   - src/socketio/ never includes src/http/.
+# Direct #include lines are checked, in src/, protocol/ and include/. A known violation that is
+# waiting for its fix is listed in scripts/layering-exceptions.txt ("<file> <include> <reason>");
+# it is reported as tolerated, and one that no longer occurs is reported as stale (remove it).
+# Usage: scripts/check-layering.sh [source root]
+set -euo pipefail
+top=${1:-$(cd "$(dirname "$0")/.." && pwd)}
+cd "$top"
+exceptions=scripts/layering-exceptions.txt
+
+# C11 and POSIX headers: what "libc" means here.
+libc_headers=" assert.h complex.h ctype.h errno.h fenv.h float.h inttypes.h iso646.h limits.h
+  locale.h math.h setjmp.h signal.h stdalign.h stdarg.h stdatomic.h stdbool.h stddef.h stdint.h
+  stdio.h stdlib.h stdnoreturn.h string.h tgmath.h threads.h time.h uchar.h wchar.h wctype.h
+  strings.h unistd.h fcntl.h poll.h pthread.h dirent.h netdb.h sys/types.h sys/stat.h
+  sys/time.h sys/socket.h sys/uio.h sys/mman.h sys/random.h netinet/in.h arpa/inet.h "
+
+libc_headers=" $(echo $libc_headers) " # one space between names
+is_libc() { [[ "$libc_headers" == *" $1 "* ]]; }
+
+# Prints "<file> <include>" for each direct include of the files given.
+includes() {
+  for f in "$@"; do
+    sed -nE 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*([<"][^>"]+[>"]).*/\1/p' "$f" |
+      while read -r inc; do printf '%s %s\n' "$f" "$inc"; done
+  done
+}
+
+# Prints "<file> <header> <rule>" for each violation.
+violations() {
+  local f inc name dir
+  while read -r f inc; do
+    name=${inc:1:${#inc}-2}
+    dir=$(dirname "$f")
+    case "$name" in
+      libwebsockets.h | lws_config.h | libwebsockets/*)
+        [[ "$f" == src/http/* ]] || echo "$f $name only src/http/ includes libwebsockets" ;;
+    esac
+    case "$f" in
+      protocol/*)
+        if [[ "$inc" == \<* ]]; then
+          is_libc "$name" || [[ "$name" == sio/* ]] ||
+            echo "$f $name protocol/ includes only libc, include/ and protocol/ headers"
+        else
+          [ -f "protocol/$name" ] ||
+            echo "$f $name protocol/ includes only libc, include/ and protocol/ headers"
+        fi ;;
+      src/adapter/*)
+        if [[ "$inc" == \<* ]]; then
+          is_libc "$name" || [[ "$name" == sio/* ]] ||
+            echo "$f $name src/adapter/ includes only libc, include/, src/common/ and its own headers"
+        else
+          [[ "$name" == common/* && -f "src/$name" ]] || [ -f "$dir/$name" ] ||
+            echo "$f $name src/adapter/ includes only libc, include/, src/common/ and its own headers"
+        fi ;;
+      src/socketio/*)
+        [[ "$name" == http/* ]] && echo "$f $name src/socketio/ never includes src/http/" ;;
+    esac
+  done
+  return 0
+}
+
+mapfile -t files < <(find src protocol include -type f \( -name '*.c' -o -name '*.h' \) | sort)
+found=$(includes "${files[@]}" | violations | sort -u)
+
+declare -A allowed=()
+if [ -f "$exceptions" ]; then
+  while read -r f name reason; do
+    [ -z "$f" ] || [ "${f#\#}" != "$f" ] && continue
+    if [ -z "$name" ] || [ -z "$reason" ]; then
+      echo "layering: $exceptions: '$f $name': an exception needs a file, an include and a reason" >&2
+      exit 1
+    fi
+    allowed["$f $name"]=$reason
+  done < "$exceptions"
+fi
+
+status=0
+declare -A seen=()
+while read -r f name rule; do
+  [ -n "$f" ] || continue
+  seen["$f $name"]=1
+  if [ -n "${allowed["$f $name"]+x}" ]; then
+    echo "layering: tolerated: $f includes $name (${allowed["$f $name"]})"
+  else
+    echo "layering: VIOLATION: $f includes $name: $rule"
+    status=1
+  fi
+done <<< "$found"
+for k in "${!allowed[@]}"; do
+  [ -n "${seen[$k]+x}" ] || echo "layering: stale exception (no longer violated, remove it): $k"
+done
+[ "$status" = 0 ] && echo "layering: ok"
+exit "$status"
