@@ -2,6 +2,8 @@
  * Identity claims from a verified JWT payload: user id, organization and role, each taken from
  * the first of a configurable list of claim names. Reads only; never checks signatures or times.
  */
+#include "auth/jwt.h"
+
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -9,8 +11,6 @@
 #include <string.h>
 
 #include <sio/error.h>
-
-#include "auth/jwt.h"
 
 /* Common spellings: "sub" (RFC 7519), "nameid" (WS-Federation/ASP.NET), "user_id" (ad hoc). */
 static const char *const default_user[] = {"sub", "nameid", "user_id", NULL};

@@ -3,6 +3,8 @@
  * (RFC 7517, key parameters from RFC 7518 section 6 and RFC 8037 section 2) and pins each key to
  * the algorithms it may verify. Loading is all-or-nothing per call; a loaded set is read-only.
  */
+#include "auth/jwt.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,7 +18,6 @@
 
 #include <sio/error.h>
 
-#include "auth/jwt.h"
 #include "auth/jwt_internal.h"
 
 /* Bounds on what a caller or a fetched JWKS can make us hold. RSA stops at OpenSSL's own
@@ -560,5 +561,7 @@ int sio_jwt_keyset_add_jwks(sio_jwt_keyset *ks, const char *json, size_t len, co
         key_clear(&staged[i]);
     free(staged);
     json_decref(root);
+    /* Refused key material leaves OpenSSL errors queued; they are reported through reason. */
+    ERR_clear_error();
     return rc;
 }

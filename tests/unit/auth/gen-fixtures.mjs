@@ -6,7 +6,8 @@
 //   mkdir -p /tmp/jwtgen && cd /tmp/jwtgen && npm init -y >/dev/null &&
 //   npm install jsonwebtoken@9.0.3 jose@6 &&
 //   cp <repo>/tests/unit/auth/gen-fixtures.mjs . &&
-//   node gen-fixtures.mjs > <repo>/tests/unit/auth/fixtures/node_tokens.h
+//   node gen-fixtures.mjs > <repo>/tests/unit/auth/fixtures/node_tokens.h &&
+//   clang-format -i <repo>/tests/unit/auth/fixtures/node_tokens.h
 // Needs the openssl command line tool for the X.509 certificate fixture.
 import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
