@@ -8,7 +8,7 @@
 //   cp <repo>/tests/unit/auth/gen-fixtures.mjs . &&
 //   node gen-fixtures.mjs > <repo>/tests/unit/auth/fixtures/node_tokens.h &&
 //   clang-format -i <repo>/tests/unit/auth/fixtures/node_tokens.h
-// Needs the openssl command line tool for the X.509 certificate fixture.
+// The X.509 certificate fixture is made with the openssl command.
 import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
