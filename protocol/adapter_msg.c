@@ -452,6 +452,12 @@ static int decode_root(struct dctx *c, const anode *root, sio_adapter_msg *m)
         if ((rc = get_type(c, root, false, &m->type)) != 0 ||
             (rc = get_members(c, root, m, false)) != 0)
             return rc;
+        /* Node matches responses by requestId and reads "type" only to tell the typed replies
+         * (6, 8, 9) apart; any other type carries no meaning and is dropped (§2.4). */
+        if (m->type != SIO_ADAPTER_REQ_SERVER_SIDE_EMIT &&
+            m->type != SIO_ADAPTER_REQ_BROADCAST_CLIENT_COUNT &&
+            m->type != SIO_ADAPTER_REQ_BROADCAST_ACK)
+            m->type = -1;
         if (m->type == SIO_ADAPTER_REQ_BROADCAST_CLIENT_COUNT && m->client_count < 0)
             return bad(c, SIO_EPROTO, "client count response without clientCount");
         return need(c, m->request_id.p != NULL, "response without requestId");

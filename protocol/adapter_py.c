@@ -197,7 +197,7 @@ void sio_py_msg_deinit(sio_py_msg *m)
     m->id = -1;
 }
 
-/* ---- encoding: compact JSON, python-socketio's member order (§5.2) ---- */
+/* ---- encoding: compact JSON, python-socketio's member order (§5.2, §5.3) ---- */
 
 static void key(sio_mp_buf *b, bool *first, const char *k)
 {
