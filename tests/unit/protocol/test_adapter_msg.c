@@ -909,3 +909,24 @@ Test(adapter_python, pickle_and_garbage)
     cr_assert_eq(py("{\"method\":\"emit\",\"event\":\"e\"", &m), SIO_EPROTO);
     guard_free();
 }
+
+/* Fuzzer finding: a response with a type other than 6/8/9 decoded with that type but re-encoded
+ * without it. Node ignores such types, so the decoder now reports -1 (§2.4). */
+Test(adapter_classic, untyped_response_ignores_type)
+{
+    const char *in = "{\"type\":0,\"requestId\":\"HfbG0e\",\"clientCount\":1}";
+    sio_adapter_msg m, again;
+    sio_mp_buf b;
+    cr_assert_eq(sio_adapter_msg_decode(SIO_ADAPTER_RESPONSE, (const uint8_t *)in, strlen(in), NULL,
+                                        &m, NULL),
+                 0);
+    cr_assert_eq(m.type, -1);
+    sio_mp_buf_init(&b, 0);
+    cr_assert_eq(sio_adapter_msg_encode(&m, &b, NULL), 0);
+    cr_assert_eq(sio_adapter_msg_decode(SIO_ADAPTER_RESPONSE, b.p, b.len, NULL, &again, NULL), 0);
+    cr_assert_eq(again.type, -1);
+    expect_str(again.request_id, "HfbG0e");
+    sio_adapter_msg_deinit(&again);
+    sio_mp_buf_deinit(&b);
+    sio_adapter_msg_deinit(&m);
+}
