@@ -11,15 +11,16 @@ extern "C" {
 
 enum sio_error {
     SIO_OK = 0,
-    SIO_EINCOMPLETE = -1, /* need more bytes (parsers) */
-    SIO_EPROTO = -2,      /* malformed input; a static reason string says why */
-    SIO_ENOMEM = -3,      /* allocation failed */
-    SIO_ELIMIT = -4,      /* a configured limit was exceeded */
-    SIO_ECLOSED = -5,     /* the session or socket is closed */
-    SIO_ETIMEDOUT = -6,   /* an ack or request timed out */
-    SIO_EINVAL = -7,      /* invalid argument from the caller */
-    SIO_ENOTFOUND = -8,   /* unknown sid, namespace, room, ... */
-    SIO_EIO = -9,         /* I/O error from the system or a library */
+    SIO_EINCOMPLETE = -1,   /* need more bytes (parsers) */
+    SIO_EPROTO = -2,        /* malformed input; a static reason string says why */
+    SIO_ENOMEM = -3,        /* allocation failed */
+    SIO_ELIMIT = -4,        /* a configured limit was exceeded */
+    SIO_ECLOSED = -5,       /* the session or socket is closed */
+    SIO_ETIMEDOUT = -6,     /* an ack or request timed out */
+    SIO_EINVAL = -7,        /* invalid argument from the caller */
+    SIO_ENOTFOUND = -8,     /* unknown sid, namespace, room, ... */
+    SIO_EIO = -9,           /* I/O error from the system or a library */
+    SIO_EUNSUPPORTED = -10, /* well-formed but in a format sio will not handle (e.g. pickle) */
 };
 
 #if defined(__GNUC__)

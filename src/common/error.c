@@ -24,6 +24,8 @@ const char *sio_strerror(int err)
         return "not found";
     case SIO_EIO:
         return "i/o error";
+    case SIO_EUNSUPPORTED:
+        return "unsupported format";
     }
     return "unknown error";
 }
