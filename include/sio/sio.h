@@ -98,6 +98,19 @@ typedef struct sio_server_stats {
     size_t connections;            /* HTTP and WebSocket connections open now */
     size_t sessions;               /* Engine.IO sessions now */
     size_t dynamic_namespaces;     /* dynamic child namespaces alive now */
+    size_t sessions_websocket;     /* of sessions, those on WebSocket now (the rest poll) */
+    uint64_t sessions_opened;      /* Engine.IO handshakes completed */
+    uint64_t upgrades;             /* polling sessions upgraded to WebSocket */
+    /* sessions closed, by reason (the Engine.IO close reasons) */
+    uint64_t closes_transport_error, closes_transport_close, closes_forced, closes_ping_timeout,
+        closes_parse_error, closes_server_shutdown, closes_slow_consumer, closes_payload_too_large;
+    uint64_t packets_in, bytes_in;   /* Engine.IO message packets received, their bytes */
+    uint64_t packets_out, bytes_out; /* Engine.IO packets queued for clients, their bytes */
+    uint64_t packets_encoded;        /* Socket.IO packets encoded (a broadcast counts once) */
+    uint64_t broadcasts;             /* namespace emits (with or without acks) */
+    uint64_t sockets_connected;      /* namespace connections accepted */
+    uint64_t middleware_refusals;    /* namespace connections refused by middleware */
+    uint64_t ack_timeouts;           /* emits with ack (one socket or broadcast) that timed out */
 } sio_server_stats;
 
 /** Fills out with the server's counters. */

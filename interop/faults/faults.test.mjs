@@ -268,6 +268,8 @@ describe("faults", { skip: C_ONLY && "C servers only (flags and /stats)" }, () =
         await sleep(100);
       }
       assert.equal(st.close_deadline_drops, 1, JSON.stringify(st));
+      assert.equal(st.closes_slow_consumer, 1, JSON.stringify(st));
+      assert.ok(st.packets_in >= 2 && st.bytes_in > 400000, JSON.stringify(st));
       assert.equal(st.connections, 1, JSON.stringify(st)); // the /stats request itself
       assert.ok(openFds(server.pid) < fdsIdle, `descriptor released (${openFds(server.pid)} open, ${fdsIdle} with the client)`);
       sock.destroy();
@@ -297,12 +299,13 @@ describe("faults", { skip: C_ONLY && "C servers only (flags and /stats)" }, () =
       assert.equal(st.namespaces_removed, 45);
       assert.equal(st.dynamic_namespaces, 0);
       assert.equal(st.namespaces_refused, 0);
+      assert.equal(st.sockets_connected, 48); // and "/" of each round's io()
     } finally {
       await server.stop();
     }
   });
 
-  it("the cap bounds dynamic namespaces alive at once, and refusals leave the connection up", { timeout: 30000 }, async () => {
+  it("the cap bounds dynamic namespaces alive at once; room frees up when one empties", { timeout: 30000 }, async () => {
     const server = await startServer("sio", { args: ["--max-dynamic-namespaces", "3"] });
     try {
       const manager = io(server.url, { transports: ["websocket"], reconnection: false, forceNew: true }).io;
@@ -318,6 +321,8 @@ describe("faults", { skip: C_ONLY && "C servers only (flags and /stats)" }, () =
       const again = manager.socket("/dyn-5");
       again.connect();
       await nextEvent(again, "connect", 5000);
+      const st = await stats(server);
+      assert.ok(st.namespaces_refused >= 1, JSON.stringify(st));
       manager.engine.close();
     } finally {
       await server.stop();

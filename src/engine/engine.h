@@ -66,6 +66,16 @@ typedef struct eio_options {
     const char *initial_packet;  /* optional message sent right after open (NULL) */
 } eio_options;
 
+/* Counters of an engine since it started. */
+#define EIO_CLOSE_REASONS 8
+typedef struct eio_stats {
+    uint64_t sessions_opened;
+    uint64_t upgrades;                  /* polling sessions moved to WebSocket */
+    uint64_t closes[EIO_CLOSE_REASONS]; /* by eio_close_reason */
+    uint64_t packets_in, bytes_in;      /* message packets received (payload bytes) */
+    uint64_t packets_out, bytes_out;    /* packets queued for sending (all types) */
+} eio_stats;
+
 /** Fills o with the Node engine.io 6.6 defaults. */
 void eio_options_init(eio_options *o);
 
@@ -104,6 +114,10 @@ void eio_server_shutdown(eio_server *srv);
 void eio_server_free(eio_server *srv);
 const eio_options *eio_server_options(const eio_server *srv);
 size_t eio_server_session_count(const eio_server *srv);
+const eio_stats *eio_server_stats(const eio_server *srv);
+/** Open sessions on WebSocket now (the rest of eio_server_session_count is polling). O(sessions).
+ */
+size_t eio_server_websocket_count(const eio_server *srv);
 struct event_base *eio_server_base(const eio_server *srv);
 
 /* ---- requests from the http layer ---------------------------------------------------------- */

@@ -76,6 +76,7 @@ struct eio_server {
     eio_session *reap;
     sio_buf *pkt_ping, *pkt_close, *pkt_noop, *pkt_probe;
     int shutting_down; /* new handshakes are refused (503) */
+    eio_stats stats;
 };
 
 /* session.c */

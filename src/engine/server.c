@@ -220,6 +220,23 @@ size_t eio_server_session_count(const eio_server *srv)
     return srv->sessions.count;
 }
 
+const eio_stats *eio_server_stats(const eio_server *srv)
+{
+    return &srv->stats;
+}
+
+size_t eio_server_websocket_count(const eio_server *srv)
+{
+    size_t n = 0;
+    sio_map_iter it;
+    sio_map_iter_init(&it, &srv->sessions);
+    for (sio_map_entry *e; (e = sio_map_iter_next(&it));) {
+        const eio_session *s = e->value;
+        n += s->state == SESSION_OPEN && s->transport == EIO_TRANSPORT_WEBSOCKET;
+    }
+    return n;
+}
+
 struct event_base *eio_server_base(const eio_server *srv)
 {
     return srv->base;
@@ -306,6 +323,7 @@ static eio_action handshake(eio_server *srv, const eio_request *req, void *conn,
         act = eio_session_attach_get(s, conn, status);
     }
     eio_session_start_heartbeat(s);
+    srv->stats.sessions_opened++;
     *out = s;
     if (rc < 0 || (srv->cbs.on_open && srv->cbs.on_open(s, srv->cbs.user) != 0))
         eio_session_abort(s, EIO_CLOSE_FORCED);

@@ -120,6 +120,8 @@ int eio_session_push(eio_session *s, sio_buf *b)
     s->q[(s->q_head + s->q_len) % s->q_cap] = sio_buf_ref(b);
     s->q_len++;
     s->q_bytes += b->len;
+    s->srv->stats.packets_out++;
+    s->srv->stats.bytes_out += b->len;
     eio_session_mark_dirty(s);
     return 0;
 }
@@ -220,6 +222,8 @@ static void mark_closing(eio_session *s, eio_close_reason reason)
 {
     s->state = SESSION_CLOSING;
     s->close_reason = reason;
+    if ((unsigned)reason < EIO_CLOSE_REASONS)
+        s->srv->stats.closes[reason]++;
     event_del(s->hb);
     stop_upgrade_timers(s);
     if (s->probe) {
@@ -340,6 +344,8 @@ static int on_packet(eio_session *s, const eio_packet *p)
 {
     switch (p->type) {
     case EIO_PACKET_MESSAGE:
+        s->srv->stats.packets_in++;
+        s->srv->stats.bytes_in += p->len;
         if (s->srv->cbs.on_message)
             s->srv->cbs.on_message(s, p->data, p->len, p->binary, s->srv->cbs.user);
         break;
@@ -497,6 +503,7 @@ static void finish_upgrade(eio_session *s)
     s->probe_state = PROBE_NONE;
     stop_upgrade_timers(s);
     eio_session_mark_dirty(s);
+    s->srv->stats.upgrades++;
     if (s->srv->cbs.on_upgrade)
         s->srv->cbs.on_upgrade(s, s->srv->cbs.user);
 }

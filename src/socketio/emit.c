@@ -430,6 +430,7 @@ static void ack_timeout_cb(evutil_socket_t fd, short what, void *arg)
     sio_pending_ack *pa = arg;
     sio_socket *s = pa->s;
     unlink_ack(s, pa);
+    s->nsp->srv->ack_timeouts++;
     sio_socket_ref(s);
     pa->cb(s, SIO_ETIMEDOUT, NULL, pa->user);
     sio_socket_unref(s);
@@ -440,6 +441,7 @@ static void ack_timeout_cb(evutil_socket_t fd, short what, void *arg)
 static void bcast_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
     bcast_ack *bc = arg;
+    bc->nsp->srv->ack_timeouts++;
     bcast_finish(bc, SIO_ETIMEDOUT);
     bcast_maybe_free(bc);
 }
@@ -669,6 +671,7 @@ long sio_namespace_emit(sio_namespace *nsp, const sio_target *to, const char *ev
     if (rc < 0)
         return rc;
     send_ctx ctx = {&f, to ? to->flags : 0, NULL, 0};
+    nsp->srv->broadcasts++;
     long n = nsp->adapter->ops->broadcast(nsp->adapter, &f, to, send_one, &ctx);
     sio_frame_release(&f);
     return n;
@@ -696,6 +699,7 @@ long sio_namespace_emit_ack(sio_namespace *nsp, const sio_target *to, const char
     bc->cb = cb;
     bc->user = user;
     send_ctx ctx = {&f, to ? to->flags : 0, bc, id};
+    nsp->srv->broadcasts++;
     long n = nsp->adapter->ops->broadcast_with_ack(nsp->adapter, &f, to, send_one, &ctx, NULL);
     sio_frame_release(&f);
     /* answers arrive from the network, never during the sends above */

@@ -146,6 +146,7 @@ struct sio_server {
     size_t ndyn;
     size_t ndyn_alive; /* dynamic child namespaces now (bounded by max_dynamic_namespaces) */
     uint64_t ns_created, ns_removed, ns_refused;
+    uint64_t sockets_connected, middleware_refusals, ack_timeouts, broadcasts;
     struct timeval ns_refused_logged;
     sio_namespace *gc;     /* namespaces that may have become empty */
     struct event *gc_ev;   /* removes them outside any callback running on them */

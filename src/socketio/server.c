@@ -335,6 +335,74 @@ void sio_server_get_stats(const sio_server *srv, sio_server_stats *out)
     out->namespaces_refused = srv->ns_refused;
     out->sessions = srv->engine ? eio_server_session_count(srv->engine) : 0;
     out->dynamic_namespaces = srv->ndyn_alive;
+    out->packets_encoded = sio_stats_packets_encoded();
+    out->broadcasts = srv->broadcasts;
+    out->sockets_connected = srv->sockets_connected;
+    out->middleware_refusals = srv->middleware_refusals;
+    out->ack_timeouts = srv->ack_timeouts;
+    if (!srv->engine)
+        return;
+    const eio_stats *e = eio_server_stats(srv->engine);
+    out->sessions_websocket = eio_server_websocket_count(srv->engine);
+    out->sessions_opened = e->sessions_opened;
+    out->upgrades = e->upgrades;
+    out->closes_transport_error = e->closes[EIO_CLOSE_TRANSPORT_ERROR];
+    out->closes_transport_close = e->closes[EIO_CLOSE_TRANSPORT_CLOSE];
+    out->closes_forced = e->closes[EIO_CLOSE_FORCED];
+    out->closes_ping_timeout = e->closes[EIO_CLOSE_PING_TIMEOUT];
+    out->closes_parse_error = e->closes[EIO_CLOSE_PARSE_ERROR];
+    out->closes_server_shutdown = e->closes[EIO_CLOSE_SERVER_SHUTDOWN];
+    out->closes_slow_consumer = e->closes[EIO_CLOSE_SLOW_CONSUMER];
+    out->closes_payload_too_large = e->closes[EIO_CLOSE_PAYLOAD_TOO_LARGE];
+    out->packets_in = e->packets_in;
+    out->bytes_in = e->bytes_in;
+    out->packets_out = e->packets_out;
+    out->bytes_out = e->bytes_out;
+}
+
+/* The counters as one JSON object (the stats route), into out (cap bytes). */
+static void stats_json(const sio_server_stats *st, char *out, size_t cap)
+{
+    const struct {
+        const char *name;
+        uint64_t v;
+    } f[] = {
+        {"accept_failures", st->accept_failures},
+        {"accept_pauses", st->accept_pauses},
+        {"close_deadline_drops", st->close_deadline_drops},
+        {"chunked_bodies", st->chunked_bodies},
+        {"namespaces_created", st->namespaces_created},
+        {"namespaces_removed", st->namespaces_removed},
+        {"namespaces_refused", st->namespaces_refused},
+        {"connections", st->connections},
+        {"sessions", st->sessions},
+        {"sessions_websocket", st->sessions_websocket},
+        {"dynamic_namespaces", st->dynamic_namespaces},
+        {"sessions_opened", st->sessions_opened},
+        {"upgrades", st->upgrades},
+        {"closes_transport_error", st->closes_transport_error},
+        {"closes_transport_close", st->closes_transport_close},
+        {"closes_forced", st->closes_forced},
+        {"closes_ping_timeout", st->closes_ping_timeout},
+        {"closes_parse_error", st->closes_parse_error},
+        {"closes_server_shutdown", st->closes_server_shutdown},
+        {"closes_slow_consumer", st->closes_slow_consumer},
+        {"closes_payload_too_large", st->closes_payload_too_large},
+        {"packets_in", st->packets_in},
+        {"bytes_in", st->bytes_in},
+        {"packets_out", st->packets_out},
+        {"bytes_out", st->bytes_out},
+        {"packets_encoded", st->packets_encoded},
+        {"broadcasts", st->broadcasts},
+        {"sockets_connected", st->sockets_connected},
+        {"middleware_refusals", st->middleware_refusals},
+        {"ack_timeouts", st->ack_timeouts},
+    };
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]) && n + 64 < cap; i++)
+        n += (size_t)snprintf(out + n, cap - n, "%s\"%s\":%llu", i ? "," : "{", f[i].name,
+                              (unsigned long long)f[i].v);
+    snprintf(out + n, cap - n, "}");
 }
 
 static int route(const char *path, const char **ctype, const char **body, void *user)
@@ -346,20 +414,10 @@ static int route(const char *path, const char **ctype, const char **body, void *
         return 200;
     }
     if (srv->opts.stats_path && !strcmp(path, srv->opts.stats_path)) {
-        static char json[768]; /* one thread; valid until the route returns */
+        static char json[2048]; /* one thread; valid until the route returns */
         sio_server_stats st;
         sio_server_get_stats(srv, &st);
-        snprintf(json, sizeof(json),
-                 "{\"accept_failures\":%llu,\"accept_pauses\":%llu,\"close_deadline_drops\":%llu,"
-                 "\"chunked_bodies\":%llu,\"namespaces_created\":%llu,\"namespaces_removed\":%llu,"
-                 "\"namespaces_refused\":%llu,\"connections\":%zu,\"sessions\":%zu,"
-                 "\"dynamic_namespaces\":%zu}",
-                 (unsigned long long)st.accept_failures, (unsigned long long)st.accept_pauses,
-                 (unsigned long long)st.close_deadline_drops, (unsigned long long)st.chunked_bodies,
-                 (unsigned long long)st.namespaces_created,
-                 (unsigned long long)st.namespaces_removed,
-                 (unsigned long long)st.namespaces_refused, st.connections, st.sessions,
-                 st.dynamic_namespaces);
+        stats_json(&st, json, sizeof(json));
         *ctype = "application/json";
         *body = json;
         return 200;

@@ -257,6 +257,7 @@ int sio_nsp_connect(sio_namespace *nsp, sio_client *c, const sio_packet *p)
     /* middleware sees the socket before anyone else can */
     for (size_t i = 0; i < nsp->nmw; i++) {
         if (nsp->mw[i].cb(s, nsp->mw[i].user) != 0) {
+            nsp->srv->middleware_refusals++;
             refuse(c, s);
             s->client = NULL;
             sio_socket_unref(s);
@@ -276,6 +277,7 @@ int sio_nsp_connect(sio_namespace *nsp, sio_client *c, const sio_packet *p)
         return SIO_ENOMEM;
     }
     s->connected = 1;
+    nsp->srv->sockets_connected++;
     client_link(c, s);
     char reply[64];
     int n = snprintf(reply, sizeof(reply), "{\"sid\":\"%s\"}", s->id);
