@@ -45,7 +45,8 @@ static int feed_steps(const char *text, size_t step, sink *k, size_t *used_total
 
 Test(http_chunked, decodes_any_split)
 {
-    const char *body = "6;ext=1\r\n42[\"me\r\n10\r\nssage\",\"chunked\"\r\n1\r\n]\r\n0\r\nX-T: 1\r\n\r\n";
+    const char *body =
+        "6;ext=1\r\n42[\"me\r\n10\r\nssage\",\"chunked\"\r\n1\r\n]\r\n0\r\nX-T: 1\r\n\r\n";
     for (size_t step = 1; step <= strlen(body); step++) {
         sink k = {.cap = sizeof(k.out)};
         size_t used;
@@ -65,7 +66,8 @@ Test(http_chunked, leaves_bytes_after_the_end)
     sio_chunked_init(&d);
     sink k = {.cap = sizeof(k.out)};
     size_t used = 0;
-    cr_assert_eq(sio_chunked_feed(&d, (const uint8_t *)in, strlen(in), &used, collect, &k, NULL), 1);
+    cr_assert_eq(sio_chunked_feed(&d, (const uint8_t *)in, strlen(in), &used, collect, &k, NULL),
+                 1);
     cr_assert_eq(used, 12);
     cr_assert_eq(k.len, 2);
 }
