@@ -5,6 +5,8 @@
  */
 #include "http_chunked.h"
 
+#include "hex.h"
+
 #include <sio/error.h>
 
 enum state {
@@ -30,17 +32,6 @@ void sio_chunked_init(sio_chunked *d)
     d->trailer = 0;
 }
 
-static int hex_value(uint8_t c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static int fail(const char **reason, const char *why)
 {
     if (reason)
@@ -60,7 +51,7 @@ static int step(sio_chunked *d, uint8_t c, const char **reason)
 {
     switch (d->state) {
     case ST_SIZE: {
-        int v = hex_value(c);
+        int v = sio_hex_value(c);
         if (v >= 0) {
             if (d->digits == 16 || (d->remain >> 60))
                 return fail(reason, "chunk size too large");

@@ -5,6 +5,8 @@
  */
 #include "json_scan.h"
 
+#include "hex.h"
+
 #include <string.h>
 
 #include <sio/error.h>
@@ -47,23 +49,12 @@ static void skip_ws(struct scanner *s)
         s->pos++;
 }
 
-static int hex_val(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Reads 4 hex digits at p[0..4) into a code unit; -1 if any is not hex. */
 static long hex4(const char *p)
 {
     long v = 0;
     for (int i = 0; i < 4; i++) {
-        int h = hex_val(p[i]);
+        int h = sio_hex_value((unsigned char)p[i]);
         if (h < 0)
             return -1;
         v = v * 16 + h;

@@ -185,8 +185,8 @@ static int keep_header(sio_binary *r, const char *p, size_t n, const sio_packet 
 int sio_binary_feed_text(sio_binary *r, const char *p, size_t n, sio_packet *out,
                          const char **reason)
 {
-    sio_packet_limits pl = r->lim->packet;
-    sio_packet pk;
+    const sio_packet_limits *pl = &r->lim->packet;
+    sio_packet_limits capped;
     const char *why = NULL;
     int rc;
 
@@ -194,18 +194,19 @@ int sio_binary_feed_text(sio_binary *r, const char *p, size_t n, sio_packet *out
         sio_binary_deinit(r);
         return fail(reason, SIO_EPROTO, "text packet while binary attachments are pending");
     }
-    if (pl.max_attachments > SIO_BINARY_MAX_ATTACHMENTS)
-        pl.max_attachments = SIO_BINARY_MAX_ATTACHMENTS;
-    rc = sio_packet_decode(p, n, &pl, &pk, &why);
-    if (rc == 0 && pk.attachments > 0)
-        rc = check_placeholders(pk.data, pk.data_len, pk.attachments, &why);
+    if (pl->max_attachments > SIO_BINARY_MAX_ATTACHMENTS) {
+        capped = *pl;
+        capped.max_attachments = SIO_BINARY_MAX_ATTACHMENTS;
+        pl = &capped;
+    }
+    rc = sio_packet_decode(p, n, pl, out, &why);
+    if (rc == 0 && out->attachments > 0)
+        rc = check_placeholders(out->data, out->data_len, out->attachments, &why);
     if (rc != 0)
         return fail(reason, rc, why);
-    if (pk.attachments == 0) {
-        *out = pk;
+    if (out->attachments == 0)
         return 0;
-    }
-    rc = keep_header(r, p, n, &pk);
+    rc = keep_header(r, p, n, out);
     if (rc != 0)
         return fail(reason, rc, "out of memory");
     return SIO_EINCOMPLETE;

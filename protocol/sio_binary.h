@@ -70,12 +70,12 @@ static inline int sio_binary_is_pending(const sio_binary *r)
  * Feeds one text message (the Engine.IO message data without its '4') and decodes it once.
  *   - 0: a packet without attachments; *out is filled, its slices borrow p.
  *   - SIO_EINCOMPLETE: a BINARY_* header whose placeholders are valid; it is copied and kept, the
- *     attachments are fed next. *out is not touched.
+ *     attachments are fed next. *out was used as scratch: its contents mean nothing.
  *   - SIO_EPROTO / SIO_ELIMIT: sio_packet_decode() refused it; or a text message arrived while
  *     attachments are awaited; or a placeholder (an object whose last "_placeholder" member is
  *     true) has a "num" that is missing or not an integer, out of [0, attachments), or equal to
  *     another's; or an attachment has no placeholder. *reason is set to a static string and any
- *     pending header is dropped.
+ *     pending header is dropped; *out means nothing.
  *   - SIO_ENOMEM: the header could not be copied.
  * Borrows p; reason may be NULL.
  */

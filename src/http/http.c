@@ -302,10 +302,11 @@ static void read_request(struct lws *wsi, http_conn *c, eio_request *req, req_ar
     if (hdr_copy(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, cl, sizeof(cl)) > 0)
         req->content_length = strtoll(cl, NULL, 10);
     c->chunked = 0;
-    char te[64];
-    int ten = hdr_copy(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING, te, sizeof(te));
-    if (ten > 0 || lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0)
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+        char te[64];
+        int ten = hdr_copy(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING, te, sizeof(te));
         c->chunked = ten > 0 && !strcasecmp(te, "chunked") ? 1 : -1; /* -1: refused */
+    }
     char ae[256];
     c->enc = 0;
     if (hdr_copy(wsi, WSI_TOKEN_HTTP_ACCEPT_ENCODING, ae, sizeof(ae)) > 0)
@@ -546,7 +547,8 @@ typedef struct response {
     sio_buf *buf;       /* body is this buffer's bytes: written in place, headroom and all */
 } response;
 
-static int add_extra_headers(http_conn *c, const response *r, unsigned char **p, unsigned char *end)
+static int add_extra_headers(http_conn *c, const response *r, int close, unsigned char **p,
+                             unsigned char *end)
 {
     const sio_http_options *o = &c->http->opts;
     struct lws *wsi = c->wsi;
@@ -572,7 +574,7 @@ static int add_extra_headers(http_conn *c, const response *r, unsigned char **p,
         return -1;
     if (r->encoding && add_hdr(wsi, "content-encoding:", r->encoding, p, end))
         return -1;
-    if (r->close && add_hdr(wsi, "connection:", "close", p, end))
+    if (close && add_hdr(wsi, "connection:", "close", p, end))
         return -1;
     if (r->cookie_sid && o->cookie_name) {
         char ck[512];
@@ -589,13 +591,12 @@ static int add_extra_headers(http_conn *c, const response *r, unsigned char **p,
 /* Writes a whole response with one send: the headers are built in front of a copy of the body
  * and go out as one write (lws counts no body bytes for HTTP/1.1, so this is the same to it as
  * headers then body, minus a syscall per response). Returns what the lws callback must return. */
-static int respond(http_conn *c, const response *in)
+static int respond(http_conn *c, const response *r)
 {
     enum { HDR_ROOM = 2048, INLINE_BODY = 16384 };
-    response rc_copy = *in;
-    const response *r = &rc_copy;
-    if (c->end_after || c->http->shutting_down)
-        rc_copy.close = 1; /* the body framing is lost (chunked) or the server is going away */
+    /* the connection also ends when its body framing is lost (chunked) or the server is going
+     * away */
+    int close = r->close || c->end_after || c->http->shutting_down;
     static unsigned char scratch[LWS_PRE + HDR_ROOM + INLINE_BODY]; /* one thread, no re-entry */
     unsigned char *mem = scratch;
     if (r->len > INLINE_BODY) {
@@ -607,13 +608,13 @@ static int respond(http_conn *c, const response *in)
     struct lws *wsi = c->wsi;
     int rc = -1;
     if (lws_add_http_common_headers(wsi, (unsigned int)r->status, r->ctype, r->len, &p, end) ||
-        add_extra_headers(c, r, &p, end) || lws_finalize_http_header(wsi, &p, end))
+        add_extra_headers(c, r, close, &p, end) || lws_finalize_http_header(wsi, &p, end))
         goto out;
     if (r->len)
         memcpy(p, r->buf ? sio_buf_data(r->buf) : r->body, r->len);
     if (lws_write(wsi, start, (size_t)(p - start) + r->len, LWS_WRITE_HTTP_HEADERS) < 0)
         goto out;
-    if (r->close)
+    if (close)
         goto out;
     rc = r->defer_complete ? 0 : (lws_http_transaction_completed(wsi) ? -1 : 0);
 out:

@@ -148,8 +148,8 @@ struct sio_server {
     uint64_t ns_created, ns_removed, ns_refused;
     uint64_t sockets_connected, middleware_refusals, ack_timeouts, broadcasts;
     struct timeval ns_refused_logged;
-    sio_namespace *gc;     /* namespaces that may have become empty */
-    struct event *gc_ev;   /* removes them outside any callback running on them */
+    sio_namespace *gc;   /* namespaces that may have become empty */
+    struct event *gc_ev; /* removes them outside any callback running on them */
     struct event *sigint, *sigterm;
     struct event *drain_ev; /* graceful shutdown: polls for the last connection to go */
     struct timeval drain_start;
@@ -166,6 +166,8 @@ sio_namespace *sio_nsp_new(sio_server *srv, const char *name, size_t len);
 int sio_nsp_connect(sio_namespace *nsp, sio_client *c, const sio_packet *p);
 void sio_nsp_hold(sio_namespace *nsp);
 void sio_nsp_release(sio_namespace *nsp);
+/* Queues a dynamic child namespace that nothing holds for removal (deferred to the gc event). */
+void sio_nsp_collect(sio_namespace *nsp);
 
 /* emit.c */
 int sio_frame_encode(sio_frame *f, sio_packet_type type, const char *nsp, int64_t id,

@@ -204,8 +204,8 @@ static sio_namespace *find_or_create_nsp(sio_server *srv, const sio_packet *p)
     }
     if (a != auth)
         free(a);
-    if (nsp && nsp->dynamic && !nsp->holds) /* removed again unless a socket joins it now */
-        nsp->holds++, sio_nsp_release(nsp);
+    if (nsp) /* a new child is removed again unless a socket joins it now */
+        sio_nsp_collect(nsp);
     return nsp;
 }
 

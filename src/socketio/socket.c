@@ -62,11 +62,17 @@ void sio_nsp_hold(sio_namespace *nsp)
     nsp->holds++;
 }
 
-/* Queues a dynamic child namespace that nothing holds for removal; the removal itself runs
- * from the server's gc event, so no caller still running on the namespace sees it go. */
 void sio_nsp_release(sio_namespace *nsp)
 {
-    if (--nsp->holds || !nsp->dynamic || nsp->pinned || nsp->gc_queued)
+    nsp->holds--;
+    sio_nsp_collect(nsp);
+}
+
+/* The removal itself runs from the server's gc event, so no caller still running on the
+ * namespace sees it go. */
+void sio_nsp_collect(sio_namespace *nsp)
+{
+    if (nsp->holds || !nsp->dynamic || nsp->pinned || nsp->gc_queued)
         return;
     sio_server *srv = nsp->srv;
     nsp->gc_queued = 1;
