@@ -50,40 +50,80 @@ typedef struct sio_bin {
 
 /* ---- server ------------------------------------------------------------------------------- */
 
-typedef struct sio_server_options {
-    const char *host;            /* interface to bind; NULL = all */
-    int port;                    /* 3000; 0 = any free port (see sio_server_port) */
+/* Options, in groups by layer; fill with sio_server_options_init() and then override. */
+
+/** HTTP front: listening, TLS, CORS, cookie, compression, connection limits. */
+typedef struct sio_http_config {
+    const char *host;              /* interface to bind; NULL = all */
+    int port;                      /* 3000; 0 = any free port (see sio_server_port) */
+    const char *tls_cert;          /* PEM files: serve HTTPS/WSS when both are set */
+    const char *tls_key;
+    const char *cors_origin;       /* NULL = no CORS; "*"; "reflect"; or "a,b,c" exact origins */
+    int cors_credentials;          /* 0 */
+    const char *cors_methods;      /* NULL: GET,HEAD,PUT,PATCH,POST,DELETE */
+    const char *cors_headers;      /* NULL: reflect Access-Control-Request-Headers */
+    int cors_max_age;              /* seconds; < 0 (default -1) = header omitted */
+    const char *cookie_name;       /* NULL = no io cookie; e.g. "io" */
+    const char *cookie_path;       /* "/" */
+    int cookie_http_only;          /* 1 */
+    const char *cookie_same_site;  /* "Lax" */
+    int cookie_secure;             /* 0 */
+    size_t http_compression_threshold; /* 1024; 0 = never gzip polling responses */
+    int per_message_deflate;           /* 0 */
+    size_t max_header_bytes;           /* 8192 */
+    unsigned close_deadline_ms; /* 30000: a connection being closed whose peer stops reading is
+                                   dropped after this long */
+    unsigned accept_backoff_ms; /* 100: out of descriptors at accept(), retry after this long */
+} sio_http_config;
+
+/** Engine.IO: transports, heartbeat, payload and queue limits (Node's engine.io options). */
+typedef struct sio_engine_config {
     const char *path;            /* "/socket.io/" */
     unsigned ping_interval_ms;   /* 25000 */
     unsigned ping_timeout_ms;    /* 20000 */
     unsigned upgrade_timeout_ms; /* 10000 */
-    unsigned connect_timeout_ms; /* 45000: close a connection that joins no namespace */
-    size_t max_payload;          /* 1000000: bytes per message / POST body (maxHttpBufferSize) */
-    int allow_polling;           /* 1 */
-    int allow_websocket;         /* 1 */
-    int allow_upgrades;          /* 1 */
-    const char *cors_origin;     /* NULL = no CORS; "*"; "reflect"; or "a,b,c" exact origins */
-    int cors_credentials;        /* 0 */
-    const char *cookie_name;     /* NULL = no io cookie; e.g. "io" */
-    size_t http_compression_threshold;    /* 1024; 0 = never gzip polling responses */
-    int per_message_deflate;              /* 0 */
+    unsigned close_timeout_ms;   /* 30000: how long a server close waits for a GET to carry it */
+    size_t max_payload;   /* 1000000: bytes per message / POST body (maxHttpBufferSize) */
+    int allow_polling;    /* 1 */
+    int allow_websocket;  /* 1 */
+    int allow_upgrades;   /* 1 */
+    size_t max_buffered_bytes;   /* 16 MiB queued per connection before it is dropped */
+    size_t max_buffered_packets; /* 100000 */
+    size_t max_connections;      /* 0 = unlimited; handshakes beyond get 503 */
+    const char *initial_packet;  /* NULL; a message packet sent right after open (tests) */
+} sio_engine_config;
+
+/** Socket.IO: namespaces, packets, rooms. */
+typedef struct sio_socketio_config {
+    unsigned connect_timeout_ms;          /* 45000: close a connection that joins no namespace;
+                                             also bounds asynchronous middleware */
     unsigned max_attachments;             /* 10 binary attachments per packet */
     unsigned max_json_depth;              /* 32 */
-    size_t max_buffered_bytes;            /* 16 MiB queued per connection before it is dropped */
-    size_t max_buffered_packets;          /* 100000 */
-    size_t max_connections;               /* 0 = unlimited */
     size_t max_namespaces_per_connection; /* 64 */
     size_t max_rooms_per_socket;          /* 10000 */
     size_t max_dynamic_namespaces; /* 10000 dynamic child namespaces alive at once, at most */
-    const char *tls_cert;          /* PEM files: serve HTTPS/WSS when both are set */
-    const char *tls_key;
-    unsigned close_deadline_ms;   /* 30000: a connection being closed whose peer stops reading is
-                                     dropped after this long */
-    unsigned accept_backoff_ms;   /* 100: out of descriptors at accept(), retry after this long */
+} sio_socketio_config;
+
+struct sio_adapter_ops;
+
+/** The cluster adapter (include/sio/adapter.h). */
+typedef struct sio_adapter_config {
+    const struct sio_adapter_ops *ops; /* NULL = in-memory (a lone server) */
+    void *config;                      /* handed to ops->create (borrowed until free) */
+    unsigned requests_timeout_ms;      /* 5000: cluster requests (fetchSockets, allRooms,
+                                          serverSideEmit acks) give up after this long */
+} sio_adapter_config;
+
+typedef struct sio_server_options {
+    sio_http_config http;
+    sio_engine_config engine;
+    sio_socketio_config socketio;
+    sio_adapter_config adapter;
     unsigned shutdown_timeout_ms; /* 10000: on SIGINT/SIGTERM, connections get this long to
                                      receive their close (held GETs the close packet) */
     const char *stats_path;       /* NULL = off; e.g. "/stats": GET answers sio_server_stats as
                                      JSON (for operators and tests) */
+    const char *health_path;      /* "/health": GET answers {"status":"ok"}; NULL = off */
 } sio_server_options;
 
 /** Counters of a server since it started (monotonic) and gauges (now). */
@@ -111,12 +151,20 @@ typedef struct sio_server_stats {
     uint64_t sockets_connected;      /* namespace connections accepted */
     uint64_t middleware_refusals;    /* namespace connections refused by middleware */
     uint64_t ack_timeouts;           /* emits with ack (one socket or broadcast) that timed out */
+    uint64_t middleware_timeouts;    /* asynchronous middleware that did not answer in time */
+    uint64_t handshakes_refused;     /* handshakes refused by the allow-request hook */
+    uint64_t adapter_published;      /* cluster messages handed to the adapter */
+    uint64_t adapter_received;       /* cluster messages received from other servers */
+    uint64_t adapter_dropped;        /* received ones dropped (bad, unknown namespace) or failed
+                                        publishes */
+    uint64_t cluster_requests, cluster_timeouts; /* requests to other servers; timed out */
 } sio_server_stats;
 
 /** Fills out with the server's counters. */
 SIO_API void sio_server_get_stats(const sio_server *srv, sio_server_stats *out);
 
-/** Fills o with the defaults of Node's socket.io 4.8 (listed above). */
+/** Fills o with the defaults of Node's socket.io 4.8 (listed above): the only place defaults
+ *  are written. */
 SIO_API void sio_server_options_init(sio_server_options *o);
 
 /**
@@ -166,13 +214,25 @@ SIO_API sio_server *sio_namespace_server(const sio_namespace *nsp);
 SIO_API size_t sio_namespace_socket_count(const sio_namespace *nsp);
 
 /**
- * Connect middleware: runs for each CONNECT before the socket exists for others. Read the
- * handshake with sio_socket_auth/sio_socket_handshake and attach data with sio_socket_set_data.
- * Return 0 to go on, or non-zero after sio_socket_refuse() to refuse (CONNECT_ERROR). Runs
- * synchronously inside the packet's processing.
+ * Connect middleware: runs for each CONNECT before the socket exists for others, in the order
+ * registered. Read the handshake with sio_socket_auth/sio_socket_handshake, attach data with
+ * sio_socket_set_data/sio_socket_set_slot, then answer through next exactly once, now or later
+ * (after a network round trip): sio_next_accept goes on to the next middleware (the last one
+ * connects the socket), sio_next_refuse sends CONNECT_ERROR. An answer that does not come within
+ * connect_timeout_ms refuses with "middleware timeout". If the connection closes while an answer
+ * is pending, the answer becomes a no-op (next stays valid until answered).
  */
-typedef int (*sio_middleware_cb)(sio_socket *s, void *user);
+typedef struct sio_next sio_next;
+typedef void (*sio_middleware_cb)(sio_socket *s, sio_next *next, void *user);
+/** Appends a middleware. Returns 0 or SIO_ENOMEM. */
 SIO_API int sio_namespace_use(sio_namespace *nsp, sio_middleware_cb mw, void *user);
+/** Lets the connection go on. next is freed; do not use it again. */
+SIO_API void sio_next_accept(sio_next *next);
+/** Refuses the connection with CONNECT_ERROR {"message":message,"data":data_json} (data_json
+ *  may be NULL; both copied). next is freed; do not use it again. */
+SIO_API void sio_next_refuse(sio_next *next, const char *message, const char *data_json);
+/** The socket a pending middleware answer is for (borrowed, valid until answered). */
+SIO_API sio_socket *sio_next_socket(const sio_next *next);
 
 typedef void (*sio_connection_cb)(sio_socket *s, void *user);
 /** Called once a socket has connected (after middleware). */
@@ -248,14 +308,25 @@ SIO_API const char *sio_socket_transport(const sio_socket *s);
 /** Whether the socket is still connected. */
 SIO_API int sio_socket_connected(const sio_socket *s);
 
-/** Attaches application data; free_fn (may be NULL) runs on it when replaced or when the
+/** Sets the socket's data (Node's socket.data) to a JSON value (copied): what fetchSockets
+ *  reports on every server of the cluster. Returns 0, SIO_EINVAL (not one valid JSON value) or
+ *  SIO_ENOMEM. */
+SIO_API int sio_socket_set_data(sio_socket *s, const char *json);
+/** The socket's data as JSON ("{}" until set). Borrowed, valid until the next set or the
  *  socket is freed. */
-SIO_API void sio_socket_set_data(sio_socket *s, void *data, void (*free_fn)(void *data));
-SIO_API void *sio_socket_get_data(const sio_socket *s);
+SIO_API const char *sio_socket_data(const sio_socket *s);
 
-/** From middleware: sets the CONNECT_ERROR to send ({"message":message,"data":data_json});
- *  data_json may be NULL. Both copied. */
-SIO_API void sio_socket_refuse(sio_socket *s, const char *message, const char *data_json);
+/** A key for native per-socket state of a C module (an auth module and an application each
+ *  keep their own). The key's address identifies it: define one static sio_slot per use. */
+typedef struct sio_slot {
+    const char *name; /* for debugging */
+} sio_slot;
+/** Stores value under key; free_fn (may be NULL) runs on it when replaced or when the socket is
+ *  freed. Returns 0 or SIO_ENOMEM (free_fn is not called then). */
+SIO_API int sio_socket_set_slot(sio_socket *s, const sio_slot *key, void *value,
+                                void (*free_fn)(void *value));
+/** The value stored under key, or NULL. */
+SIO_API void *sio_socket_slot(const sio_socket *s, const sio_slot *key);
 
 /** Joins/leaves a room (name copied). Returns 0, SIO_ELIMIT (max_rooms_per_socket) or
  *  SIO_ENOMEM. Leaving a room not joined is a no-op. */
@@ -279,7 +350,7 @@ SIO_API void sio_socket_close_connection(sio_socket *s);
 enum sio_emit_flags {
     SIO_EMIT_VOLATILE = 1 << 0,    /* drop for sockets whose transport is not writable now */
     SIO_EMIT_NO_COMPRESS = 1 << 1, /* reserved: accepted, no effect yet */
-    SIO_EMIT_LOCAL = 1 << 2,       /* this server only (no effect until a cluster adapter) */
+    SIO_EMIT_LOCAL = 1 << 2,       /* this server only: not published to the cluster */
 };
 
 /** Emits event to one socket. args_json: a JSON array or NULL; bins: attachments referenced
@@ -308,33 +379,86 @@ typedef struct sio_target {
     int flags; /* sio_emit_flags */
 } sio_target;
 
-/** Broadcasts event to the target (NULL = the whole namespace). The packet is encoded once and
- *  shared by every recipient. Returns the number of local recipients, or a negative error. */
+/** Broadcasts event to the target (NULL = the whole namespace) on this server and, through the
+ *  adapter, on every other one (unless SIO_EMIT_LOCAL). The packet is encoded once and shared by
+ *  every local recipient. Returns the number of local recipients, or a negative error. */
 SIO_API long sio_namespace_emit(sio_namespace *nsp, const sio_target *to, const char *event,
                                 const char *args_json, const sio_bin *bins, size_t nbins);
 
-/** Result of a broadcast with acks: status 0 when every recipient answered, SIO_ETIMEDOUT
- *  otherwise; responses[i] are the arguments of each answer (borrowed for the call). */
+/** Result of a broadcast with acks (and of server-side emits with acks): status 0 when every
+ *  recipient answered, SIO_ETIMEDOUT (what came is passed) or SIO_ECLOSED (shutdown);
+ *  responses[i] are the arguments of each answer (borrowed for the call). */
 typedef void (*sio_broadcast_ack_cb)(sio_namespace *nsp, int status,
                                      const sio_args *const *responses, size_t nresponses,
                                      void *user);
-/** Broadcast with acks (Node's io.timeout(ms).emit(..., cb)). cb runs exactly once on success. */
+/** Broadcast with acks (Node's io.timeout(ms).emit(..., cb)) across the cluster: every other
+ *  server reports how many of its clients it sent to, then forwards each answer; cb runs once
+ *  all are in or at timeout_ms (0 = no limit). Returns the number of local recipients (cb runs
+ *  exactly once, never inside the call), or a negative error (cb never runs). */
 SIO_API long sio_namespace_emit_ack(sio_namespace *nsp, const sio_target *to, const char *event,
                                     const char *args_json, const sio_bin *bins, size_t nbins,
                                     unsigned timeout_ms, sio_broadcast_ack_cb cb, void *user);
 
-/** Makes the target's sockets join (or leave) room; returns the number of sockets affected. */
+/** Makes the target's sockets join (or leave) room, on every server unless SIO_EMIT_LOCAL is
+ *  in to->flags; returns the number of local sockets affected. */
 SIO_API long sio_namespace_sockets_join(sio_namespace *nsp, const sio_target *to, const char *room);
 SIO_API long sio_namespace_sockets_leave(sio_namespace *nsp, const sio_target *to,
                                          const char *room);
-/** Disconnects the target's sockets; returns how many. */
+/** Disconnects the target's sockets on every server (unless SIO_EMIT_LOCAL); returns how many
+ *  local ones. */
 SIO_API long sio_namespace_disconnect_sockets(sio_namespace *nsp, const sio_target *to, int close);
-/** Calls fn for each socket of the target (fn must not join, leave or disconnect). */
-SIO_API long sio_namespace_fetch_sockets(sio_namespace *nsp, const sio_target *to,
-                                         void (*fn)(sio_socket *s, void *user), void *user);
 
-/** Encode-once counter: number of packets encoded by broadcasts and emits since start. */
-SIO_API size_t sio_stats_packets_encoded(void);
+/* ---- cluster-wide queries: asynchronous, the callback runs exactly once -------------------- */
+/* With a cluster adapter the answer comes from every server; with the in-memory adapter from
+ * this one, still through the callback (never inside the call). status is 0, SIO_ETIMEDOUT (some
+ * server did not answer within requests_timeout_ms: what arrived is passed) or SIO_ECLOSED (the
+ * server is shutting down). A call that returns an error never runs its callback. */
+
+struct sio_socket_info;
+/** Result of fetch sockets: snapshots (borrowed for the call). */
+typedef void (*sio_fetch_cb)(sio_namespace *nsp, int status, const struct sio_socket_info *sockets,
+                             size_t n, void *user);
+/** Node's fetchSockets(): id, rooms, data and handshake of the target's sockets on every server
+ *  (only this one with SIO_EMIT_LOCAL). Returns 0 or SIO_ENOMEM. */
+SIO_API int sio_namespace_fetch_sockets(sio_namespace *nsp, const sio_target *to, sio_fetch_cb cb,
+                                        void *user);
+
+/** Result of all rooms: every room name (borrowed for the call), without duplicates. */
+typedef void (*sio_rooms_cb)(sio_namespace *nsp, int status, const char *const *rooms, size_t n,
+                             void *user);
+/** Node's adapter.allRooms(): the rooms of the namespace across the cluster. */
+SIO_API int sio_namespace_all_rooms(sio_namespace *nsp, sio_rooms_cb cb, void *user);
+
+/** Result of server count. */
+typedef void (*sio_count_cb)(sio_namespace *nsp, int status, size_t servers, void *user);
+/** Node's serverCount(): the servers of the cluster, this one included. */
+SIO_API int sio_namespace_server_count(sio_namespace *nsp, sio_count_cb cb, void *user);
+
+/** A server-side event from another server (Node's io.on("event") on the server side): args
+ *  borrowed for the call; ack is NULL unless the sender wants an answer (sio_ack_send sends it
+ *  back to that server; retain it to answer later). */
+typedef void (*sio_server_event_cb)(sio_namespace *nsp, const char *event, const sio_args *args,
+                                    sio_ack *ack, void *user);
+/** Registers the handler of server-side events of the namespace (one; NULL removes it). */
+SIO_API void sio_namespace_on_server_event(sio_namespace *nsp, sio_server_event_cb cb,
+                                           void *user);
+/** Node's serverSideEmit(): event to every other server of the cluster. cb NULL: no answers
+ *  wanted. Else cb gets one response per other server (status 0), or those that came within
+ *  timeout_ms (0 = requests_timeout_ms) with SIO_ETIMEDOUT. Returns 0, SIO_EINVAL (reserved or
+ *  missing name, bad JSON) or SIO_ENOMEM. */
+SIO_API int sio_namespace_server_emit(sio_namespace *nsp, const char *event, const char *args_json,
+                                      const sio_bin *bins, size_t nbins, unsigned timeout_ms,
+                                      sio_broadcast_ack_cb cb, void *user);
+
+/* ---- logging ------------------------------------------------------------------------------- */
+
+enum sio_log_level { SIO_LOG_ERROR = 0, SIO_LOG_WARN, SIO_LOG_INFO, SIO_LOG_DEBUG };
+/** A log sink: one line (no newline) from module ("http", "engine", "socketio", "adapter",
+ *  "app"), borrowed for the call. */
+typedef void (*sio_log_cb)(int level, const char *module, const char *line, void *user);
+/** Sends every log line of the process to cb (NULL: back to stderr). Lines above level are not
+ *  formatted at all. Process-wide, like the loop thread rule. */
+SIO_API void sio_log_set_sink(sio_log_cb cb, void *user, int level);
 
 #ifdef __cplusplus
 }
