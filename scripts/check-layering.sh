@@ -3,6 +3,8 @@
 # (docs/architecture.md, module map):
 #   - protocol/ includes only libc headers, include/ (<sio/...>) and other protocol/ headers;
 #   - only src/http/ includes libwebsockets (<libwebsockets.h>, <lws_config.h>);
+#   - src/common/ includes only libc, include/ and its own headers (no libevent: the libevent
+#     clock of common/timer.h is in src/engine/);
 #   - src/adapter/ includes only libc, include/, src/common/ and its own headers;
 #   - src/socketio/ never includes src/http/; its room index (rooms.[ch]) includes only libc,
 #     include/, src/common/ and its own header, so it stays free of sockets and the loop.
@@ -51,6 +53,14 @@ violations() {
         else
           [ -f "protocol/$name" ] ||
             echo "$f $name protocol/ includes only libc, include/ and protocol/ headers"
+        fi ;;
+      src/common/*)
+        if [[ "$inc" == \<* ]]; then
+          is_libc "$name" || [[ "$name" == sio/* ]] ||
+            echo "$f $name src/common/ includes only libc, include/ and its own headers"
+        else
+          [ -f "$dir/$name" ] ||
+            echo "$f $name src/common/ includes only libc, include/ and its own headers"
         fi ;;
       src/adapter/*)
         if [[ "$inc" == \<* ]]; then
