@@ -5,7 +5,7 @@
 #ifndef SIO_COMMON_LOG_H
 #define SIO_COMMON_LOG_H
 
-enum sio_log_level { SIO_LOG_ERROR = 0, SIO_LOG_WARN, SIO_LOG_INFO, SIO_LOG_DEBUG };
+#include <sio/sio.h> /* enum sio_log_level, sio_log_cb, sio_log_set_sink */
 
 extern int sio_log_threshold;
 

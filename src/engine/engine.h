@@ -9,6 +9,8 @@
 #ifndef SIO_ENGINE_H
 #define SIO_ENGINE_H
 
+#include <sio/sio.h>
+
 #include "common/buf.h"
 #include "common/rand.h"
 
@@ -50,21 +52,9 @@ typedef enum eio_close_reason {
 } eio_close_reason;
 const char *eio_close_reason_str(eio_close_reason r);
 
-typedef struct eio_options {
-    const char *path;            /* "/engine.io/"; matched as a prefix of the URL path */
-    unsigned ping_interval_ms;   /* 25000 */
-    unsigned ping_timeout_ms;    /* 20000 */
-    unsigned upgrade_timeout_ms; /* 10000 */
-    unsigned close_timeout_ms;   /* 30000: wait for a GET to carry a server close */
-    size_t max_payload;  /* 1000000: POST body / WebSocket message limit (maxHttpBufferSize) */
-    int allow_polling;   /* 1 */
-    int allow_websocket; /* 1 */
-    int allow_upgrades;  /* 1 */
-    size_t max_buffered_bytes;   /* 16 MiB: out-queue cap per session (slow consumer) */
-    size_t max_buffered_packets; /* 100000 */
-    size_t max_sessions;         /* 0 = unlimited; new handshakes beyond get 503 */
-    const char *initial_packet;  /* optional message sent right after open (NULL) */
-} eio_options;
+/* The engine's options are the public group (include/sio/sio.h, defaults in
+ * sio_server_options_init): no copy between the layers. */
+typedef sio_engine_config eio_options;
 
 /* Counters of an engine since it started. */
 #define EIO_CLOSE_REASONS 8
@@ -76,8 +66,6 @@ typedef struct eio_stats {
     uint64_t packets_out, bytes_out;    /* packets queued for sending (all types) */
 } eio_stats;
 
-/** Fills o with the Node engine.io 6.6 defaults. */
-void eio_options_init(eio_options *o);
 
 /* Callbacks to the layer above. Each runs on the loop thread from inside engine code; they may
  * call eio_session_send/close on any session (closing only marks: frees happen in the reaper). */

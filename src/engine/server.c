@@ -13,22 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-void eio_options_init(eio_options *o)
-{
-    memset(o, 0, sizeof(*o));
-    o->path = "/engine.io/";
-    o->ping_interval_ms = 25000;
-    o->ping_timeout_ms = 20000;
-    o->upgrade_timeout_ms = 10000;
-    o->close_timeout_ms = 30000;
-    o->max_payload = 1000000;
-    o->allow_polling = 1;
-    o->allow_websocket = 1;
-    o->allow_upgrades = 1;
-    o->max_buffered_bytes = 16u << 20;
-    o->max_buffered_packets = 100000;
-}
-
 const char *eio_error_message(int code)
 {
     switch (code) {
@@ -284,8 +268,8 @@ static eio_action handshake(eio_server *srv, const eio_request *req, void *conn,
         *status = 503;
         return EIO_ACT_STATUS;
     }
-    if (srv->opts.max_sessions && srv->sessions.count >= srv->opts.max_sessions) {
-        sio_log(SIO_LOG_WARN, "engine", "refusing handshake: %zu sessions (max_sessions)",
+    if (srv->opts.max_connections && srv->sessions.count >= srv->opts.max_connections) {
+        sio_log(SIO_LOG_WARN, "engine", "refusing handshake: %zu sessions (max_connections)",
                 srv->sessions.count);
         *status = 503;
         return EIO_ACT_STATUS;

@@ -1,33 +1,31 @@
 /*
- * Private structures of the Socket.IO layer (docs/protocol.md §2). Owner tree: sio_server ->
- * engine, http, namespaces; a namespace -> its sockets (id map) and rooms (the in-memory adapter's
- * two-way index); a client (one per Engine.IO session) -> its sockets' membership in it.
- * Sockets are refcounted so a handler that disconnects its own socket never frees it under
- * itself; the last unref frees.
+ * Private structures of the Socket.IO layer (docs/protocol.md §2). Owner tree: sio_io ->
+ * namespaces (name map), the adapter, pending cluster requests; a namespace -> its sockets (id
+ * map, one reference each) and its room index (rooms.c); a client (one per Engine.IO session) ->
+ * its sockets' membership in it. Sockets are refcounted so a handler that disconnects its own
+ * socket never frees it under itself; the last unref frees. The layer sees the engine only
+ * through eio_session_* calls and runs every timer on an sio_clock.
  */
 #ifndef SIO_SOCKETIO_INTERNAL_H
 #define SIO_SOCKETIO_INTERNAL_H
 
-#include <sio/sio.h>
+#include "io.h"
+#include "rooms.h"
 
 #include "common/buf.h"
 #include "common/map.h"
-#include "engine/engine.h"
-#include "http/http.h"
 #include "sio_binary.h"
 #include "sio_packet.h"
 
-#include <event2/event.h>
-
 typedef struct sio_client sio_client;
-typedef struct sio_room sio_room;
 typedef struct sio_pending_ack sio_pending_ack;
+typedef struct cluster_req cluster_req;
 
 /* An encoded packet: the text message ("4" + Socket.IO packet) and its attachments, shared
  * read-only by every recipient. */
 typedef struct sio_frame {
     sio_buf *text;
-    sio_buf *bins[16];
+    sio_buf *bins[SIO_BINARY_MAX_ATTACHMENTS];
     size_t nbins;
 } sio_frame;
 
@@ -46,22 +44,6 @@ struct sio_args {
     size_t array_len;
 };
 
-typedef struct room_member {
-    sio_socket *s;
-    size_t slot; /* index in s->rooms */
-} room_member;
-
-struct sio_room {
-    sio_map_entry *entry; /* in nsp->rooms; its key is the name */
-    room_member *members;
-    size_t n, cap;
-};
-
-typedef struct socket_room {
-    sio_room *room;
-    size_t idx; /* index in room->members */
-} socket_room;
-
 typedef struct handler {
     sio_event_cb cb;
     void *user;
@@ -74,10 +56,12 @@ typedef struct middleware {
 
 struct sio_namespace {
     char *name;
-    sio_server *srv;
-    sio_map sockets;             /* id -> sio_socket */
-    struct sio_adapter *adapter; /* rooms and target resolution (src/adapter) */
-    sio_map handlers;            /* event -> handler* */
+    size_t name_len;
+    sio_io *io;
+    sio_map sockets; /* id -> sio_socket */
+    sio_rooms rooms;
+    void *adapter_state; /* the adapter's, from nsp_open */
+    sio_map handlers;    /* event -> handler* */
     handler any;
     middleware *mw;
     size_t nmw;
@@ -85,17 +69,25 @@ struct sio_namespace {
     void *on_connection_user;
     sio_disconnect_cb on_disconnect;
     void *on_disconnect_user;
+    sio_server_event_cb on_server_event;
+    void *on_server_event_user;
     uint64_t next_ack_id;
     /* A dynamic child namespace is removed once nothing holds it (Node's
      * cleanupEmptyChildNamespaces): holds counts its sockets (connected or still referenced),
-     * client acks and broadcast acks in flight; pinned is set when the application asked for it
-     * by name (sio_server_of), which keeps it for good. */
+     * client acks, broadcast acks and cluster requests in flight; pinned is set when the
+     * application asked for it by name (sio_server_of), which keeps it for good. */
     int dynamic;
     int pinned;
     size_t holds;
     int gc_queued;
     sio_namespace *gc_next;
 };
+
+typedef struct socket_slot {
+    const sio_slot *key;
+    void *value;
+    void (*free_fn)(void *);
+} socket_slot;
 
 struct sio_socket {
     char id[SIO_ID_LEN + 1];
@@ -104,24 +96,24 @@ struct sio_socket {
     sio_client *client; /* NULL once disconnected */
     int connected;
     char *auth;
-    void *data;
-    void (*data_free)(void *);
-    socket_room *rooms;
-    size_t nrooms, rooms_cap;
+    char *data; /* JSON; NULL = "{}" */
+    socket_slot *slots;
+    size_t nslots;
+    sio_room_set rooms;
     sio_pending_ack *acks;
-    uint64_t seen_gen;   /* last broadcast generation that selected this socket */
-    uint64_t except_gen; /* last broadcast generation that excluded this socket */
-    char *refuse_msg;
-    char *refuse_data;
+    sio_next *next;       /* the middleware answer awaited, if any */
+    size_t mw_index;      /* next middleware to run */
+    sio_timer *mw_timer;  /* bounds the wait for an asynchronous middleware */
     sio_socket *next_in_client;
 };
 
 struct sio_client {
-    sio_server *srv;
+    sio_io *io;
     eio_session *eio;
-    sio_socket *sockets;
+    sio_socket *sockets;  /* connected ones */
+    sio_socket *pending;  /* in middleware (linked by next_in_client too) */
     size_t nsockets;
-    struct event *connect_timer;
+    sio_timer *connect_timer;
     int closed;
     int busy;       /* packets being dispatched: the client is freed only when this drops to 0 */
     sio_binary bin; /* decodes packets; holds a BINARY_* header until its sio_buf attachments
@@ -134,56 +126,147 @@ typedef struct dyn_parent {
     void *user;
 } dyn_parent;
 
-struct sio_server {
+/* The adapter host handed to the adapter: the io itself. */
+struct sio_adapter_host {
+    sio_io *io;
+};
+
+struct sio_io {
+    sio_server *owner;
     struct event_base *base;
-    int own_base;
-    sio_server_options opts;
+    sio_clock *clock;
+    sio_socketio_config opts;
+    unsigned requests_timeout_ms;
+    sio_server_stats *stats;
     sio_binary_limits limits; /* shared by every client's reassembler */
-    eio_server *engine;
-    sio_http *http;
     sio_map nsps;
     dyn_parent *dyn;
     size_t ndyn;
     size_t ndyn_alive; /* dynamic child namespaces now (bounded by max_dynamic_namespaces) */
-    uint64_t ns_created, ns_removed, ns_refused;
-    uint64_t sockets_connected, middleware_refusals, ack_timeouts, broadcasts;
-    struct timeval ns_refused_logged;
+    uint64_t ns_refused_logged_ms;
     sio_namespace *gc;   /* namespaces that may have become empty */
-    struct event *gc_ev; /* removes them outside any callback running on them */
-    struct event *sigint, *sigterm;
-    struct event *drain_ev; /* graceful shutdown: polls for the last connection to go */
-    struct timeval drain_start;
-    int draining;
+    sio_timer *gc_timer; /* removes them outside any callback running on them */
+    /* cluster (cluster.c) */
+    struct sio_adapter_host host;
+    const sio_adapter_ops *aops;
+    void *adapter;
+    sio_map requests; /* request id -> cluster_req */
+    uint64_t next_request;
+    int shutting_down;
 };
+
+/* namespace.c */
+sio_namespace *sio_nsp_new(sio_io *io, const char *name, size_t len);
+void sio_nsp_free(sio_namespace *nsp);
+void sio_nsp_hold(sio_namespace *nsp);
+void sio_nsp_release(sio_namespace *nsp);
+/* Queues a dynamic child namespace that nothing holds for removal (deferred to the gc timer). */
+void sio_nsp_collect(sio_namespace *nsp);
+/* Finds the namespace of a CONNECT, creating a dynamic child if a parent matches; NULL when
+ * there is none (or at max_dynamic_namespaces). */
+sio_namespace *sio_nsp_lookup(sio_io *io, const sio_packet *p);
+/* Starts the connection of a new socket (middleware, then CONNECT reply). */
+int sio_nsp_connect(sio_namespace *nsp, sio_client *c, const sio_packet *p);
+/* Fails pending middleware answers of the client's sockets (the connection is gone). */
+void sio_nsp_abort_pending(sio_client *c);
+/* The io's gc timer: removes the dynamic children queued by sio_nsp_collect. */
+void sio_io_gc(void *arg);
 
 /* socket.c */
 sio_socket *sio_socket_new(sio_namespace *nsp, sio_client *c, const char *auth, size_t auth_len);
 void sio_socket_ref(sio_socket *s);
 void sio_socket_unref(sio_socket *s);
+/* Marks s connected: id map, own room, client list. Returns 0 or SIO_ENOMEM. */
+int sio_socket_attach(sio_socket *s);
 void sio_socket_close(sio_socket *s, const char *reason, int notify_client);
-void sio_nsp_free(sio_namespace *nsp);
-sio_namespace *sio_nsp_new(sio_server *srv, const char *name, size_t len);
-int sio_nsp_connect(sio_namespace *nsp, sio_client *c, const sio_packet *p);
-void sio_nsp_hold(sio_namespace *nsp);
-void sio_nsp_release(sio_namespace *nsp);
-/* Queues a dynamic child namespace that nothing holds for removal (deferred to the gc event). */
-void sio_nsp_collect(sio_namespace *nsp);
+/* Writes s as a sio_socket_info JSON object's pieces into info (strings borrowed from s;
+ * rooms in the caller's array of cap entries). */
+void sio_socket_info_of(const sio_socket *s, sio_socket_info *info, const char **rooms);
 
-/* emit.c */
-int sio_frame_encode(sio_frame *f, sio_packet_type type, const char *nsp, int64_t id,
+/* client.c */
+void sio_client_close(sio_client *c, eio_close_reason reason);
+int sio_client_send(sio_client *c, const sio_frame *f, int flags);
+void sio_client_link(sio_client *c, sio_socket *s);
+void sio_client_unlink(sio_client *c, sio_socket *s);
+
+/* frame.c */
+int sio_frame_encode(sio_io *io, sio_frame *f, sio_packet_type type, const char *nsp, int64_t id,
                      const char *event, const char *args, size_t args_len, const sio_bin *bins,
                      size_t nbins);
-int sio_frame_encode_raw(sio_frame *f, sio_packet_type type, const char *nsp, int64_t id,
-                         const char *json, size_t json_len);
+int sio_frame_encode_raw(sio_io *io, sio_frame *f, sio_packet_type type, const char *nsp,
+                         int64_t id, const char *json, size_t json_len);
+/* Encodes a packet whose data array ["event", ...] or [...ack args] is given whole. */
+int sio_frame_encode_data(sio_io *io, sio_frame *f, sio_packet_type type, const char *nsp,
+                          int64_t id, const char *data, size_t data_len, const sio_bin *bins,
+                          size_t nbins);
 void sio_frame_release(sio_frame *f);
-int sio_client_send(sio_client *c, const sio_frame *f, int flags);
-void sio_socket_on_packet(sio_socket *s, const sio_packet *p, sio_buf *const *bins, size_t nbins);
-void sio_socket_fail_acks(sio_socket *s);
+/* The packet data ["event", ...args] (malloc'd; args_json already checked). */
+char *sio_event_data(const char *event, const char *args_json, size_t *len);
+/* Sends a packet without arguments or with a raw JSON object (CONNECT, DISCONNECT, errors). */
+void sio_client_send_simple(sio_client *c, sio_packet_type type, const char *nsp,
+                            const char *json, size_t len);
+
+/* args.c */
 int sio_args_init(sio_args *a, const char *data, size_t len, size_t first, sio_buf *const *bins,
                   size_t nbins);
 void sio_args_deinit(sio_args *a);
+/* A heap copy of ack arguments (data and attachments), freed with sio_args_free. */
+sio_args *sio_args_copy(const char *data, size_t len, sio_buf *const *bins, size_t nbins);
+sio_args *sio_args_copy_bins(const char *data, size_t len, const sio_bin *bins, size_t nbins);
+void sio_args_free(sio_args *a);
 
-/* server.c */
-void sio_client_close(sio_client *c, eio_close_reason reason);
+/* ack.c */
+void sio_socket_on_packet(sio_socket *s, const sio_packet *p, sio_buf *const *bins, size_t nbins);
+void sio_socket_fail_acks(sio_socket *s);
+typedef struct bcast_ack bcast_ack;
+/* A broadcast with acks: local recipients register a part each (sio_bcast_add_part). */
+bcast_ack *sio_bcast_new(sio_namespace *nsp, sio_broadcast_ack_cb cb, void *user);
+int sio_bcast_add_part(bcast_ack *bc, sio_socket *s, uint64_t id);
+/* Remote servers: a count of their recipients, then one response each. */
+void sio_bcast_remote_count(bcast_ack *bc, uint64_t n);
+void sio_bcast_remote_response(bcast_ack *bc, sio_args *answer);
+/* Expected server responses (server count - 1), once known. */
+void sio_bcast_servers(bcast_ack *bc, size_t others);
+int sio_bcast_start(bcast_ack *bc, unsigned timeout_ms);
+void sio_bcast_set_req(bcast_ack *bc, cluster_req *req);
+void sio_bcast_set_each(bcast_ack *bc, void (*each)(const sio_args *answer, void *user));
+/* 0 for an event name the application may use. */
+int sio_check_event(const char *event);
+void sio_bcast_shutdown(bcast_ack *bc);
+/* The ack object handed to server-side event handlers (answers go back through the adapter). */
+sio_ack *sio_ack_new_remote(sio_namespace *nsp, const char *requester, const char *request_id);
+void sio_ack_handler_done(sio_ack *ack);
+
+/* broadcast.c */
+/* Calls visit for every local socket of the target (NULL: all), each once. */
+long sio_nsp_resolve(sio_namespace *nsp, const sio_target *to,
+                     int (*visit)(sio_socket *s, void *arg), void *arg);
+/* Delivers an encoded frame to the local sockets of the target; with bc, each registers a part
+ * of the broadcast ack under id. Returns the recipients. */
+long sio_nsp_deliver(sio_namespace *nsp, const sio_target *to, const sio_frame *f, bcast_ack *bc,
+                     uint64_t id);
+long sio_nsp_local_join(sio_namespace *nsp, const sio_target *to, const char *const *rooms,
+                        size_t nrooms, int leave);
+long sio_nsp_local_disconnect(sio_namespace *nsp, const sio_target *to, int close);
+
+/* cluster.c */
+int sio_cluster_open(sio_io *io, sio_namespace *nsp);
+void sio_cluster_close(sio_io *io, sio_namespace *nsp);
+void sio_cluster_room_changed(sio_namespace *nsp, const char *room, size_t len, int created);
+/* Publishes msg (nsp and type set by the caller) unless the adapter is the local one. */
+void sio_cluster_publish(sio_namespace *nsp, sio_cluster_msg *msg);
+/* Whether there can be other servers (the adapter is not the in-memory one). */
+int sio_cluster_is_shared(const sio_io *io);
+/* Server-side emit answers from an ack (ack.c) go back through this. */
+void sio_cluster_reply(sio_namespace *nsp, const char *requester, const char *request_id,
+                       const char *data, size_t len, const sio_bin *bins, size_t nbins);
+/* Broadcast with acks across the cluster: publishes and tracks the remote part. */
+int sio_cluster_broadcast_ack(sio_namespace *nsp, bcast_ack *bc, const sio_target *to,
+                              const char *data, size_t len, const sio_bin *bins, size_t nbins,
+                              unsigned timeout_ms);
+void sio_cluster_fail_all(sio_io *io);
+/* A broadcast with acks finished: its request stops routing answers. */
+void sio_cluster_req_detach(cluster_req *r);
+void sio_cluster_free(sio_io *io);
 
 #endif

@@ -1,171 +1,16 @@
 /*
- * Namespaces, sockets and rooms (docs/protocol.md §2.2-2.3, §2.6): connect with middleware, the
- * in-memory adapter's two-way room index (room -> members, socket -> rooms, O(1) join/leave,
- * disconnect in O(rooms of the socket)), and the socket life cycle.
+ * Sockets (docs/protocol.md §2.3, §2.6): one per namespace a client joined. Life cycle
+ * (attach, close with a reason, disconnect by the server), room membership through the
+ * namespace's index, the application's data (JSON, what fetchSockets reports on every server)
+ * and keyed native slots, and the handshake accessors.
  */
 #include "internal.h"
 
-#include "adapter/adapter.h"
-
-#include "common/log.h"
 #include "json_scan.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- namespaces --------------------------------------------------------------------------- */
-
-sio_namespace *sio_nsp_new(sio_server *srv, const char *name, size_t len)
-{
-    sio_namespace *nsp = calloc(1, sizeof(*nsp));
-    if (!nsp)
-        return NULL;
-    nsp->name = malloc(len + 1);
-    if (!nsp->name) {
-        free(nsp);
-        return NULL;
-    }
-    memcpy(nsp->name, name, len);
-    nsp->name[len] = 0;
-    nsp->srv = srv;
-    sio_map_init(&nsp->sockets);
-    sio_map_init(&nsp->handlers);
-    nsp->adapter = sio_memory_adapter_new(nsp);
-    if (!nsp->adapter || !sio_map_put(&srv->nsps, nsp->name, len, nsp)) {
-        if (nsp->adapter)
-            nsp->adapter->ops->free(nsp->adapter);
-        free(nsp->name);
-        free(nsp);
-        return NULL;
-    }
-    return nsp;
-}
-
-void sio_nsp_free(sio_namespace *nsp)
-{
-    /* all sockets are gone by now (the engine closed every session first) */
-    sio_map_iter it;
-    sio_map_iter_init(&it, &nsp->handlers);
-    for (sio_map_entry *e; (e = sio_map_iter_next(&it));)
-        free(e->value);
-    sio_map_deinit(&nsp->handlers);
-    nsp->adapter->ops->free(nsp->adapter);
-    sio_map_deinit(&nsp->sockets);
-    free(nsp->mw);
-    free(nsp->name);
-    free(nsp);
-}
-
-void sio_nsp_hold(sio_namespace *nsp)
-{
-    nsp->holds++;
-}
-
-void sio_nsp_release(sio_namespace *nsp)
-{
-    nsp->holds--;
-    sio_nsp_collect(nsp);
-}
-
-/* The removal itself runs from the server's gc event, so no caller still running on the
- * namespace sees it go. */
-void sio_nsp_collect(sio_namespace *nsp)
-{
-    if (nsp->holds || !nsp->dynamic || nsp->pinned || nsp->gc_queued)
-        return;
-    sio_server *srv = nsp->srv;
-    nsp->gc_queued = 1;
-    nsp->gc_next = srv->gc;
-    srv->gc = nsp;
-    if (srv->gc_ev)
-        event_active(srv->gc_ev, EV_WRITE, 0);
-}
-
-const char *sio_namespace_name(const sio_namespace *nsp)
-{
-    return nsp->name;
-}
-
-sio_server *sio_namespace_server(const sio_namespace *nsp)
-{
-    return nsp->srv;
-}
-
-size_t sio_namespace_socket_count(const sio_namespace *nsp)
-{
-    return nsp->sockets.count;
-}
-
-int sio_namespace_use(sio_namespace *nsp, sio_middleware_cb mw, void *user)
-{
-    middleware *m = realloc(nsp->mw, (nsp->nmw + 1) * sizeof(*m));
-    if (!m)
-        return SIO_ENOMEM;
-    nsp->mw = m;
-    nsp->mw[nsp->nmw++] = (middleware){mw, user};
-    return 0;
-}
-
-void sio_namespace_on_connection(sio_namespace *nsp, sio_connection_cb cb, void *user)
-{
-    nsp->on_connection = cb;
-    nsp->on_connection_user = user;
-}
-
-void sio_namespace_on_disconnect(sio_namespace *nsp, sio_disconnect_cb cb, void *user)
-{
-    nsp->on_disconnect = cb;
-    nsp->on_disconnect_user = user;
-}
-
-int sio_namespace_on(sio_namespace *nsp, const char *event, sio_event_cb cb, void *user)
-{
-    size_t len = strlen(event);
-    handler *h = sio_map_get(&nsp->handlers, event, len);
-    if (!h) {
-        h = malloc(sizeof(*h));
-        if (!h || !sio_map_put(&nsp->handlers, event, len, h)) {
-            free(h);
-            return SIO_ENOMEM;
-        }
-    }
-    h->cb = cb;
-    h->user = user;
-    return 0;
-}
-
-void sio_namespace_on_any(sio_namespace *nsp, sio_event_cb cb, void *user)
-{
-    nsp->any = (handler){cb, user};
-}
-
-int sio_socket_join(sio_socket *s, const char *room)
-{
-    if (!s->connected)
-        return SIO_ECLOSED;
-    sio_adapter *a = s->nsp->adapter;
-    return a->ops->add(a, s, room, strlen(room));
-}
-
-int sio_socket_leave(sio_socket *s, const char *room)
-{
-    sio_adapter *a = s->nsp->adapter;
-    a->ops->del(a, s, room, strlen(room));
-    return 0;
-}
-
-size_t sio_socket_room_count(const sio_socket *s)
-{
-    return s->nrooms;
-}
-
-const char *sio_socket_room(const sio_socket *s, size_t i)
-{
-    return i < s->nrooms ? s->rooms[i].room->entry->key : NULL;
-}
-
-/* ---- sockets ------------------------------------------------------------------------------ */
 
 sio_socket *sio_socket_new(sio_namespace *nsp, sio_client *c, const char *auth, size_t auth_len)
 {
@@ -201,98 +46,30 @@ void sio_socket_unref(sio_socket *s)
 {
     if (--s->refcnt)
         return;
-    sio_nsp_release(s->nsp);
-    if (s->data_free)
-        s->data_free(s->data);
-    free(s->rooms);
+    sio_namespace *nsp = s->nsp;
+    for (size_t i = 0; i < s->nslots; i++)
+        if (s->slots[i].free_fn)
+            s->slots[i].free_fn(s->slots[i].value);
+    free(s->slots);
+    sio_room_set_deinit(&s->rooms);
+    free(s->data);
     free(s->auth);
-    free(s->refuse_msg);
-    free(s->refuse_data);
     free(s);
+    sio_nsp_release(nsp);
 }
 
-static void client_link(sio_client *c, sio_socket *s)
+int sio_socket_attach(sio_socket *s)
 {
-    s->next_in_client = c->sockets;
-    c->sockets = s;
-    c->nsockets++;
-}
-
-static void client_unlink(sio_client *c, sio_socket *s)
-{
-    for (sio_socket **pp = &c->sockets; *pp; pp = &(*pp)->next_in_client) {
-        if (*pp == s) {
-            *pp = s->next_in_client;
-            c->nsockets--;
-            return;
-        }
-    }
-}
-
-static void send_simple(sio_client *c, sio_packet_type type, const char *nsp, const char *json,
-                        size_t len)
-{
-    sio_frame f;
-    if (sio_frame_encode_raw(&f, type, nsp, -1, json, len) == 0) {
-        sio_client_send(c, &f, 0);
-        sio_frame_release(&f);
-    }
-}
-
-static void refuse(sio_client *c, sio_socket *s)
-{
-    const char *msg = s->refuse_msg ? s->refuse_msg : "not authorized";
-    size_t cap = strlen(msg) * 6 + (s->refuse_data ? strlen(s->refuse_data) : 0) + 64;
-    char *json = malloc(cap);
-    if (!json)
-        return;
-    size_t n = (size_t)snprintf(json, cap, "{\"message\":");
-    n += sio_json_write_string(json + n, cap - n, msg, strlen(msg));
-    if (s->refuse_data)
-        n += (size_t)snprintf(json + n, cap - n, ",\"data\":%s", s->refuse_data);
-    n += (size_t)snprintf(json + n, cap - n, "}");
-    send_simple(c, SIO_PACKET_CONNECT_ERROR, s->nsp->name, json, n);
-    free(json);
-}
-
-int sio_nsp_connect(sio_namespace *nsp, sio_client *c, const sio_packet *p)
-{
-    sio_socket *s = sio_socket_new(nsp, c, p->data, p->data_len);
-    if (!s)
+    sio_namespace *nsp = s->nsp;
+    if (!sio_map_put(&nsp->sockets, s->id, SIO_ID_LEN, s))
         return SIO_ENOMEM;
-    /* middleware sees the socket before anyone else can */
-    for (size_t i = 0; i < nsp->nmw; i++) {
-        if (nsp->mw[i].cb(s, nsp->mw[i].user) != 0) {
-            nsp->srv->middleware_refusals++;
-            refuse(c, s);
-            s->client = NULL;
-            sio_socket_unref(s);
-            return SIO_EPROTO;
-        }
-        if (c->closed) { /* the middleware closed the connection */
-            s->client = NULL;
-            sio_socket_unref(s);
-            return SIO_ECLOSED;
-        }
-    }
-    if (!sio_map_put(&nsp->sockets, s->id, SIO_ID_LEN, s) ||
-        nsp->adapter->ops->add(nsp->adapter, s, s->id, SIO_ID_LEN) < 0) {
+    s->connected = 1; /* before the join, so the own room counts as a normal join */
+    if (sio_rooms_join(&nsp->rooms, s, &s->rooms, s->id, SIO_ID_LEN, SIZE_MAX) < 0) {
+        s->connected = 0;
         sio_map_del(&nsp->sockets, s->id, SIO_ID_LEN);
-        s->client = NULL;
-        sio_socket_unref(s);
         return SIO_ENOMEM;
     }
-    s->connected = 1;
-    nsp->srv->sockets_connected++;
-    client_link(c, s);
-    char reply[64];
-    int n = snprintf(reply, sizeof(reply), "{\"sid\":\"%s\"}", s->id);
-    send_simple(c, SIO_PACKET_CONNECT, nsp->name, reply, (size_t)n);
-    if (nsp->on_connection) {
-        sio_socket_ref(s);
-        nsp->on_connection(s, nsp->on_connection_user);
-        sio_socket_unref(s);
-    }
+    sio_client_link(s->client, s);
     return 0;
 }
 
@@ -305,11 +82,11 @@ void sio_socket_close(sio_socket *s, const char *reason, int notify_client)
     s->connected = 0;
     sio_socket_ref(s);
     if (notify_client && c && !c->closed)
-        send_simple(c, SIO_PACKET_DISCONNECT, s->nsp->name, NULL, 0);
-    s->nsp->adapter->ops->del_all(s->nsp->adapter, s);
+        sio_client_send_simple(c, SIO_PACKET_DISCONNECT, s->nsp->name, NULL, 0);
+    sio_rooms_leave_all(&s->nsp->rooms, s, &s->rooms);
     sio_map_del(&s->nsp->sockets, s->id, SIO_ID_LEN);
     if (c)
-        client_unlink(c, s);
+        sio_client_unlink(c, s);
     sio_socket_fail_acks(s);
     if (s->nsp->on_disconnect)
         s->nsp->on_disconnect(s, reason, s->nsp->on_disconnect_user);
@@ -340,6 +117,38 @@ void sio_socket_close_connection(sio_socket *s)
     if (s->client && !s->client->closed)
         sio_client_close(s->client, EIO_CLOSE_FORCED);
 }
+
+/* ---- rooms -------------------------------------------------------------------------------- */
+
+int sio_socket_join(sio_socket *s, const char *room)
+{
+    if (!s->connected)
+        return SIO_ECLOSED;
+    if (!room)
+        return SIO_EINVAL;
+    /* + 1: the socket's own room does not count against the limit */
+    return sio_rooms_join(&s->nsp->rooms, s, &s->rooms, room, strlen(room),
+                          s->nsp->io->opts.max_rooms_per_socket + 1);
+}
+
+int sio_socket_leave(sio_socket *s, const char *room)
+{
+    if (room)
+        sio_rooms_leave(&s->nsp->rooms, s, &s->rooms, room, strlen(room));
+    return 0;
+}
+
+size_t sio_socket_room_count(const sio_socket *s)
+{
+    return sio_room_set_count(&s->rooms);
+}
+
+const char *sio_socket_room(const sio_socket *s, size_t i)
+{
+    return i < sio_room_set_count(&s->rooms) ? sio_room_set_name(&s->rooms, i, NULL) : NULL;
+}
+
+/* ---- accessors ---------------------------------------------------------------------------- */
 
 const char *sio_socket_id(const sio_socket *s)
 {
@@ -395,23 +204,65 @@ int sio_socket_connected(const sio_socket *s)
     return s->connected;
 }
 
-void sio_socket_set_data(sio_socket *s, void *data, void (*free_fn)(void *data))
+void sio_socket_info_of(const sio_socket *s, sio_socket_info *info, const char **rooms)
 {
-    if (s->data_free && s->data != data)
-        s->data_free(s->data);
-    s->data = data;
-    s->data_free = free_fn;
+    size_t n = sio_room_set_count(&s->rooms);
+    for (size_t i = 0; i < n; i++)
+        rooms[i] = sio_room_set_name(&s->rooms, i, NULL);
+    info->id = s->id;
+    info->rooms = rooms;
+    info->nrooms = n;
+    info->data_json = sio_socket_data(s);
+    info->handshake_json = sio_socket_handshake(s);
 }
 
-void *sio_socket_get_data(const sio_socket *s)
+/* ---- data and slots ----------------------------------------------------------------------- */
+
+int sio_socket_set_data(sio_socket *s, const char *json)
 {
-    return s->data;
+    const char *reason;
+    size_t len = json ? strlen(json) : 0;
+    if (!json || sio_json_validate(json, len, 64, &reason) < 0)
+        return SIO_EINVAL;
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return SIO_ENOMEM;
+    memcpy(copy, json, len + 1);
+    free(s->data);
+    s->data = copy;
+    return 0;
 }
 
-void sio_socket_refuse(sio_socket *s, const char *message, const char *data_json)
+const char *sio_socket_data(const sio_socket *s)
 {
-    free(s->refuse_msg);
-    free(s->refuse_data);
-    s->refuse_msg = message ? strdup(message) : NULL;
-    s->refuse_data = data_json ? strdup(data_json) : NULL;
+    return s->data ? s->data : "{}";
+}
+
+int sio_socket_set_slot(sio_socket *s, const sio_slot *key, void *value,
+                        void (*free_fn)(void *value))
+{
+    for (size_t i = 0; i < s->nslots; i++) {
+        socket_slot *sl = &s->slots[i];
+        if (sl->key != key)
+            continue;
+        if (sl->free_fn && sl->value != value)
+            sl->free_fn(sl->value);
+        sl->value = value;
+        sl->free_fn = free_fn;
+        return 0;
+    }
+    socket_slot *v = realloc(s->slots, (s->nslots + 1) * sizeof(*v));
+    if (!v)
+        return SIO_ENOMEM;
+    s->slots = v;
+    s->slots[s->nslots++] = (socket_slot){key, value, free_fn};
+    return 0;
+}
+
+void *sio_socket_slot(const sio_socket *s, const sio_slot *key)
+{
+    for (size_t i = 0; i < s->nslots; i++)
+        if (s->slots[i].key == key)
+            return s->slots[i].value;
+    return NULL;
 }

@@ -67,8 +67,10 @@ static events ev;
 static void setup_with(unsigned ping_ms, size_t max_packets)
 {
     base = event_base_new();
-    eio_options o;
-    eio_options_init(&o);
+    sio_server_options all;
+    sio_server_options_init(&all); /* the one place defaults live */
+    eio_options o = all.engine;
+    o.path = "/engine.io/";
     o.ping_interval_ms = ping_ms;
     o.ping_timeout_ms = ping_ms;
     o.max_buffered_packets = max_packets;

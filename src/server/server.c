@@ -1,0 +1,340 @@
+/*
+ * The composition root (src/server/server.h): builds http, engine, the Socket.IO layer and its
+ * adapter from one sio_server_options, runs the loop with the graceful shutdown of
+ * docs/deployment.md, and answers the statistics from the counters each layer keeps.
+ */
+#include "server.h"
+
+#include "common/log.h"
+#include "common/timer.h"
+#include "http/http.h"
+#include "socketio/io.h"
+
+#include <event2/event.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct sio_server {
+    struct event_base *base;
+    int own_base;
+    sio_server_options opts;
+    sio_clock *clock;
+    eio_server *engine;
+    sio_http *http;
+    sio_io *io; /* NULL for the engine-level root */
+    sio_server_stats counters; /* what the Socket.IO layer counts */
+    struct event *sigint, *sigterm;
+    struct event *drain_ev; /* graceful shutdown: polls for the last connection to go */
+    struct timeval drain_start;
+    int draining;
+};
+
+/* ---- statistics --------------------------------------------------------------------------- */
+
+void sio_server_get_stats(const sio_server *srv, sio_server_stats *out)
+{
+    *out = srv->counters;
+    if (srv->http) {
+        const sio_http_stats *h = sio_http_get_stats(srv->http);
+        out->accept_failures = h->accept_failures;
+        out->accept_pauses = h->accept_pauses;
+        out->close_deadline_drops = h->close_deadline_drops;
+        out->chunked_bodies = h->chunked_bodies;
+        out->connections = h->connections;
+    }
+    out->dynamic_namespaces = srv->io ? sio_io_dynamic_count(srv->io) : 0;
+    if (!srv->engine)
+        return;
+    const eio_stats *e = eio_server_stats(srv->engine);
+    out->sessions = eio_server_session_count(srv->engine);
+    out->sessions_websocket = eio_server_websocket_count(srv->engine);
+    out->sessions_opened = e->sessions_opened;
+    out->upgrades = e->upgrades;
+    out->closes_transport_error = e->closes[EIO_CLOSE_TRANSPORT_ERROR];
+    out->closes_transport_close = e->closes[EIO_CLOSE_TRANSPORT_CLOSE];
+    out->closes_forced = e->closes[EIO_CLOSE_FORCED];
+    out->closes_ping_timeout = e->closes[EIO_CLOSE_PING_TIMEOUT];
+    out->closes_parse_error = e->closes[EIO_CLOSE_PARSE_ERROR];
+    out->closes_server_shutdown = e->closes[EIO_CLOSE_SERVER_SHUTDOWN];
+    out->closes_slow_consumer = e->closes[EIO_CLOSE_SLOW_CONSUMER];
+    out->closes_payload_too_large = e->closes[EIO_CLOSE_PAYLOAD_TOO_LARGE];
+    out->packets_in = e->packets_in;
+    out->bytes_in = e->bytes_in;
+    out->packets_out = e->packets_out;
+    out->bytes_out = e->bytes_out;
+}
+
+/* The counters as one JSON object (the stats route), into out (cap bytes). */
+static void stats_json(const sio_server_stats *st, char *out, size_t cap)
+{
+    const struct {
+        const char *name;
+        uint64_t v;
+    } f[] = {
+        {"accept_failures", st->accept_failures},
+        {"accept_pauses", st->accept_pauses},
+        {"close_deadline_drops", st->close_deadline_drops},
+        {"chunked_bodies", st->chunked_bodies},
+        {"namespaces_created", st->namespaces_created},
+        {"namespaces_removed", st->namespaces_removed},
+        {"namespaces_refused", st->namespaces_refused},
+        {"connections", st->connections},
+        {"sessions", st->sessions},
+        {"sessions_websocket", st->sessions_websocket},
+        {"dynamic_namespaces", st->dynamic_namespaces},
+        {"sessions_opened", st->sessions_opened},
+        {"upgrades", st->upgrades},
+        {"closes_transport_error", st->closes_transport_error},
+        {"closes_transport_close", st->closes_transport_close},
+        {"closes_forced", st->closes_forced},
+        {"closes_ping_timeout", st->closes_ping_timeout},
+        {"closes_parse_error", st->closes_parse_error},
+        {"closes_server_shutdown", st->closes_server_shutdown},
+        {"closes_slow_consumer", st->closes_slow_consumer},
+        {"closes_payload_too_large", st->closes_payload_too_large},
+        {"packets_in", st->packets_in},
+        {"bytes_in", st->bytes_in},
+        {"packets_out", st->packets_out},
+        {"bytes_out", st->bytes_out},
+        {"packets_encoded", st->packets_encoded},
+        {"broadcasts", st->broadcasts},
+        {"sockets_connected", st->sockets_connected},
+        {"middleware_refusals", st->middleware_refusals},
+        {"ack_timeouts", st->ack_timeouts},
+    };
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]) && n + 64 < cap; i++)
+        n += (size_t)snprintf(out + n, cap - n, "%s\"%s\":%llu", i ? "," : "{", f[i].name,
+                              (unsigned long long)f[i].v);
+    snprintf(out + n, cap - n, "}");
+}
+
+static int route(const char *path, const char **ctype, const char **body, void *user)
+{
+    sio_server *srv = user;
+    if (srv->opts.health_path &&
+        (!strcmp(path, srv->opts.health_path) || !strcmp(path, "/healthz"))) {
+        *ctype = "application/json";
+        *body = "{\"status\":\"ok\"}";
+        return 200;
+    }
+    if (srv->opts.stats_path && !strcmp(path, srv->opts.stats_path)) {
+        static char json[2048]; /* one thread; valid until the route returns */
+        sio_server_stats st;
+        sio_server_get_stats(srv, &st);
+        stats_json(&st, json, sizeof(json));
+        *ctype = "application/json";
+        *body = json;
+        return 200;
+    }
+    return 404;
+}
+
+
+/* ---- assembly ----------------------------------------------------------------------------- */
+
+static void http_options(const sio_server_options *o, sio_http_options *ho)
+{
+    sio_http_options_init(ho);
+    ho->iface = o->http.host;
+    ho->port = o->http.port;
+    ho->cors_origin = o->http.cors_origin;
+    ho->cors_credentials = o->http.cors_credentials;
+    ho->cors_methods = o->http.cors_methods;
+    ho->cors_headers = o->http.cors_headers;
+    ho->cors_max_age = o->http.cors_max_age;
+    ho->cookie_name = o->http.cookie_name;
+    ho->cookie_path = o->http.cookie_path;
+    ho->cookie_http_only = o->http.cookie_http_only;
+    ho->cookie_same_site = o->http.cookie_same_site;
+    ho->cookie_secure = o->http.cookie_secure;
+    ho->http_compression_threshold = o->http.http_compression_threshold;
+    ho->per_message_deflate = o->http.per_message_deflate;
+    ho->tls_cert = o->http.tls_cert;
+    ho->tls_key = o->http.tls_key;
+    ho->max_header_bytes = o->http.max_header_bytes;
+    ho->close_deadline_ms = o->http.close_deadline_ms;
+    ho->accept_backoff_ms = o->http.accept_backoff_ms;
+}
+
+static sio_server *server_alloc(struct event_base *base, const sio_server_options *opts)
+{
+    sio_server *srv = calloc(1, sizeof(*srv));
+    if (!srv)
+        return NULL;
+    srv->opts = *opts;
+    srv->own_base = !base;
+    srv->base = base ? base : event_base_new();
+    srv->clock = srv->base ? sio_clock_libevent(srv->base) : NULL;
+    if (!srv->clock) {
+        sio_server_free(srv);
+        return NULL;
+    }
+    return srv;
+}
+
+static int start_http(sio_server *srv)
+{
+    sio_http_options ho;
+    http_options(&srv->opts, &ho);
+    ho.route = route;
+    ho.route_user = srv;
+    srv->http = sio_http_new(srv->base, &ho, srv->engine);
+    return srv->http ? 0 : -1;
+}
+
+sio_server *sio_server_new(struct event_base *base, const sio_server_options *opts)
+{
+    sio_server *srv = server_alloc(base, opts);
+    if (!srv)
+        return NULL;
+    sio_io_config ic = {
+        .owner = srv,
+        .base = srv->base,
+        .clock = srv->clock,
+        .opts = &opts->socketio,
+        .adapter = &opts->adapter,
+        .max_payload = opts->engine.max_payload,
+        .stats = &srv->counters,
+    };
+    srv->io = sio_io_new(&ic);
+    eio_callbacks cbs;
+    if (srv->io) {
+        sio_io_engine_callbacks(srv->io, &cbs);
+        srv->engine = eio_server_new(srv->base, &opts->engine, &cbs, sio_http_transport_ops());
+    }
+    if (!srv->engine || start_http(srv) < 0) {
+        sio_server_free(srv);
+        return NULL;
+    }
+    return srv;
+}
+
+sio_server *sio_server_new_engine(struct event_base *base, const sio_server_options *opts,
+                                  const eio_callbacks *cbs)
+{
+    sio_server *srv = server_alloc(base, opts);
+    if (!srv)
+        return NULL;
+    srv->engine = eio_server_new(srv->base, &opts->engine, cbs, sio_http_transport_ops());
+    if (!srv->engine || start_http(srv) < 0) {
+        sio_server_free(srv);
+        return NULL;
+    }
+    return srv;
+}
+
+int sio_server_port(const sio_server *srv)
+{
+    return sio_http_port(srv->http);
+}
+
+struct event_base *sio_server_base(const sio_server *srv)
+{
+    return srv->base;
+}
+
+/* ---- run loop and shutdown ---------------------------------------------------------------- */
+
+/* Graceful shutdown: polls until the last connection is gone or the deadline passed. */
+static void drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+    sio_server *srv = arg;
+    size_t left = sio_http_get_stats(srv->http)->connections;
+    struct timeval now, el;
+    evutil_gettimeofday(&now, NULL);
+    evutil_timersub(&now, &srv->drain_start, &el);
+    uint64_t ms = (uint64_t)el.tv_sec * 1000 + (uint64_t)el.tv_usec / 1000;
+    if (left && ms < srv->opts.shutdown_timeout_ms)
+        return;
+    if (left)
+        sio_log(SIO_LOG_WARN, "app", "shutdown: %zu connections still open after %u ms", left,
+                srv->opts.shutdown_timeout_ms);
+    event_base_loopbreak(srv->base);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    sio_server *srv = arg;
+    if (srv->draining || !srv->opts.shutdown_timeout_ms) {
+        sio_log(SIO_LOG_INFO, "app", "signal %d: stopping now", (int)sig);
+        event_base_loopbreak(srv->base);
+        return;
+    }
+    sio_log(SIO_LOG_INFO, "app", "signal %d: shutting down (up to %u ms)", (int)sig,
+            srv->opts.shutdown_timeout_ms);
+    srv->draining = 1;
+    if (srv->io)
+        sio_io_shutdown(srv->io);
+    evutil_gettimeofday(&srv->drain_start, NULL);
+    /* the http layer first, so the closes the engine asks for get the shutdown deadline */
+    sio_http_shutdown_begin(srv->http, srv->opts.shutdown_timeout_ms);
+    eio_server_shutdown(srv->engine);
+    srv->drain_ev = event_new(srv->base, -1, EV_PERSIST, drain_cb, srv);
+    struct timeval tv = {0, 20000};
+    if (!srv->drain_ev || event_add(srv->drain_ev, &tv) < 0)
+        event_base_loopbreak(srv->base);
+}
+
+int sio_server_run(sio_server *srv)
+{
+    signal(SIGPIPE, SIG_IGN);
+    if (!srv->sigint) {
+        srv->sigint = evsignal_new(srv->base, SIGINT, on_signal, srv);
+        srv->sigterm = evsignal_new(srv->base, SIGTERM, on_signal, srv);
+        event_add(srv->sigint, NULL);
+        event_add(srv->sigterm, NULL);
+    }
+    event_base_dispatch(srv->base);
+    return 0;
+}
+
+void sio_server_stop(sio_server *srv)
+{
+    event_base_loopbreak(srv->base);
+}
+
+void sio_server_free(sio_server *srv)
+{
+    if (!srv)
+        return;
+    if (srv->io)
+        sio_io_shutdown(srv->io); /* pending cluster requests get SIO_ECLOSED */
+    if (srv->engine)
+        eio_server_shutdown(srv->engine); /* sockets get their disconnect callbacks */
+    sio_http_free(srv->http);
+    eio_server_free(srv->engine);
+    sio_io_free(srv->io);
+    if (srv->sigint)
+        event_free(srv->sigint);
+    if (srv->sigterm)
+        event_free(srv->sigterm);
+    if (srv->drain_ev)
+        event_free(srv->drain_ev);
+    if (srv->clock)
+        sio_clock_free(srv->clock);
+    if (srv->own_base && srv->base)
+        event_base_free(srv->base);
+    free(srv);
+}
+
+size_t sio_server_client_count(const sio_server *srv)
+{
+    return eio_server_session_count(srv->engine);
+}
+
+/* ---- the Socket.IO layer ------------------------------------------------------------------ */
+
+sio_namespace *sio_server_of(sio_server *srv, const char *name)
+{
+    return srv->io ? sio_io_of(srv->io, name) : NULL;
+}
+
+int sio_server_add_dynamic(sio_server *srv, sio_namespace_match_cb match,
+                           sio_namespace_setup_cb setup, void *user)
+{
+    return srv->io ? sio_io_add_dynamic(srv->io, match, setup, user) : SIO_EINVAL;
+}
