@@ -73,9 +73,9 @@ int main(int argc, char **argv)
     sio_server_options_init(&o);
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--port") && i + 1 < argc)
-            o.port = atoi(argv[++i]);
+            o.http.port = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--host") && i + 1 < argc)
-            o.host = argv[++i];
+            o.http.host = argv[++i];
         else {
             fprintf(stderr, "usage: sio-bench-server [--port N] [--host ADDR]\n");
             return 2;

@@ -5,7 +5,8 @@
 //
 //   node lib/node-reference-servers.mjs eio --port 0 [--ping-interval MS] [--ping-timeout MS]
 //                                                  [--max-payload BYTES]
-//   node lib/node-reference-servers.mjs sio --port 0 [same options]
+//   node lib/node-reference-servers.mjs sio --port 0 [same options] [--connect-timeout MS]
+//                                          [--cluster-api] [--async-auth-ms MS] [--stalled-middleware]
 //
 // Prints "listening on port <N>" once ready; exits 0 on SIGTERM/SIGINT.
 
@@ -15,17 +16,32 @@ import { Server as EngineServer } from "engine.io";
 import { Server as SocketServer } from "socket.io";
 
 function parseArgs(argv) {
-  const opts = { kind: null, port: 0, pingInterval: 300, pingTimeout: 200, maxPayload: 1000000 };
+  const opts = {
+    kind: null,
+    port: 0,
+    pingInterval: 300,
+    pingTimeout: 200,
+    maxPayload: 1000000,
+    connectTimeout: 1000,
+    asyncAuthMs: -1,
+    clusterApi: false,
+    stalledMiddleware: false,
+  };
   const numeric = {
     "--port": "port",
     "--ping-interval": "pingInterval",
     "--ping-timeout": "pingTimeout",
     "--max-payload": "maxPayload",
+    "--connect-timeout": "connectTimeout",
+    "--async-auth-ms": "asyncAuthMs",
   };
+  const switches = { "--cluster-api": "clusterApi", "--stalled-middleware": "stalledMiddleware" };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === "eio" || arg === "sio") {
       opts.kind = arg;
+    } else if (arg in switches) {
+      opts[switches[arg]] = true;
     } else if (arg in numeric) {
       const value = Number(argv[++i]);
       if (!Number.isInteger(value) || value < 0) throw new Error(`bad value for ${arg}`);
@@ -71,7 +87,7 @@ function startSocketServer(httpServer, opts) {
     pingInterval: opts.pingInterval,
     pingTimeout: opts.pingTimeout,
     maxHttpBufferSize: opts.maxPayload,
-    connectTimeout: 1000,
+    connectTimeout: opts.connectTimeout,
     cors: CORS,
     serveClient: false,
   });
@@ -137,6 +153,24 @@ function startSocketServer(httpServer, opts) {
         socket.conn.close();
       }
     });
+
+    if (opts.clusterApi) {
+      socket.on("fetch", async (room, ack) => {
+        if (typeof room === "function") [room, ack] = [undefined, room];
+        const sockets = await (typeof room === "string" ? io.in(room) : io).fetchSockets();
+        ack(sockets.map((s) => ({ id: s.id, rooms: [...s.rooms], data: s.data })));
+      });
+      socket.on("set-data", (value, ack) => {
+        socket.data = value;
+        if (typeof ack === "function") ack();
+      });
+      socket.on("all-rooms", async (ack) => {
+        // allRooms() is a cluster adapter's (redis-adapter); the in-memory one only has the map
+        const adapter = io.of("/").adapter;
+        ack([...(typeof adapter.allRooms === "function" ? await adapter.allRooms() : adapter.rooms.keys())]);
+      });
+      socket.on("server-count", async (ack) => ack(await io.of("/").adapter.serverCount()));
+    }
   });
 
   emitAuthOnConnection(io.of("/custom"));
@@ -151,6 +185,26 @@ function startSocketServer(httpServer, opts) {
     next(err);
   });
   emitAuthOnConnection(priv);
+
+  const tokenCheck = (socket, next) => {
+    if ((socket.handshake.auth || {}).token === "ok") return next();
+    const err = new Error("unauthorized");
+    err.data = { code: 401 };
+    next(err);
+  };
+  if (opts.asyncAuthMs >= 0) {
+    const async = io.of("/async-auth");
+    async.use((socket, next) => setTimeout(() => tokenCheck(socket, next), opts.asyncAuthMs));
+    emitAuthOnConnection(async);
+    const sync = io.of("/sync-auth");
+    sync.use(tokenCheck);
+    emitAuthOnConnection(sync);
+  }
+  if (opts.stalledMiddleware) {
+    const stalled = io.of("/stalled");
+    stalled.use(() => {}); // never calls next
+    emitAuthOnConnection(stalled);
+  }
 
   return () => io.close();
 }

@@ -1,12 +1,7 @@
-/* Flag parsing and the signal-aware run loop of the executables (see cli.h). */
+/* Flag parsing of the executables (see cli.h). */
 #include "cli.h"
 
-#include "common/log.h"
-
-#include <event2/event.h>
-
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,33 +70,5 @@ int sio_cli_parse(int argc, char **argv, const sio_cli_flag *flags, const char *
             return -1;
         }
     }
-    return 0;
-}
-
-static void on_signal(evutil_socket_t sig, short what, void *arg)
-{
-    sio_log(SIO_LOG_INFO, "app", "signal %d: shutting down", (int)sig);
-    event_base_loopbreak(arg);
-}
-
-int sio_app_run(struct event_base *base, sio_http *http, eio_server *engine,
-                void (*shutdown)(void *user), void *user)
-{
-    signal(SIGPIPE, SIG_IGN);
-    struct event *sigint = evsignal_new(base, SIGINT, on_signal, base);
-    struct event *sigterm = evsignal_new(base, SIGTERM, on_signal, base);
-    event_add(sigint, NULL);
-    event_add(sigterm, NULL);
-    printf("listening on port %d\n", sio_http_port(http));
-    fflush(stdout);
-    event_base_dispatch(base);
-    if (shutdown)
-        shutdown(user);
-    eio_server_shutdown(engine);
-    sio_http_free(http);
-    eio_server_free(engine);
-    event_free(sigint);
-    event_free(sigterm);
-    event_base_free(base);
     return 0;
 }

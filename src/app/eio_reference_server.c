@@ -1,17 +1,16 @@
 /*
  * eio-reference-server: the bare Engine.IO server in the configuration of the official
  * Engine.IO protocol test suite (path /engine.io/, pingInterval 300, pingTimeout 200,
- * maxPayload 1000000, CORS *), echoing every message back as it came.
+ * maxPayload 1000000, CORS *), echoing every message back as it came. It is assembled by the
+ * composition root like sio-server, with the engine's callbacks in place of the Socket.IO layer.
  */
-#include "app/cli.h"
-#include "common/log.h"
-#include "engine/engine.h"
-#include "http/http.h"
+#include <sio/sio.h>
 
-#include <event2/event.h>
+#include "app/cli.h"
+#include "engine/engine.h"
+#include "server/server.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 static void on_message(eio_session *s, const uint8_t *data, size_t len, int binary, void *user)
@@ -20,6 +19,7 @@ static void on_message(eio_session *s, const uint8_t *data, size_t len, int bina
     if (binary) {
         b = sio_buf_from(data, len);
     } else {
+        /* a text message goes back as a message packet: '4' then the text */
         b = sio_buf_new(len + 1);
         if (b) {
             sio_buf_data(b)[0] = '4';
@@ -35,37 +35,33 @@ static void on_message(eio_session *s, const uint8_t *data, size_t len, int bina
 
 int main(int argc, char **argv)
 {
-    eio_options eo;
-    eio_options_init(&eo);
-    eo.path = "/engine.io/";
-    eo.ping_interval_ms = 300;
-    eo.ping_timeout_ms = 200;
-    eo.max_payload = 1000000;
-    sio_http_options ho;
-    sio_http_options_init(&ho);
-    ho.port = 3000;
-    ho.cors_origin = "*";
+    sio_server_options o;
+    sio_server_options_init(&o);
+    o.engine.path = "/engine.io/";
+    o.engine.ping_interval_ms = 300;
+    o.engine.ping_timeout_ms = 200;
+    o.engine.max_payload = 1000000;
+    o.http.cors_origin = "*";
+    int verbose = 0;
     sio_cli_flag flags[] = {
-        {"--port", SIO_CLI_INT, &ho.port, "TCP port (0 = any free port)"},
-        {"--host", SIO_CLI_STR, &ho.iface, "interface to bind (default all)"},
-        {"--ping-interval", SIO_CLI_UINT, &eo.ping_interval_ms, "ms between server pings"},
-        {"--ping-timeout", SIO_CLI_UINT, &eo.ping_timeout_ms, "ms to wait for a pong"},
-        {"--max-payload", SIO_CLI_SIZE, &eo.max_payload, "bytes per message / POST body"},
-        {"--verbose", SIO_CLI_BOOL, &sio_log_threshold, "debug logging"},
+        {"--port", SIO_CLI_INT, &o.http.port, "TCP port (0 = any free port)"},
+        {"--host", SIO_CLI_STR, &o.http.host, "interface to bind (default all)"},
+        {"--ping-interval", SIO_CLI_UINT, &o.engine.ping_interval_ms, "ms between server pings"},
+        {"--ping-timeout", SIO_CLI_UINT, &o.engine.ping_timeout_ms, "ms to wait for a pong"},
+        {"--max-payload", SIO_CLI_SIZE, &o.engine.max_payload, "bytes per message / POST body"},
+        {"--verbose", SIO_CLI_BOOL, &verbose, "debug logging"},
         {NULL, 0, NULL, NULL},
     };
     if (sio_cli_parse(argc, argv, flags, "eio-reference-server") < 0)
         return 2;
-    if (sio_log_threshold == 1)
-        sio_log_threshold = SIO_LOG_DEBUG;
-    else
-        sio_log_threshold = SIO_LOG_INFO;
-
-    struct event_base *base = event_base_new();
+    sio_log_set_sink(NULL, NULL, verbose ? SIO_LOG_DEBUG : SIO_LOG_INFO);
     eio_callbacks cbs = {.on_message = on_message};
-    eio_server *engine = eio_server_new(base, &eo, &cbs, sio_http_transport_ops());
-    sio_http *http = engine ? sio_http_new(base, &ho, engine) : NULL;
-    if (!http)
+    sio_server *srv = sio_server_new_engine(NULL, &o, &cbs);
+    if (!srv)
         return 1;
-    return sio_app_run(base, http, engine, NULL, NULL);
+    printf("listening on port %d\n", sio_server_port(srv));
+    fflush(stdout);
+    sio_server_run(srv);
+    sio_server_free(srv);
+    return 0;
 }

@@ -1,17 +1,22 @@
 /*
  * sio-reference-server: the Socket.IO server in the configuration of the official Socket.IO
  * protocol test suite (pingInterval 300, pingTimeout 200, maxPayload 1000000, connectTimeout
- * 1000, CORS *), plus the small test extras of interop/README.md. Written against the public
- * API only (include/sio/sio.h), as an example of embedding.
+ * 1000, CORS *), plus the test extras of interop/README.md, some behind flags (cluster queries,
+ * asynchronous and stalled middleware). Written against the public API only (include/sio/), as
+ * an example of embedding; its timers run on the server's own libevent loop.
  */
+#include <sio/adapter.h>
 #include <sio/sio.h>
 
 #include "app/cli.h"
-#include "common/log.h"
 
+#include <event2/event.h>
+
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 
 /* The attachments of args, to pass on with arguments that keep their placeholders. */
 static size_t collect_bins(const sio_args *a, sio_bin *bins, size_t max)
@@ -242,8 +247,10 @@ static void on_drop_transport(sio_socket *s, const char *ev, const sio_args *a, 
 /* Test extra: the encode-once counter, to show a broadcast is encoded once for N receivers. */
 static void on_stats(sio_socket *s, const char *ev, const sio_args *a, sio_ack *ack, void *u)
 {
+    sio_server_stats st;
+    sio_server_get_stats(sio_namespace_server(sio_socket_namespace(s)), &st);
     char json[64];
-    snprintf(json, sizeof(json), "[{\"packetsEncoded\":%zu}]", sio_stats_packets_encoded());
+    snprintf(json, sizeof(json), "[{\"packetsEncoded\":%" PRIu64 "}]", st.packets_encoded);
     if (ack)
         sio_ack_send(ack, json, NULL, 0);
 }
@@ -287,49 +294,333 @@ static void setup_plain(sio_namespace *nsp, void *user)
     sio_namespace_on(nsp, "message-with-ack", on_message_with_ack, NULL);
 }
 
-static int private_mw(sio_socket *s, void *user)
+/* ---- cluster API test extras (--cluster-api) ------------------------------------------------
+ * Node's socket.data, fetchSockets, adapter.allRooms and serverCount. The queries answer through
+ * a callback that never runs inside the call, so the client's ack is retained until then. */
+
+/* A growing JSON text; failed is set once an allocation fails and the text is then dropped. */
+typedef struct json_text {
+    char *p;
+    size_t len, cap;
+    int failed;
+} json_text;
+
+static void json_put(json_text *j, const char *s, size_t n)
 {
-    const char *auth = sio_socket_auth(s);
-    if (strstr(auth, "\"token\":\"secret\""))
-        return 0;
-    sio_socket_refuse(s, "unauthorized", "{\"code\":401}");
-    return -1;
+    if (j->failed)
+        return;
+    if (j->len + n + 1 > j->cap) {
+        size_t cap = j->cap ? j->cap : 256;
+        while (cap < j->len + n + 1)
+            cap *= 2;
+        char *p = realloc(j->p, cap);
+        if (!p) {
+            j->failed = 1;
+            return;
+        }
+        j->p = p;
+        j->cap = cap;
+    }
+    memcpy(j->p + j->len, s, n);
+    j->len += n;
+    j->p[j->len] = 0;
+}
+
+static void json_puts(json_text *j, const char *s)
+{
+    json_put(j, s, strlen(s));
+}
+
+/* s as a JSON string literal: room names are arbitrary text. */
+static void json_string(json_text *j, const char *s)
+{
+    json_put(j, "\"", 1);
+    for (const char *run = s;; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c && c != '"' && c != '\\' && c >= 0x20)
+            continue;
+        json_put(j, run, (size_t)(s - run));
+        if (!c)
+            break;
+        char esc[8];
+        if (c == '"' || c == '\\')
+            snprintf(esc, sizeof(esc), "\\%c", c);
+        else
+            snprintf(esc, sizeof(esc), "\\u%04x", c);
+        json_puts(j, esc);
+        run = s + 1;
+    }
+    json_put(j, "\"", 1);
+}
+
+/* Sends j as the ack's arguments, or an error object if building it failed; frees j. */
+static void ack_json(sio_ack *ack, json_text *j)
+{
+    sio_ack_send(ack, j->failed ? "[{\"error\":\"out of memory\"}]" : j->p, NULL, 0);
+    free(j->p);
+}
+
+static void ack_error(sio_ack *ack, int err)
+{
+    char json[96];
+    snprintf(json, sizeof(json), "[{\"error\":\"%s\"}]", sio_strerror(err));
+    sio_ack_send(ack, json, NULL, 0);
+}
+
+/* fetch(room?, ack): ack([{id, rooms, data}]) for the sockets in room (the whole namespace when
+ * room is missing or not a string). */
+static void on_fetched(sio_namespace *nsp, int status, const sio_socket_info *sockets, size_t n,
+                       void *user)
+{
+    json_text j = {0};
+    json_puts(&j, "[[");
+    for (size_t i = 0; i < n; i++) {
+        json_puts(&j, i ? ",{\"id\":" : "{\"id\":");
+        json_string(&j, sockets[i].id);
+        json_puts(&j, ",\"rooms\":[");
+        for (size_t r = 0; r < sockets[i].nrooms; r++) {
+            if (r)
+                json_put(&j, ",", 1);
+            json_string(&j, sockets[i].rooms[r]);
+        }
+        json_puts(&j, "],\"data\":");
+        json_puts(&j, sockets[i].data_json);
+        json_put(&j, "}", 1);
+    }
+    json_puts(&j, "]]");
+    ack_json(user, &j);
+}
+
+static void on_fetch(sio_socket *s, const char *ev, const sio_args *a, sio_ack *ack, void *u)
+{
+    if (!ack)
+        return;
+    char room[256];
+    const char *rooms[1] = {room};
+    long len = sio_args_string(a, 0, room, sizeof(room));
+    if (len == SIO_ELIMIT) {
+        ack_error(ack, (int)len);
+        return;
+    }
+    sio_target t = {rooms, len >= 0 ? 1 : 0, NULL, 0, 0};
+    ack = sio_ack_retain(ack);
+    int rc = sio_namespace_fetch_sockets(sio_socket_namespace(s), &t, on_fetched, ack);
+    if (rc < 0)
+        ack_error(ack, rc);
+}
+
+/* set-data(value, ack): socket.data = value, then ack(). */
+static void on_set_data(sio_socket *s, const char *ev, const sio_args *a, sio_ack *ack, void *u)
+{
+    size_t n;
+    const char *v = sio_args_json(a, 0, &n);
+    char *json = v ? strndup(v, n) : NULL;
+    int rc = json ? sio_socket_set_data(s, json) : (v ? SIO_ENOMEM : SIO_EINVAL);
+    free(json);
+    if (!ack)
+        return;
+    if (rc < 0)
+        ack_error(ack, rc);
+    else
+        sio_ack_send(ack, NULL, NULL, 0);
+}
+
+/* all-rooms(ack): ack([room, ...]), every room of / across the cluster. */
+static void on_rooms(sio_namespace *nsp, int status, const char *const *rooms, size_t n, void *user)
+{
+    json_text j = {0};
+    json_puts(&j, "[[");
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            json_put(&j, ",", 1);
+        json_string(&j, rooms[i]);
+    }
+    json_puts(&j, "]]");
+    ack_json(user, &j);
+}
+
+static void on_all_rooms(sio_socket *s, const char *ev, const sio_args *a, sio_ack *ack, void *u)
+{
+    if (!ack)
+        return;
+    ack = sio_ack_retain(ack);
+    int rc = sio_namespace_all_rooms(sio_socket_namespace(s), on_rooms, ack);
+    if (rc < 0)
+        ack_error(ack, rc);
+}
+
+/* server-count(ack): ack(n), the servers of the cluster. */
+static void on_counted(sio_namespace *nsp, int status, size_t servers, void *user)
+{
+    char json[32];
+    snprintf(json, sizeof(json), "[%zu]", servers);
+    sio_ack_send(user, json, NULL, 0);
+}
+
+static void on_server_count(sio_socket *s, const char *ev, const sio_args *a, sio_ack *ack, void *u)
+{
+    if (!ack)
+        return;
+    ack = sio_ack_retain(ack);
+    int rc = sio_namespace_server_count(sio_socket_namespace(s), on_counted, ack);
+    if (rc < 0)
+        ack_error(ack, rc);
+}
+
+/* ---- connect middleware -------------------------------------------------------------------- */
+
+/* The auth object arrives as JSON.stringify output (no spaces), so the serialised pair can be
+ * matched as text. */
+static int auth_has_token(const sio_socket *s, const char *token)
+{
+    char want[64];
+    snprintf(want, sizeof(want), "\"token\":\"%s\"", token);
+    return strstr(sio_socket_auth(s), want) != NULL;
+}
+
+static void answer(sio_next *next, int accept)
+{
+    if (accept)
+        sio_next_accept(next);
+    else
+        sio_next_refuse(next, "unauthorized", "{\"code\":401}");
+}
+
+/* /private and /sync-auth: answered inside the call. */
+static void token_mw(sio_socket *s, sio_next *next, void *user)
+{
+    answer(next, auth_has_token(s, user));
+}
+
+/* Answers still owed by the asynchronous middleware. Every sio_next is answered exactly once:
+ * by its timer, or, for those still pending when the loop has stopped, at exit (the
+ * connections are gone by then, so that answer changes nothing). */
+typedef struct pending_answer {
+    sio_next *next;
+    struct event *timer; /* NULL: the stalled middleware, answered only at exit */
+    int accept;
+    struct pending_answer *prev, *later;
+} pending_answer;
+
+static pending_answer *pending_head;
+static unsigned async_auth_ms;
+
+static void pending_unlink(pending_answer *p)
+{
+    if (p->prev)
+        p->prev->later = p->later;
+    else
+        pending_head = p->later;
+    if (p->later)
+        p->later->prev = p->prev;
+}
+
+static void on_answer_due(evutil_socket_t fd, short what, void *arg)
+{
+    pending_answer *p = arg;
+    pending_unlink(p);
+    answer(p->next, p->accept);
+    event_free(p->timer);
+    free(p);
+}
+
+/* Records an answer owed; with timer_base, also a timer (not yet added) that gives it. */
+static pending_answer *pending_add(sio_next *next, int accept, struct event_base *timer_base)
+{
+    pending_answer *p = calloc(1, sizeof(*p));
+    if (!p)
+        return NULL;
+    if (timer_base && !(p->timer = evtimer_new(timer_base, on_answer_due, p))) {
+        free(p);
+        return NULL;
+    }
+    p->next = next;
+    p->accept = accept;
+    p->later = pending_head;
+    if (pending_head)
+        pending_head->prev = p;
+    pending_head = p;
+    return p;
+}
+
+/* /async-auth: the same decision as /sync-auth, given async_auth_ms later from a timer, as a
+ * middleware waiting for a network round trip would. */
+static void async_token_mw(sio_socket *s, sio_next *next, void *user)
+{
+    struct event_base *base = sio_server_base(sio_namespace_server(sio_socket_namespace(s)));
+    pending_answer *p = pending_add(next, auth_has_token(s, "ok"), base);
+    if (!p) {
+        sio_next_refuse(next, "server error", NULL);
+        return;
+    }
+    struct timeval tv = {(time_t)(async_auth_ms / 1000),
+                         (suseconds_t)(async_auth_ms % 1000) * 1000};
+    evtimer_add(p->timer, &tv);
+}
+
+/* /stalled: never answers while the server runs; the server refuses the CONNECT after
+ * connect_timeout_ms ("middleware timeout"). */
+static void stalled_mw(sio_socket *s, sio_next *next, void *user)
+{
+    if (!pending_add(next, 0, NULL))
+        sio_next_refuse(next, "server error", NULL);
+}
+
+static void answer_pending_at_exit(void)
+{
+    while (pending_head) {
+        pending_answer *p = pending_head;
+        pending_unlink(p);
+        if (p->timer)
+            event_free(p->timer);
+        sio_next_refuse(p->next, "server shutting down", NULL);
+        free(p);
+    }
 }
 
 int main(int argc, char **argv)
 {
     sio_server_options o;
     sio_server_options_init(&o);
-    o.ping_interval_ms = 300;
-    o.ping_timeout_ms = 200;
-    o.max_payload = 1000000;
-    o.connect_timeout_ms = 1000;
-    o.cors_origin = "*";
+    o.engine.ping_interval_ms = 300;
+    o.engine.ping_timeout_ms = 200;
+    o.engine.max_payload = 1000000;
+    o.socketio.connect_timeout_ms = 1000;
+    o.http.cors_origin = "*";
     o.stats_path = "/stats";
-    int verbose = 0;
+    int verbose = 0, cluster_api = 0, stalled = 0, async_auth = -1;
     sio_cli_flag flags[] = {
-        {"--port", SIO_CLI_INT, &o.port, "TCP port (0 = any free port)"},
-        {"--host", SIO_CLI_STR, &o.host, "interface to bind (default all)"},
-        {"--ping-interval", SIO_CLI_UINT, &o.ping_interval_ms, "ms between server pings"},
-        {"--ping-timeout", SIO_CLI_UINT, &o.ping_timeout_ms, "ms to wait for a pong"},
-        {"--max-payload", SIO_CLI_SIZE, &o.max_payload, "bytes per message / POST body"},
-        {"--connect-timeout", SIO_CLI_UINT, &o.connect_timeout_ms, "ms to join a namespace"},
-        {"--max-buffered-bytes", SIO_CLI_SIZE, &o.max_buffered_bytes, "per-connection queue cap"},
-        {"--max-dynamic-namespaces", SIO_CLI_SIZE, &o.max_dynamic_namespaces,
+        {"--port", SIO_CLI_INT, &o.http.port, "TCP port (0 = any free port)"},
+        {"--host", SIO_CLI_STR, &o.http.host, "interface to bind (default all)"},
+        {"--ping-interval", SIO_CLI_UINT, &o.engine.ping_interval_ms, "ms between server pings"},
+        {"--ping-timeout", SIO_CLI_UINT, &o.engine.ping_timeout_ms, "ms to wait for a pong"},
+        {"--max-payload", SIO_CLI_SIZE, &o.engine.max_payload, "bytes per message / POST body"},
+        {"--connect-timeout", SIO_CLI_UINT, &o.socketio.connect_timeout_ms,
+         "ms to join a namespace, middleware included"},
+        {"--max-buffered-bytes", SIO_CLI_SIZE, &o.engine.max_buffered_bytes,
+         "per-connection queue cap"},
+        {"--max-dynamic-namespaces", SIO_CLI_SIZE, &o.socketio.max_dynamic_namespaces,
          "dynamic child namespaces alive at once"},
-        {"--per-message-deflate", SIO_CLI_BOOL, &o.per_message_deflate, "WebSocket compression"},
-        {"--close-deadline", SIO_CLI_UINT, &o.close_deadline_ms,
+        {"--per-message-deflate", SIO_CLI_BOOL, &o.http.per_message_deflate,
+         "WebSocket compression"},
+        {"--close-deadline", SIO_CLI_UINT, &o.http.close_deadline_ms,
          "ms a closing connection may take (30000)"},
-        {"--accept-backoff", SIO_CLI_UINT, &o.accept_backoff_ms,
+        {"--accept-backoff", SIO_CLI_UINT, &o.http.accept_backoff_ms,
          "ms between accept retries at the descriptor limit (100)"},
         {"--shutdown-timeout", SIO_CLI_UINT, &o.shutdown_timeout_ms,
          "ms to close connections on SIGTERM (10000)"},
+        {"--cluster-api", SIO_CLI_BOOL, &cluster_api,
+         "events fetch, set-data, all-rooms, server-count on /"},
+        {"--async-auth-ms", SIO_CLI_INT, &async_auth,
+         "namespaces /async-auth (answers after N ms) and /sync-auth"},
+        {"--stalled-middleware", SIO_CLI_BOOL, &stalled,
+         "namespace /stalled whose middleware never answers"},
         {"--verbose", SIO_CLI_BOOL, &verbose, "debug logging"},
         {NULL, 0, NULL, NULL},
     };
     if (sio_cli_parse(argc, argv, flags, "sio-reference-server") < 0)
         return 2;
-    sio_log_set_level(verbose ? SIO_LOG_DEBUG : SIO_LOG_INFO);
+    sio_log_set_sink(NULL, NULL, verbose ? SIO_LOG_DEBUG : SIO_LOG_INFO);
     sio_server *srv = sio_server_new(NULL, &o);
     if (!srv)
         return 1;
@@ -345,14 +636,36 @@ int main(int argc, char **argv)
     sio_namespace_on(root, "drop-transport", on_drop_transport, NULL);
     sio_namespace_on(root, "stats", on_stats, NULL);
     sio_namespace_on(root, "handshake", on_handshake, NULL);
+    if (cluster_api) {
+        sio_namespace_on(root, "fetch", on_fetch, NULL);
+        sio_namespace_on(root, "set-data", on_set_data, NULL);
+        sio_namespace_on(root, "all-rooms", on_all_rooms, NULL);
+        sio_namespace_on(root, "server-count", on_server_count, NULL);
+    }
     setup_plain(sio_server_of(srv, "/custom"), NULL);
+    static char secret[] = "secret", ok[] = "ok";
     sio_namespace *priv = sio_server_of(srv, "/private");
-    sio_namespace_use(priv, private_mw, NULL);
+    sio_namespace_use(priv, token_mw, secret);
     setup_plain(priv, NULL);
+    if (async_auth >= 0) {
+        async_auth_ms = (unsigned)async_auth;
+        sio_namespace *nsp = sio_server_of(srv, "/async-auth");
+        sio_namespace_use(nsp, async_token_mw, NULL);
+        setup_plain(nsp, NULL);
+        nsp = sio_server_of(srv, "/sync-auth");
+        sio_namespace_use(nsp, token_mw, ok);
+        setup_plain(nsp, NULL);
+    }
+    if (stalled) {
+        sio_namespace *nsp = sio_server_of(srv, "/stalled");
+        sio_namespace_use(nsp, stalled_mw, NULL);
+        setup_plain(nsp, NULL);
+    }
     sio_server_add_dynamic(srv, dyn_match, setup_plain, NULL);
     printf("listening on port %d\n", sio_server_port(srv));
     fflush(stdout);
     sio_server_run(srv);
+    answer_pending_at_exit();
     sio_server_free(srv);
     return 0;
 }

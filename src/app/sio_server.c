@@ -1,64 +1,133 @@
 /*
- * sio-server: the Socket.IO server as a standalone program. Every option of sio_server_options
- * is a flag; with none it listens on port 3000 at /socket.io/ with Node's defaults and answers
- * GET /health. The chat gateway (JWT auth, rooms, backend emits) builds on this binary.
+ * sio-server: the Socket.IO server as a standalone program. The options of sio_server_options
+ * that make sense on a command line are flags (docs/configuration.md); with none it listens on
+ * port 3000 at /socket.io/ with Node's defaults and answers GET /health. The chat gateway (JWT
+ * auth, rooms, backend emits) builds on this binary.
  */
 #include <sio/sio.h>
 
 #include "app/cli.h"
-#include "common/log.h"
 
+#include <stdarg.h>
 #include <stdio.h>
+#include <time.h>
+
+static int log_level = SIO_LOG_INFO;
+
+/* One sink for the library's lines and the program's own, so both share the format and the
+ * threshold: "<UTC time> <level> <module>: line" on stderr. */
+static void log_line(int level, const char *module, const char *line, void *user)
+{
+    static const char *names[] = {"error", "warn", "info", "debug"};
+    struct timespec ts;
+    struct tm tm;
+    char stamp[32];
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+    fprintf(stderr, "%s.%03ldZ %s %s: %s\n", stamp, ts.tv_nsec / 1000000L,
+            names[level < 0 ? 0 : (level > 3 ? 3 : level)], module, line);
+}
+
+static void app_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void app_log(int level, const char *fmt, ...)
+{
+    if (level > log_level)
+        return;
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    log_line(level, "app", line, NULL);
+}
 
 static void on_connection(sio_socket *s, void *user)
 {
-    sio_log(SIO_LOG_DEBUG, "app", "socket %s connected over %s", sio_socket_id(s),
+    app_log(SIO_LOG_DEBUG, "socket %s connected over %s", sio_socket_id(s),
             sio_socket_transport(s));
 }
 
 static void on_disconnect(sio_socket *s, const char *reason, void *user)
 {
-    sio_log(SIO_LOG_DEBUG, "app", "socket %s disconnected: %s", sio_socket_id(s), reason);
+    app_log(SIO_LOG_DEBUG, "socket %s disconnected: %s", sio_socket_id(s), reason);
 }
 
 int main(int argc, char **argv)
 {
     sio_server_options o;
     sio_server_options_init(&o);
+    sio_http_config *h = &o.http;
+    sio_engine_config *e = &o.engine;
+    sio_socketio_config *io = &o.socketio;
     int verbose = 0, quiet = 0;
     sio_cli_flag flags[] = {
-        {"--port", SIO_CLI_INT, &o.port, "TCP port (default 3000; 0 = any free port)"},
-        {"--host", SIO_CLI_STR, &o.host, "interface to bind (default all)"},
-        {"--path", SIO_CLI_STR, &o.path, "endpoint path (default /socket.io/)"},
-        {"--ping-interval", SIO_CLI_UINT, &o.ping_interval_ms, "ms between pings (25000)"},
-        {"--ping-timeout", SIO_CLI_UINT, &o.ping_timeout_ms, "ms to wait for a pong (20000)"},
-        {"--connect-timeout", SIO_CLI_UINT, &o.connect_timeout_ms,
-         "ms to join a namespace (45000)"},
-        {"--max-payload", SIO_CLI_SIZE, &o.max_payload, "bytes per message/POST (1000000)"},
-        {"--cors-origin", SIO_CLI_STR, &o.cors_origin, "CORS: *, reflect, or a,b,c (off)"},
-        {"--cors-credentials", SIO_CLI_BOOL, &o.cors_credentials, "allow credentials (off)"},
-        {"--cookie", SIO_CLI_STR, &o.cookie_name, "set a sticky-session cookie with this name"},
-        {"--max-connections", SIO_CLI_SIZE, &o.max_connections, "0 = unlimited"},
-        {"--max-buffered-bytes", SIO_CLI_SIZE, &o.max_buffered_bytes, "per-connection queue cap"},
-        {"--per-message-deflate", SIO_CLI_BOOL, &o.per_message_deflate, "WebSocket compression"},
-        {"--max-dynamic-namespaces", SIO_CLI_SIZE, &o.max_dynamic_namespaces,
-         "dynamic child namespaces alive at once (10000)"},
-        {"--close-deadline", SIO_CLI_UINT, &o.close_deadline_ms,
+        /* HTTP */
+        {"--port", SIO_CLI_INT, &h->port, "TCP port (default 3000; 0 = any free port)"},
+        {"--host", SIO_CLI_STR, &h->host, "interface to bind (default all)"},
+        {"--tls-cert", SIO_CLI_STR, &h->tls_cert, "PEM certificate (with --tls-key: HTTPS/WSS)"},
+        {"--tls-key", SIO_CLI_STR, &h->tls_key, "PEM private key"},
+        {"--cors-origin", SIO_CLI_STR, &h->cors_origin, "CORS: *, reflect, or a,b,c (off)"},
+        {"--cors-credentials", SIO_CLI_BOOL, &h->cors_credentials, "allow credentials (off)"},
+        {"--cors-methods", SIO_CLI_STR, &h->cors_methods,
+         "preflight methods (GET,HEAD,PUT,PATCH,POST,DELETE)"},
+        {"--cors-headers", SIO_CLI_STR, &h->cors_headers,
+         "preflight headers (default: those requested)"},
+        {"--cors-max-age", SIO_CLI_INT, &h->cors_max_age, "preflight max age in s (omitted)"},
+        {"--cookie", SIO_CLI_STR, &h->cookie_name, "set a sticky-session cookie with this name"},
+        {"--cookie-path", SIO_CLI_STR, &h->cookie_path, "Path of the cookie (/)"},
+        {"--cookie-same-site", SIO_CLI_STR, &h->cookie_same_site, "SameSite of the cookie (Lax)"},
+        {"--cookie-secure", SIO_CLI_BOOL, &h->cookie_secure, "mark the cookie Secure"},
+        {"--compression-threshold", SIO_CLI_SIZE, &h->http_compression_threshold,
+         "gzip polling responses from this size (1024; 0 = never)"},
+        {"--per-message-deflate", SIO_CLI_BOOL, &h->per_message_deflate, "WebSocket compression"},
+        {"--max-header-bytes", SIO_CLI_SIZE, &h->max_header_bytes, "request headers (8192)"},
+        {"--close-deadline", SIO_CLI_UINT, &h->close_deadline_ms,
          "ms a closing connection may take before it is dropped (30000)"},
-        {"--accept-backoff", SIO_CLI_UINT, &o.accept_backoff_ms,
+        {"--accept-backoff", SIO_CLI_UINT, &h->accept_backoff_ms,
          "ms between accept retries at the open-files limit (100)"},
+        /* Engine.IO */
+        {"--path", SIO_CLI_STR, &e->path, "endpoint path (default /socket.io/)"},
+        {"--ping-interval", SIO_CLI_UINT, &e->ping_interval_ms, "ms between pings (25000)"},
+        {"--ping-timeout", SIO_CLI_UINT, &e->ping_timeout_ms, "ms to wait for a pong (20000)"},
+        {"--upgrade-timeout", SIO_CLI_UINT, &e->upgrade_timeout_ms,
+         "ms to finish an upgrade to WebSocket (10000)"},
+        {"--close-timeout", SIO_CLI_UINT, &e->close_timeout_ms,
+         "ms a server close waits for a GET to carry it (30000)"},
+        {"--max-payload", SIO_CLI_SIZE, &e->max_payload, "bytes per message/POST (1000000)"},
+        {"--max-buffered-bytes", SIO_CLI_SIZE, &e->max_buffered_bytes, "per-connection queue cap"},
+        {"--max-buffered-packets", SIO_CLI_SIZE, &e->max_buffered_packets,
+         "per-connection queue cap in packets (100000)"},
+        {"--max-connections", SIO_CLI_SIZE, &e->max_connections, "0 = unlimited"},
+        /* Socket.IO */
+        {"--connect-timeout", SIO_CLI_UINT, &io->connect_timeout_ms,
+         "ms to join a namespace, middleware included (45000)"},
+        {"--max-attachments", SIO_CLI_UINT, &io->max_attachments, "per packet (10)"},
+        {"--max-json-depth", SIO_CLI_UINT, &io->max_json_depth, "nesting of arguments (32)"},
+        {"--max-namespaces-per-connection", SIO_CLI_SIZE, &io->max_namespaces_per_connection,
+         "namespaces one connection may join (64)"},
+        {"--max-rooms-per-socket", SIO_CLI_SIZE, &io->max_rooms_per_socket,
+         "rooms one socket may join (10000)"},
+        {"--max-dynamic-namespaces", SIO_CLI_SIZE, &io->max_dynamic_namespaces,
+         "dynamic child namespaces alive at once (10000)"},
+        /* adapter */
+        {"--requests-timeout", SIO_CLI_UINT, &o.adapter.requests_timeout_ms,
+         "ms cluster queries wait for other servers (5000)"},
+        /* server */
         {"--shutdown-timeout", SIO_CLI_UINT, &o.shutdown_timeout_ms,
          "ms to close connections on SIGTERM/SIGINT (10000)"},
         {"--stats-path", SIO_CLI_STR, &o.stats_path, "serve counters as JSON at this path (off)"},
-        {"--tls-cert", SIO_CLI_STR, &o.tls_cert, "PEM certificate (with --tls-key: HTTPS/WSS)"},
-        {"--tls-key", SIO_CLI_STR, &o.tls_key, "PEM private key"},
+        {"--health-path", SIO_CLI_STR, &o.health_path, "health route (/health; \"\" = off)"},
         {"--verbose", SIO_CLI_BOOL, &verbose, "debug logging"},
         {"--quiet", SIO_CLI_BOOL, &quiet, "errors only"},
         {NULL, 0, NULL, NULL},
     };
     if (sio_cli_parse(argc, argv, flags, "sio-server") < 0)
         return 2;
-    sio_log_set_level(verbose ? SIO_LOG_DEBUG : (quiet ? SIO_LOG_ERROR : SIO_LOG_INFO));
+    if (o.health_path && !o.health_path[0])
+        o.health_path = NULL;
+    log_level = verbose ? SIO_LOG_DEBUG : (quiet ? SIO_LOG_ERROR : SIO_LOG_INFO);
+    sio_log_set_sink(log_line, NULL, log_level);
     sio_server *srv = sio_server_new(NULL, &o);
     if (!srv)
         return 1;
