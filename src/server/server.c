@@ -104,6 +104,13 @@ static void stats_json(const sio_server_stats *st, char *out, size_t cap)
         {"sockets_connected", st->sockets_connected},
         {"middleware_refusals", st->middleware_refusals},
         {"ack_timeouts", st->ack_timeouts},
+        {"middleware_timeouts", st->middleware_timeouts},
+        {"handshakes_refused", st->handshakes_refused},
+        {"adapter_published", st->adapter_published},
+        {"adapter_received", st->adapter_received},
+        {"adapter_dropped", st->adapter_dropped},
+        {"cluster_requests", st->cluster_requests},
+        {"cluster_timeouts", st->cluster_timeouts},
     };
     size_t n = 0;
     for (size_t i = 0; i < sizeof(f) / sizeof(f[0]) && n + 64 < cap; i++)
@@ -122,7 +129,7 @@ static int route(const char *path, const char **ctype, const char **body, void *
         return 200;
     }
     if (srv->opts.stats_path && !strcmp(path, srv->opts.stats_path)) {
-        static char json[2048]; /* one thread; valid until the route returns */
+        static char json[4096]; /* one thread; valid until the route returns */
         sio_server_stats st;
         sio_server_get_stats(srv, &st);
         stats_json(&st, json, sizeof(json));
