@@ -218,10 +218,12 @@ static void req_timer_cb(void *arg)
 {
     cluster_req *r = arg;
     if (!r->kicked) {
+        r->refs++; /* finishing may drop the last reference */
         r->kicked = 1;
         req_check(r);
         if (!r->done && r->kind != REQ_BCAST)
             sio_timer_start(r->timer, r->timeout_ms);
+        req_unref(r);
         return;
     }
     req_finish(r, SIO_ETIMEDOUT);
