@@ -332,13 +332,14 @@ static void lb_nsp_close(void *self, void *nsp_state)
     free(nsp_state);
 }
 
-static void lb_room_changed(void *self, void *nsp_state, const char *room, size_t len, int created)
+static void lb_room_changed(void *self, void *nsp_state, const char *room, size_t len, int created,
+                            int socket_room)
 {
     /* Nothing to do: a member receives every message of its namespaces. A bus with a channel per
      * room subscribes here when created is 1 and unsubscribes when it is 0 (Node's sharded Redis
-     * adapter does so for rooms that are not socket ids). room is len bytes, not NUL-terminated:
-     * copy it. Runs on joins and leaves, so it must not block or call the host. */
-    (void)self, (void)nsp_state, (void)room, (void)len, (void)created;
+     * adapter does so for rooms that are not socket ids: socket_room 0). room is len bytes, not
+     * NUL-terminated: copy it. Runs on joins and leaves, so it must not block or call the host. */
+    (void)self, (void)nsp_state, (void)room, (void)len, (void)created, (void)socket_room;
 }
 
 static int lb_publish(void *self, void *nsp_state, const sio_cluster_msg *msg)

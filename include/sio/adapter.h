@@ -38,13 +38,13 @@ typedef struct sio_adapter_host sio_adapter_host;
 
 /** Cluster message types (numbered as Node's ClusterAdapter MessageType). */
 typedef enum sio_cluster_type {
-    SIO_CLUSTER_BROADCAST = 3,              /* packet to target; request_id set: with acks */
-    SIO_CLUSTER_SOCKETS_JOIN = 4,           /* target sockets join rooms */
-    SIO_CLUSTER_SOCKETS_LEAVE = 5,          /* target sockets leave rooms */
-    SIO_CLUSTER_DISCONNECT_SOCKETS = 6,     /* target sockets disconnect (close) */
-    SIO_CLUSTER_FETCH_SOCKETS = 7,          /* request: target sockets' snapshots */
-    SIO_CLUSTER_FETCH_SOCKETS_RESPONSE = 8, /* response: sockets */
-    SIO_CLUSTER_SERVER_SIDE_EMIT = 9,       /* event to the other servers; request_id: acked */
+    SIO_CLUSTER_BROADCAST = 3,                  /* packet to target; request_id set: with acks */
+    SIO_CLUSTER_SOCKETS_JOIN = 4,               /* target sockets join rooms */
+    SIO_CLUSTER_SOCKETS_LEAVE = 5,              /* target sockets leave rooms */
+    SIO_CLUSTER_DISCONNECT_SOCKETS = 6,         /* target sockets disconnect (close) */
+    SIO_CLUSTER_FETCH_SOCKETS = 7,              /* request: target sockets' snapshots */
+    SIO_CLUSTER_FETCH_SOCKETS_RESPONSE = 8,     /* response: sockets */
+    SIO_CLUSTER_SERVER_SIDE_EMIT = 9,           /* event to the other servers; request_id: acked */
     SIO_CLUSTER_SERVER_SIDE_EMIT_RESPONSE = 10, /* response: the ack's arguments */
     SIO_CLUSTER_BROADCAST_CLIENT_COUNT = 11,    /* response: recipients of a broadcast w/ acks */
     SIO_CLUSTER_BROADCAST_ACK = 12,             /* response: one client's ack arguments */
@@ -121,8 +121,10 @@ typedef struct sio_adapter_ops {
     /** The namespace is gone (a dynamic namespace that emptied, or server shutdown). */
     void (*nsp_close)(void *self, void *nsp_state);
     /** Optional: a room of the namespace got its first local member (created=1) or lost its
-     *  last (created=0). A socket's own room counts too. For subscriptions per room. */
-    void (*room_changed)(void *self, void *nsp_state, const char *room, size_t len, int created);
+     *  last (created=0). socket_room is 1 for a socket's own room (named by its id; Node's
+     *  sharded "dynamic" mode subscribes only to the others). For subscriptions per room. */
+    void (*room_changed)(void *self, void *nsp_state, const char *room, size_t len, int created,
+                         int socket_room);
     /** Sends what this server did, or a response, to the other servers. Must not call back
      *  into the host synchronously. Returns 0 or a negative SIO_E* code (counted as dropped). */
     int (*publish)(void *self, void *nsp_state, const sio_cluster_msg *msg);

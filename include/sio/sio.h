@@ -54,20 +54,20 @@ typedef struct sio_bin {
 
 /** HTTP front: listening, TLS, CORS, cookie, compression, connection limits. */
 typedef struct sio_http_config {
-    const char *host;              /* interface to bind; NULL = all */
-    int port;                      /* 3000; 0 = any free port (see sio_server_port) */
-    const char *tls_cert;          /* PEM files: serve HTTPS/WSS when both are set */
+    const char *host;     /* interface to bind; NULL = all */
+    int port;             /* 3000; 0 = any free port (see sio_server_port) */
+    const char *tls_cert; /* PEM files: serve HTTPS/WSS when both are set */
     const char *tls_key;
-    const char *cors_origin;       /* NULL = no CORS; "*"; "reflect"; or "a,b,c" exact origins */
-    int cors_credentials;          /* 0 */
-    const char *cors_methods;      /* NULL: GET,HEAD,PUT,PATCH,POST,DELETE */
-    const char *cors_headers;      /* NULL: reflect Access-Control-Request-Headers */
-    int cors_max_age;              /* seconds; < 0 (default -1) = header omitted */
-    const char *cookie_name;       /* NULL = no io cookie; e.g. "io" */
-    const char *cookie_path;       /* "/" */
-    int cookie_http_only;          /* 1 */
-    const char *cookie_same_site;  /* "Lax" */
-    int cookie_secure;             /* 0 */
+    const char *cors_origin;      /* NULL = no CORS; "*"; "reflect"; or "a,b,c" exact origins */
+    int cors_credentials;         /* 0 */
+    const char *cors_methods;     /* NULL: GET,HEAD,PUT,PATCH,POST,DELETE */
+    const char *cors_headers;     /* NULL: reflect Access-Control-Request-Headers */
+    int cors_max_age;             /* seconds; < 0 (default -1) = header omitted */
+    const char *cookie_name;      /* NULL = no io cookie; e.g. "io" */
+    const char *cookie_path;      /* "/" */
+    int cookie_http_only;         /* 1 */
+    const char *cookie_same_site; /* "Lax" */
+    int cookie_secure;            /* 0 */
     size_t http_compression_threshold; /* 1024; 0 = never gzip polling responses */
     int per_message_deflate;           /* 0 */
     size_t max_header_bytes;           /* 8192 */
@@ -83,10 +83,10 @@ typedef struct sio_engine_config {
     unsigned ping_timeout_ms;    /* 20000 */
     unsigned upgrade_timeout_ms; /* 10000 */
     unsigned close_timeout_ms;   /* 30000: how long a server close waits for a GET to carry it */
-    size_t max_payload;   /* 1000000: bytes per message / POST body (maxHttpBufferSize) */
-    int allow_polling;    /* 1 */
-    int allow_websocket;  /* 1 */
-    int allow_upgrades;   /* 1 */
+    size_t max_payload;          /* 1000000: bytes per message / POST body (maxHttpBufferSize) */
+    int allow_polling;           /* 1 */
+    int allow_websocket;         /* 1 */
+    int allow_upgrades;          /* 1 */
     size_t max_buffered_bytes;   /* 16 MiB queued per connection before it is dropped */
     size_t max_buffered_packets; /* 100000 */
     size_t max_connections;      /* 0 = unlimited; handshakes beyond get 503 */
@@ -440,8 +440,7 @@ SIO_API int sio_namespace_server_count(sio_namespace *nsp, sio_count_cb cb, void
 typedef void (*sio_server_event_cb)(sio_namespace *nsp, const char *event, const sio_args *args,
                                     sio_ack *ack, void *user);
 /** Registers the handler of server-side events of the namespace (one; NULL removes it). */
-SIO_API void sio_namespace_on_server_event(sio_namespace *nsp, sio_server_event_cb cb,
-                                           void *user);
+SIO_API void sio_namespace_on_server_event(sio_namespace *nsp, sio_server_event_cb cb, void *user);
 /** Node's serverSideEmit(): event to every other server of the cluster. cb NULL: no answers
  *  wanted. Else cb gets one response per other server (status 0), or those that came within
  *  timeout_ms (0 = requests_timeout_ms) with SIO_ETIMEDOUT. Returns 0, SIO_EINVAL (reserved or

@@ -24,7 +24,7 @@ struct sio_server {
     sio_clock *clock;
     eio_server *engine;
     sio_http *http;
-    sio_io *io; /* NULL for the engine-level root */
+    sio_io *io;                /* NULL for the engine-level root */
     sio_server_stats counters; /* what the Socket.IO layer counts */
     struct event *sigint, *sigterm;
     struct event *drain_ev; /* graceful shutdown: polls for the last connection to go */
@@ -139,7 +139,6 @@ static int route(const char *path, const char **ctype, const char **body, void *
     }
     return 404;
 }
-
 
 /* ---- assembly ----------------------------------------------------------------------------- */
 
