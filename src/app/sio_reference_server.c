@@ -4,10 +4,13 @@
  * 1000, CORS *), plus the small test extras of interop/README.md. Written against the public
  * API only (include/sio/sio.h), as an example of embedding.
  */
+#include <sio/http.h>
 #include <sio/sio.h>
 
 #include "app/cli.h"
 #include "common/log.h"
+
+#include <event2/event.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -296,6 +299,110 @@ static int private_mw(sio_socket *s, void *user)
     return -1;
 }
 
+/* ---- demo routes (--demo-routes): exercised by interop/sio/routes.test.mjs ----------------- */
+
+static unsigned long demo_aborts; /* deferred requests whose client left first */
+
+static void demo_hello(sio_http_request *req, void *user)
+{
+    char name[128] = "", hdr[128] = "", body[1024];
+    sio_http_request_query_param(req, "name", name, sizeof(name));
+    sio_http_request_header(req, "x-demo", hdr, sizeof(hdr));
+    int n = snprintf(body, sizeof(body),
+                     "{\"method\":\"%s\",\"path\":\"%s\",\"query\":\"%s\",\"name\":\"%s\","
+                     "\"header\":\"%s\",\"address\":\"%s\"}",
+                     sio_http_request_method(req), sio_http_request_path(req),
+                     sio_http_request_query(req), name, hdr, sio_http_request_address(req));
+    sio_http_header h[] = {{"content-type", "application/json"}, {"x-route", "hello"}};
+    sio_http_respond(req, 200, h, 2, body, n < (int)sizeof(body) ? (size_t)n : 0);
+}
+
+static void demo_files(sio_http_request *req, void *user)
+{
+    const char *path = sio_http_request_path(req);
+    sio_http_header h[] = {{"content-type", "text/plain"}};
+    sio_http_respond(req, 200, h, 1, path, strlen(path));
+}
+
+static void demo_echo(sio_http_request *req, void *user)
+{
+    size_t len;
+    const void *body = sio_http_request_body(req, &len);
+    char ctype[128];
+    if (sio_http_request_header(req, "content-type", ctype, sizeof(ctype)) < 0)
+        strcpy(ctype, "application/octet-stream");
+    sio_http_header h[] = {{"content-type", ctype}};
+    sio_http_respond(req, 200, h, 1, body, len);
+}
+
+typedef struct later_req {
+    sio_http_request *req;
+    struct event *timer;
+} later_req;
+
+static void demo_later_done(later_req *d)
+{
+    event_free(d->timer);
+    free(d);
+}
+
+static void demo_later_fire(evutil_socket_t fd, short what, void *arg)
+{
+    later_req *d = arg;
+    static const char body[] = "later";
+    sio_http_header h[] = {{"content-type", "text/plain"}};
+    sio_http_respond(d->req, 200, h, 1, body, sizeof(body) - 1);
+    demo_later_done(d);
+}
+
+static void demo_later_abort(sio_http_request *req, void *user)
+{
+    demo_aborts++;
+    sio_http_request_release(req);
+    demo_later_done(user);
+}
+
+/* Answers 50 ms later (or ?ms=N), from a timer: the deferred-response path. */
+static void demo_later(sio_http_request *req, void *user)
+{
+    char ms[16];
+    long delay = sio_http_request_query_param(req, "ms", ms, sizeof(ms)) > 0 ? atol(ms) : 50;
+    later_req *d = calloc(1, sizeof(later_req));
+    if (d)
+        d->timer = evtimer_new(sio_server_base(user), demo_later_fire, d);
+    if (!d || !d->timer) {
+        free(d);
+        sio_http_request_release(req);
+        return;
+    }
+    d->req = req;
+    sio_http_request_on_abort(req, demo_later_abort, d);
+    struct timeval tv = {delay / 1000, (delay % 1000) * 1000};
+    evtimer_add(d->timer, &tv);
+}
+
+static void demo_aborts_route(sio_http_request *req, void *user)
+{
+    char body[64];
+    int n = snprintf(body, sizeof(body), "{\"aborts\":%lu}", demo_aborts);
+    sio_http_header h[] = {{"content-type", "application/json"}};
+    sio_http_respond(req, 200, h, 1, body, (size_t)n);
+}
+
+static void add_demo_routes(sio_server *srv)
+{
+    const sio_http_route routes[] = {
+        {"GET", "/demo/hello", 0, 0, demo_hello, NULL},
+        {"GET", "/demo/files/", SIO_ROUTE_PREFIX, 0, demo_files, NULL},
+        {"POST", "/demo/echo", 0, 1024, demo_echo, NULL},
+        {"GET", "/demo/later", 0, 0, demo_later, srv},
+        {"GET", "/demo/aborts", 0, 0, demo_aborts_route, NULL},
+    };
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+        if (sio_server_route_add(srv, &routes[i]) < 0)
+            fprintf(stderr, "cannot add route %s\n", routes[i].path);
+}
+
 int main(int argc, char **argv)
 {
     sio_server_options o;
@@ -306,7 +413,7 @@ int main(int argc, char **argv)
     o.connect_timeout_ms = 1000;
     o.cors_origin = "*";
     o.stats_path = "/stats";
-    int verbose = 0;
+    int verbose = 0, demo_routes = 0;
     sio_cli_flag flags[] = {
         {"--port", SIO_CLI_INT, &o.port, "TCP port (0 = any free port)"},
         {"--host", SIO_CLI_STR, &o.host, "interface to bind (default all)"},
@@ -324,6 +431,7 @@ int main(int argc, char **argv)
          "ms between accept retries at the descriptor limit (100)"},
         {"--shutdown-timeout", SIO_CLI_UINT, &o.shutdown_timeout_ms,
          "ms to close connections on SIGTERM (10000)"},
+        {"--demo-routes", SIO_CLI_BOOL, &demo_routes, "HTTP routes under /demo/ (tests)"},
         {"--verbose", SIO_CLI_BOOL, &verbose, "debug logging"},
         {NULL, 0, NULL, NULL},
     };
@@ -350,6 +458,8 @@ int main(int argc, char **argv)
     sio_namespace_use(priv, private_mw, NULL);
     setup_plain(priv, NULL);
     sio_server_add_dynamic(srv, dyn_match, setup_plain, NULL);
+    if (demo_routes)
+        add_demo_routes(srv);
     printf("listening on port %d\n", sio_server_port(srv));
     fflush(stdout);
     sio_server_run(srv);

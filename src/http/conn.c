@@ -135,6 +135,8 @@ const eio_transport_ops *sio_http_transport_ops(void)
 
 void http_conn_detach(http_conn *c)
 {
+    if (c->route)
+        http_route_detach(c);
     if (c->s) {
         eio_session *s = c->s;
         c->s = NULL;
@@ -338,6 +340,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return c ? http_on_body_done(c) : -1;
     case LWS_CALLBACK_HTTP_WRITEABLE:
         c = conn_get(wsi, 0);
+        if (c && c->kind == CONN_ROUTE)
+            return http_route_writable(c);
         return c ? http_on_get_writable(c) : -1;
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         c = conn_get(wsi, 1);
@@ -461,6 +465,7 @@ void sio_http_free(sio_http *h)
     event_free(h->accept_timer); /* before the listeners it would resume go away */
     h->npaused = 0;
     lws_context_destroy(h->ctx);
+    http_routes_free(h);
     free(h->scratch);
     free(h->peers);
     free(h);

@@ -8,6 +8,8 @@
 
 #include "engine/engine.h"
 
+#include <sio/http.h>
+
 #include <stddef.h>
 
 struct event_base;
@@ -41,10 +43,6 @@ typedef struct sio_http_options {
     /* Out of descriptors (EMFILE/ENFILE) or memory at accept(): stop polling the listening
      * socket and try again after this long. */
     unsigned accept_backoff_ms; /* 100 */
-    /* Extra route: called for requests outside the engine path; NULL = 404. Returns the
-     * status and fills body and ctype with static or owned-by-caller strings valid until return. */
-    int (*route)(const char *path, const char **ctype, const char **body, void *user);
-    void *route_user;
 } sio_http_options;
 
 void sio_http_options_init(sio_http_options *o);
@@ -73,7 +71,10 @@ const sio_http_stats *sio_http_get_stats(const sio_http *h);
  *  closes the sessions (held GETs get the close packet, WebSockets a close frame); the caller
  *  runs the loop until sio_http_get_stats()->connections is 0 or the deadline passed. */
 void sio_http_shutdown_begin(sio_http *h, unsigned deadline_ms);
-/** Stops listening and closes every connection. */
+/** Adds a route (include/sio/http.h for the matching rules). Copies r and its strings.
+ *  Returns 0, SIO_EINVAL or SIO_ENOMEM. Routes are freed by sio_http_free. */
+int sio_http_route_add(sio_http *h, const sio_http_route *r);
+/** Stops listening and closes every connection (deferred route requests are aborted). */
 void sio_http_free(sio_http *h);
 
 #endif

@@ -3,7 +3,8 @@
  * includes this file. Files by concern: conn.c (lws context on the libevent loop, connection
  * lifecycle, accept back-off, close deadline, shutdown, the lws callback), request.c (request
  * facts, dispatch to the engine, POST bodies), response.c (responses, CORS, cookie, gzip, the
- * held GET writer), websocket.c (upgrade, frames in and out).
+ * held GET writer), websocket.c (upgrade, frames in and out), route.c (the route table and
+ * the public sio_http_request API).
  */
 #ifndef SIO_HTTP_INTERNAL_H
 #define SIO_HTTP_INTERNAL_H
@@ -12,13 +13,15 @@
 
 #include "http_chunked.h"
 
+#include <sio/http.h>
+
 #include <event2/event.h>
 #include <libwebsockets.h>
 
 #include <stddef.h>
 #include <stdint.h>
 
-enum conn_kind { CONN_NONE, CONN_GET, CONN_POST, CONN_WS };
+enum conn_kind { CONN_NONE, CONN_GET, CONN_POST, CONN_WS, CONN_ROUTE };
 
 /* One per lws connection (wsi), kept in the wsi's opaque user data because lws frees its
  * per-session storage when an HTTP connection upgrades to WebSocket. Allocated at the first
@@ -41,8 +44,9 @@ typedef struct http_conn {
     uint8_t *body;         /* POST body or fragmented WebSocket message */
     size_t body_len, body_cap;
     sio_chunked dechunk;
-    struct event *deadline;        /* armed when the server starts closing this connection */
-    struct http_conn *prev, *next; /* every connection, for shutdown */
+    struct sio_http_request *route; /* a route request in progress on this connection */
+    struct event *deadline;         /* armed when the server starts closing this connection */
+    struct http_conn *prev, *next;  /* every connection, for shutdown */
 } http_conn;
 
 struct sio_http {
@@ -69,6 +73,8 @@ struct sio_http {
     int accept_episode;
     uint64_t episode_failures;
     struct timeval episode_start;
+    struct route_entry *routes; /* route.c, in the order added */
+    size_t nroutes;
 };
 
 /* One response, written by http_respond in a single send. Pointers are borrowed for the call. */
@@ -81,6 +87,9 @@ typedef struct response {
     const char *cookie_sid; /* set the io cookie to this sid */
     int no_store;
     int preflight;
+    const char *allow;              /* Allow header (405) */
+    const sio_http_header *headers; /* the application's headers (routes) */
+    size_t nheaders;
     int close;          /* Connection: close, then hang up */
     int defer_complete; /* a POST body is still arriving: complete the transaction later */
     sio_buf *buf;       /* body is this buffer's bytes: written in place, headroom and all */
@@ -106,6 +115,12 @@ int http_path_matches(const sio_http *h, const char *uri);
 /** Fills req (pointing into a) from the request's headers and query; keeps the Origin and
  *  the accepted encoding on c. */
 void http_read_request(struct lws *wsi, http_conn *c, eio_request *req, req_args *a);
+/** The Origin header kept on c for CORS; returns 1 when it is invalid (docs/protocol.md §1.9). */
+int http_read_origin(struct lws *wsi, http_conn *c);
+/** Content-Length (-1 when absent); sets c->chunked (1 chunked, -1 another coding, 0 none). */
+long long http_read_framing(struct lws *wsi, http_conn *c);
+/** The request URL as Node reports it: uri, then the query percent-encoded again. */
+void http_request_url(struct lws *wsi, const char *uri, char *out, size_t cap);
 /** The handshake JSON of sio_socket_handshake, in a static buffer valid until the next call. */
 const char *http_build_handshake(struct lws *wsi, const char *uri);
 /* LWS_CALLBACK_HTTP, _HTTP_BODY and _HTTP_BODY_COMPLETION; return what the callback returns. */
@@ -121,6 +136,17 @@ int http_respond_error(http_conn *c, int code);
 int http_reject_upgrade(http_conn *c, int code);
 /** The held GET may be written: answers it with the session's queued payload, if any. */
 int http_on_get_writable(http_conn *c);
+
+/* route.c */
+/** A request outside the Engine.IO path: runs the matching route, or answers 404/405/413. */
+int http_route_request(http_conn *c, const char *uri);
+int http_route_body(http_conn *c, const void *in, size_t len);
+int http_route_body_done(http_conn *c);
+/** Writes a deferred route response once the socket is writable. */
+int http_route_writable(http_conn *c);
+/** The connection is leaving its route request (peer gone, or connection freed). */
+void http_route_detach(http_conn *c);
+void http_routes_free(sio_http *h);
 
 /* websocket.c */
 /** LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: the engine decides whether the upgrade is accepted. */

@@ -81,39 +81,48 @@ static const char *query_arg(struct lws *wsi, const char *name, char *out, size_
     return NULL;
 }
 
-void http_read_request(struct lws *wsi, http_conn *c, eio_request *req, req_args *a)
+int http_read_origin(struct lws *wsi, http_conn *c)
 {
-    memset(req, 0, sizeof(*req));
-    req->method = method_of(wsi);
-    req->content_length = -1;
-    a->peio = query_arg(wsi, "EIO=", a->eio, sizeof(a->eio));
-    a->ptransport = query_arg(wsi, "transport=", a->transport, sizeof(a->transport));
-    a->psid = query_arg(wsi, "sid=", a->sid, sizeof(a->sid));
-    req->eio = a->peio;
-    req->transport = a->ptransport;
-    req->sid = a->psid;
     free(c->origin);
     c->origin = NULL;
-    int olen = lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN);
-    if (olen > 0) {
-        char obuf[1024];
-        if (http_hdr_copy(wsi, WSI_TOKEN_ORIGIN, obuf, sizeof(obuf)) < 0 ||
-            header_value_invalid(obuf))
-            req->origin_invalid = 1; /* absurdly long or with control characters */
-        else
-            c->origin = strdup(obuf);
-    }
-    if (http_hdr_copy(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, a->ctype, sizeof(a->ctype)) > 0)
-        req->octet_stream_body = !strncmp(a->ctype, "application/octet-stream", 24);
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) <= 0)
+        return 0;
+    char obuf[1024];
+    if (http_hdr_copy(wsi, WSI_TOKEN_ORIGIN, obuf, sizeof(obuf)) < 0 || header_value_invalid(obuf))
+        return 1; /* absurdly long or with control characters */
+    c->origin = strdup(obuf);
+    return 0;
+}
+
+long long http_read_framing(struct lws *wsi, http_conn *c)
+{
+    long long content_length = -1;
     char cl[32];
     if (http_hdr_copy(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, cl, sizeof(cl)) > 0)
-        req->content_length = strtoll(cl, NULL, 10);
+        content_length = strtoll(cl, NULL, 10);
     c->chunked = 0;
     if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
         char te[64];
         int ten = http_hdr_copy(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING, te, sizeof(te));
         c->chunked = ten > 0 && !strcasecmp(te, "chunked") ? 1 : -1; /* -1: refused */
     }
+    return content_length;
+}
+
+void http_read_request(struct lws *wsi, http_conn *c, eio_request *req, req_args *a)
+{
+    memset(req, 0, sizeof(*req));
+    req->method = method_of(wsi);
+    a->peio = query_arg(wsi, "EIO=", a->eio, sizeof(a->eio));
+    a->ptransport = query_arg(wsi, "transport=", a->transport, sizeof(a->transport));
+    a->psid = query_arg(wsi, "sid=", a->sid, sizeof(a->sid));
+    req->eio = a->peio;
+    req->transport = a->ptransport;
+    req->sid = a->psid;
+    req->origin_invalid = http_read_origin(wsi, c);
+    if (http_hdr_copy(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, a->ctype, sizeof(a->ctype)) > 0)
+        req->octet_stream_body = !strncmp(a->ctype, "application/octet-stream", 24);
+    req->content_length = http_read_framing(wsi, c);
     char ae[256];
     c->enc = 0;
     if (http_hdr_copy(wsi, WSI_TOKEN_HTTP_ACCEPT_ENCODING, ae, sizeof(ae)) > 0)
@@ -174,7 +183,7 @@ static const struct {
 
 /* The request URL as Node reports it (path and query). lws keeps the query as decoded
  * arguments; they are percent-encoded again the way encodeURIComponent does. */
-static void request_url(struct lws *wsi, const char *uri, char *out, size_t cap)
+void http_request_url(struct lws *wsi, const char *uri, char *out, size_t cap)
 {
     static const char hex[] = "0123456789ABCDEF";
     char frag[1024];
@@ -250,7 +259,7 @@ const char *http_build_handshake(struct lws *wsi, const char *uri)
     jb_raw(&b, tail, (size_t)tn);
     jb_str(&b, addr, strlen(addr));
     jb_raw(&b, ",\"url\":", 7);
-    request_url(wsi, uri, val, sizeof(val));
+    http_request_url(wsi, uri, val, sizeof(val));
     jb_str(&b, val, strlen(val));
     jb_raw(&b, "}", 1);
     if (b.len >= b.cap) { /* absurdly large headers: keep the shape, drop the details */
@@ -267,24 +276,12 @@ int http_path_matches(const sio_http *h, const char *uri)
     return !strncmp(uri, path, strlen(path));
 }
 
-static int other_route(http_conn *c, const char *uri)
-{
-    sio_http *h = c->http;
-    const char *ctype = "application/json", *body = "{\"error\":\"not found\"}";
-    int status = 404;
-    if (h->opts.route)
-        status = h->opts.route(uri, &ctype, &body, h->opts.route_user);
-    response r = {
-        .status = status, .ctype = ctype, .body = (const uint8_t *)body, .len = strlen(body)};
-    return http_respond(c, &r);
-}
-
 int http_on_request(http_conn *c, const char *uri)
 {
     sio_http *h = c->http;
     http_conn_detach(c); /* a keep-alive connection starts a new transaction */
     if (!http_path_matches(h, uri))
-        return other_route(c, uri);
+        return http_route_request(c, uri);
     eio_request req;
     req_args a;
     http_read_request(c->wsi, c, &req, &a);
@@ -376,6 +373,8 @@ static int on_chunked_body(http_conn *c, const void *in, size_t len)
 
 int http_on_body(http_conn *c, const void *in, size_t len)
 {
+    if (!c->discard_body && c->kind == CONN_ROUTE)
+        return http_route_body(c, in, len);
     if (c->discard_body || c->kind != CONN_POST || !c->s)
         return 0;
     if (c->chunked)
@@ -415,6 +414,8 @@ int http_on_body_done(http_conn *c)
         c->discard_body = 0;
         return lws_http_transaction_completed(c->wsi) ? -1 : 0;
     }
+    if (c->kind == CONN_ROUTE)
+        return http_route_body_done(c);
     if (c->kind != CONN_POST || !c->s)
         return -1;
     int status = eio_conn_post_body(c->s, c, c->body ? c->body : (uint8_t *)"", c->body_len);

@@ -80,6 +80,14 @@ static int add_extra_headers(http_conn *c, const response *r, int close, unsigne
                 return -1;
         }
     }
+    if (r->allow && add_hdr(wsi, "allow:", r->allow, p, end))
+        return -1;
+    for (size_t i = 0; i < r->nheaders; i++) {
+        char name[80]; /* the application's header name (at most 64 characters) and ':' */
+        snprintf(name, sizeof(name), "%s:", r->headers[i].name);
+        if (add_hdr(wsi, name, r->headers[i].value, p, end))
+            return -1;
+    }
     if (r->no_store && add_hdr(wsi, "cache-control:", "no-store", p, end))
         return -1;
     if (r->encoding && add_hdr(wsi, "content-encoding:", r->encoding, p, end))

@@ -9,6 +9,8 @@
 #include "common/log.h"
 #include "json_scan.h"
 
+#include <sio/http.h>
+
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -405,24 +407,41 @@ static void stats_json(const sio_server_stats *st, char *out, size_t cap)
     snprintf(out + n, cap - n, "}");
 }
 
-static int route(const char *path, const char **ctype, const char **body, void *user)
+static const sio_http_header json_type[] = {{"content-type", "application/json"}};
+
+static void health_route(sio_http_request *req, void *user)
 {
-    sio_server *srv = user;
-    if (!strcmp(path, "/health") || !strcmp(path, "/healthz")) {
-        *ctype = "application/json";
-        *body = "{\"status\":\"ok\"}";
-        return 200;
+    static const char body[] = "{\"status\":\"ok\"}";
+    sio_http_respond(req, 200, json_type, 1, body, sizeof(body) - 1);
+}
+
+static void stats_route(sio_http_request *req, void *user)
+{
+    char json[2048];
+    sio_server_stats st;
+    sio_server_get_stats(user, &st);
+    stats_json(&st, json, sizeof(json));
+    sio_http_respond(req, 200, json_type, 1, json, strlen(json));
+}
+
+/* /health, /healthz and the stats route: any method, exact paths, no body. */
+static int add_builtin_routes(sio_server *srv)
+{
+    sio_http_route r = {.path = "/health", .cb = health_route, .user = srv};
+    int rc = sio_http_route_add(srv->http, &r);
+    r.path = "/healthz";
+    rc = rc ? rc : sio_http_route_add(srv->http, &r);
+    if (srv->opts.stats_path) {
+        r.path = srv->opts.stats_path;
+        r.cb = stats_route;
+        rc = rc ? rc : sio_http_route_add(srv->http, &r);
     }
-    if (srv->opts.stats_path && !strcmp(path, srv->opts.stats_path)) {
-        static char json[2048]; /* one thread; valid until the route returns */
-        sio_server_stats st;
-        sio_server_get_stats(srv, &st);
-        stats_json(&st, json, sizeof(json));
-        *ctype = "application/json";
-        *body = json;
-        return 200;
-    }
-    return 404;
+    return rc;
+}
+
+int sio_server_route_add(sio_server *srv, const sio_http_route *r)
+{
+    return sio_http_route_add(srv->http, r);
 }
 
 sio_server *sio_server_new(struct event_base *base, const sio_server_options *opts)
@@ -469,15 +488,13 @@ sio_server *sio_server_new(struct event_base *base, const sio_server_options *op
     ho.per_message_deflate = opts->per_message_deflate;
     ho.tls_cert = opts->tls_cert;
     ho.tls_key = opts->tls_key;
-    ho.route = route;
-    ho.route_user = srv;
     ho.close_deadline_ms = opts->close_deadline_ms;
     ho.accept_backoff_ms = opts->accept_backoff_ms;
     if (srv->base)
         srv->engine = eio_server_new(srv->base, &eo, &cbs, sio_http_transport_ops());
     if (srv->engine && srv->gc_ev)
         srv->http = sio_http_new(srv->base, &ho, srv->engine);
-    if (!srv->http) {
+    if (!srv->http || add_builtin_routes(srv) < 0) {
         sio_server_free(srv);
         return NULL;
     }
