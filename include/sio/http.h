@@ -132,6 +132,60 @@ SIO_API int sio_http_respond(sio_http_request *req, int status, const sio_http_h
  *  be used afterwards. */
 SIO_API void sio_http_request_release(sio_http_request *req);
 
+/* ---- the handshake filter (allowRequest) -------------------------------------------------- */
+
+/** A handshake waiting for the application's decision. Opaque; valid from the allow_request
+ *  callback until it is answered (sio_handshake_allow or sio_handshake_deny), and at most until
+ *  sio_server_free. */
+typedef struct sio_handshake sio_handshake;
+
+/**
+ * Decides whether a new Engine.IO session may open (Node's engine.io allowRequest). Runs for
+ * every handshake request (no sid: a polling GET or a WebSocket upgrade) that passed the
+ * request checks of docs/protocol.md §1.9, before the session exists. Every handshake given to
+ * it must be answered exactly once, inside the callback or later, even when the peer has left
+ * or the timeout has refused it meanwhile (then the answer is a no-op). The callback must not
+ * free the server.
+ */
+typedef void (*sio_allow_request_cb)(sio_handshake *hs, void *user);
+
+/**
+ * Installs (or with NULL removes) the handshake filter of a server. A handshake unanswered after
+ * 10 s is refused with code 4. While it waits, a polling GET is held and a WebSocket upgrade is
+ * accepted without the open packet (docs/configuration.md, Handshake filter).
+ */
+SIO_API void sio_server_set_allow_request(sio_server *srv, sio_allow_request_cb cb, void *user);
+
+/** "GET" (handshakes are GETs). Borrowed, static. */
+SIO_API const char *sio_handshake_method(const sio_handshake *hs);
+/** "polling" or "websocket". Borrowed, static. */
+SIO_API const char *sio_handshake_transport(const sio_handshake *hs);
+/** Copies request header name (lower case) into buf, NUL-terminated. Returns its length,
+ *  SIO_ENOTFOUND, SIO_ELIMIT (cap too small) or SIO_ECLOSED (the peer left, or answered).
+ *  Guaranteed during the callback only: copy what a later decision needs. */
+SIO_API long sio_handshake_header(const sio_handshake *hs, const char *name, char *buf, size_t cap);
+/** Copies query parameter name (URL-decoded) into buf, NUL-terminated. Returns its length,
+ *  SIO_ENOTFOUND or SIO_ELIMIT. Available until answered. */
+SIO_API long sio_handshake_query_param(const sio_handshake *hs, const char *name, char *buf,
+                                       size_t cap);
+/** The peer's numeric address. Borrowed, valid until answered. */
+SIO_API const char *sio_handshake_address(const sio_handshake *hs);
+/** Whether the handshake is already settled without the application: the peer left, or the
+ *  timeout refused it. It still has to be answered. */
+SIO_API int sio_handshake_is_settled(const sio_handshake *hs);
+
+/** Lets the session open. Consumes hs. Inside the callback the handshake goes on at once;
+ *  later, it may run the server's open and connection callbacks synchronously. */
+SIO_API void sio_handshake_allow(sio_handshake *hs);
+/**
+ * Refuses the handshake. Consumes hs. code: an Engine.IO error code (4 "Forbidden" by default:
+ * pass a negative code for it); message: the text (copied; NULL = the code's standard message).
+ * A polling handshake gets HTTP 403 (400 for codes other than 4) with {"code":..,"message":..};
+ * a WebSocket answered inside the callback gets Node's 400 upgrade refusal with the message,
+ * one answered later is closed with code 1008 and the message.
+ */
+SIO_API void sio_handshake_deny(sio_handshake *hs, int code, const char *message);
+
 #ifdef __cplusplus
 }
 #endif

@@ -403,6 +403,66 @@ static void add_demo_routes(sio_server *srv)
             fprintf(stderr, "cannot add route %s\n", routes[i].path);
 }
 
+/* ---- handshake filter (--deny-header NAME, --deny-after-ms N) --------------------------- */
+
+static const char *deny_header;
+static unsigned deny_after_ms;
+
+typedef struct later_answer {
+    sio_handshake *hs;
+    int deny;
+    struct event *timer;
+} later_answer;
+
+/* Refuses handshakes carrying the header; its value "custom" asks for a message of our own. */
+static int want_deny(sio_handshake *hs, const char **message)
+{
+    char v[64];
+    *message = NULL;
+    if (sio_handshake_header(hs, deny_header, v, sizeof(v)) < 0)
+        return 0;
+    if (!strcmp(v, "custom"))
+        *message = "custom refusal";
+    return 1;
+}
+
+static void answer_later(evutil_socket_t fd, short what, void *arg)
+{
+    later_answer *a = arg;
+    if (a->deny)
+        sio_handshake_deny(a->hs, 4, a->deny == 2 ? "custom refusal" : NULL);
+    else
+        sio_handshake_allow(a->hs); /* a no-op when the client has left meanwhile */
+    event_free(a->timer);
+    free(a);
+}
+
+static void allow_request(sio_handshake *hs, void *user)
+{
+    const char *message;
+    int deny = want_deny(hs, &message);
+    if (!deny_after_ms) {
+        if (deny)
+            sio_handshake_deny(hs, -1, message);
+        else
+            sio_handshake_allow(hs);
+        return;
+    }
+    /* decided now (headers are read during the callback), answered later */
+    later_answer *a = calloc(1, sizeof(*a));
+    if (a)
+        a->timer = evtimer_new(sio_server_base(user), answer_later, a);
+    if (!a || !a->timer) {
+        free(a);
+        sio_handshake_deny(hs, -1, NULL);
+        return;
+    }
+    a->hs = hs;
+    a->deny = deny ? (message ? 2 : 1) : 0;
+    struct timeval tv = {deny_after_ms / 1000, (deny_after_ms % 1000) * 1000};
+    evtimer_add(a->timer, &tv);
+}
+
 int main(int argc, char **argv)
 {
     sio_server_options o;
@@ -432,6 +492,10 @@ int main(int argc, char **argv)
         {"--shutdown-timeout", SIO_CLI_UINT, &o.shutdown_timeout_ms,
          "ms to close connections on SIGTERM (10000)"},
         {"--demo-routes", SIO_CLI_BOOL, &demo_routes, "HTTP routes under /demo/ (tests)"},
+        {"--deny-header", SIO_CLI_STR, &deny_header,
+         "handshake filter: refuse handshakes with this header (tests)"},
+        {"--deny-after-ms", SIO_CLI_UINT, &deny_after_ms,
+         "handshake filter: answer this long after the request (tests; header x-deny)"},
         {"--verbose", SIO_CLI_BOOL, &verbose, "debug logging"},
         {NULL, 0, NULL, NULL},
     };
@@ -460,6 +524,10 @@ int main(int argc, char **argv)
     sio_server_add_dynamic(srv, dyn_match, setup_plain, NULL);
     if (demo_routes)
         add_demo_routes(srv);
+    if (deny_after_ms && !deny_header)
+        deny_header = "x-deny";
+    if (deny_header)
+        sio_server_set_allow_request(srv, allow_request, srv);
     printf("listening on port %d\n", sio_server_port(srv));
     fflush(stdout);
     sio_server_run(srv);

@@ -10,6 +10,7 @@
 #include "common/log.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -126,7 +127,38 @@ static void op_close(void *conn)
         lws_callback_on_writable(c->wsi);
 }
 
-static const eio_transport_ops transport_ops = {op_want_write, op_close};
+/* The allow_request decision (src/engine/handshake.c). During eio_server_handle it is only
+ * noted: the dispatcher answers. Later, outside any callback of this connection, it is applied
+ * now and written when the socket is writable. */
+static void op_handshake_done(void *conn, const eio_handshake_result *r)
+{
+    http_conn *c = conn;
+    c->hs = *r;
+    snprintf(c->hs_msg, sizeof(c->hs_msg), "%s", r->message ? r->message : "");
+    c->hs.message = c->hs_msg;
+    if (c->hs_in_dispatch) {
+        c->hs_done = 1;
+        return;
+    }
+    c->hs_pending = 0;
+    if (c->kind == CONN_WS)
+        http_ws_handshake_done(c);
+    else
+        http_get_handshake_done(c);
+}
+
+static long op_header(void *conn, const char *name, char *buf, size_t cap)
+{
+    http_conn *c = conn;
+    return http_header_by_name(c->wsi, name, buf, cap);
+}
+
+static const eio_transport_ops transport_ops = {
+    .want_write = op_want_write,
+    .close = op_close,
+    .handshake_done = op_handshake_done,
+    .header = op_header,
+};
 
 const eio_transport_ops *sio_http_transport_ops(void)
 {
@@ -137,6 +169,10 @@ void http_conn_detach(http_conn *c)
 {
     if (c->route)
         http_route_detach(c);
+    if (c->hs_pending) { /* the hook's answer, when it comes, goes nowhere */
+        c->hs_pending = 0;
+        eio_server_handshake_gone(c->http->engine, c);
+    }
     if (c->s) {
         eio_session *s = c->s;
         c->s = NULL;

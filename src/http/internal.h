@@ -21,7 +21,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum conn_kind { CONN_NONE, CONN_GET, CONN_POST, CONN_WS, CONN_ROUTE };
+enum conn_kind {
+    CONN_NONE,
+    CONN_GET,
+    CONN_POST,
+    CONN_WS,
+    CONN_ROUTE,
+    CONN_WAIT,   /* a polling handshake waiting for the allow_request hook */
+    CONN_REFUSE, /* a refused polling handshake: the error is written when writable */
+};
 
 /* One per lws connection (wsi), kept in the wsi's opaque user data because lws frees its
  * per-session storage when an HTTP connection upgrades to WebSocket. Allocated at the first
@@ -45,8 +53,13 @@ typedef struct http_conn {
     size_t body_len, body_cap;
     sio_chunked dechunk;
     struct sio_http_request *route; /* a route request in progress on this connection */
-    struct event *deadline;         /* armed when the server starts closing this connection */
-    struct http_conn *prev, *next;  /* every connection, for shutdown */
+    int hs_pending;                 /* the handshake waits for the allow_request hook */
+    int hs_in_dispatch;             /* eio_server_handle runs for this connection */
+    int hs_done;                    /* the hook answered during eio_server_handle */
+    eio_handshake_result hs;        /* its decision (message copied to hs_msg) */
+    char hs_msg[124];
+    struct event *deadline;        /* armed when the server starts closing this connection */
+    struct http_conn *prev, *next; /* every connection, for shutdown */
 } http_conn;
 
 struct sio_http {
@@ -121,6 +134,10 @@ int http_read_origin(struct lws *wsi, http_conn *c);
 long long http_read_framing(struct lws *wsi, http_conn *c);
 /** The request URL as Node reports it: uri, then the query percent-encoded again. */
 void http_request_url(struct lws *wsi, const char *uri, char *out, size_t cap);
+/** Copies request header name (lower case) into buf; its length, SIO_ENOTFOUND or SIO_ELIMIT. */
+long http_header_by_name(struct lws *wsi, const char *name, char *buf, size_t cap);
+/** The decision of the allow_request hook for a polling handshake that waited for it. */
+void http_get_handshake_done(http_conn *c);
 /** The handshake JSON of sio_socket_handshake, in a static buffer valid until the next call. */
 const char *http_build_handshake(struct lws *wsi, const char *uri);
 /* LWS_CALLBACK_HTTP, _HTTP_BODY and _HTTP_BODY_COMPLETION; return what the callback returns. */
@@ -131,9 +148,11 @@ int http_on_body_done(http_conn *c);
 /* response.c: each returns what the lws callback must return (-1: close the connection) */
 int http_respond(http_conn *c, const response *r);
 int http_respond_status(http_conn *c, int status);
-int http_respond_error(http_conn *c, int code);
-/** A failed WebSocket upgrade (docs/protocol.md §1.9): 400, the message as text, hang up. */
-int http_reject_upgrade(http_conn *c, int code);
+/** {"code":code,"message":...}; message NULL: eio_error_message(code). */
+int http_respond_error(http_conn *c, int code, const char *message);
+/** A failed WebSocket upgrade (docs/protocol.md §1.9): 400, the message as text (NULL: the
+ *  code's), hang up. */
+int http_reject_upgrade(http_conn *c, int code, const char *message);
 /** The held GET may be written: answers it with the session's queued payload, if any. */
 int http_on_get_writable(http_conn *c);
 
@@ -152,6 +171,8 @@ void http_routes_free(sio_http *h);
 /** LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: the engine decides whether the upgrade is accepted. */
 int http_on_upgrade(http_conn *c, const char *protocol);
 int http_on_ws_established(http_conn *c);
+/** The decision of the allow_request hook for a WebSocket accepted while it waited. */
+void http_ws_handshake_done(http_conn *c);
 int http_on_ws_receive(http_conn *c, void *in, size_t len);
 /** A frame header announced len bytes: 1 refuses the frame (1009), 0 reads it. */
 int http_on_ws_frame_length(http_conn *c, size_t len);

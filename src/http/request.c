@@ -81,6 +81,35 @@ static const char *query_arg(struct lws *wsi, const char *name, char *out, size_
     return NULL;
 }
 
+/* Known headers through lws's token table, others through its custom-header store. */
+long http_header_by_name(struct lws *wsi, const char *name, char *buf, size_t cap)
+{
+    size_t n = strlen(name);
+    for (int t = 0; t < WSI_TOKEN_COUNT; t++) {
+        const char *s = (const char *)lws_token_to_string((enum lws_token_indexes)t);
+        if (!s || strncasecmp(s, name, n) || s[n] != ':' || s[n + 1])
+            continue;
+        int len = lws_hdr_total_length(wsi, (enum lws_token_indexes)t);
+        if (len <= 0)
+            return SIO_ENOTFOUND;
+        if ((size_t)len >= cap)
+            return SIO_ELIMIT;
+        return lws_hdr_copy(wsi, buf, (int)cap, (enum lws_token_indexes)t) < 0 ? SIO_ELIMIT : len;
+    }
+    char key[128];
+    if (n + 2 > sizeof(key))
+        return SIO_ENOTFOUND;
+    memcpy(key, name, n);
+    key[n] = ':';
+    key[n + 1] = 0;
+    int len = lws_hdr_custom_length(wsi, key, (int)n + 1);
+    if (len < 0)
+        return SIO_ENOTFOUND;
+    if ((size_t)len >= cap)
+        return SIO_ELIMIT;
+    return lws_hdr_custom_copy(wsi, buf, (int)cap, key, (int)n + 1) < 0 ? SIO_ELIMIT : len;
+}
+
 int http_read_origin(struct lws *wsi, http_conn *c)
 {
     free(c->origin);
@@ -276,6 +305,22 @@ int http_path_matches(const sio_http *h, const char *uri)
     return !strncmp(uri, path, strlen(path));
 }
 
+/* conn is the session's pending GET now; in_callback: inside an lws callback for it. */
+static void hold_get(http_conn *c, eio_session *s, int in_callback)
+{
+    c->s = s;
+    c->kind = CONN_GET;
+    /* A client hanging up on the held GET is noticed by lws (scripts/lws-patches/0002)
+     * and reported as CLOSED_HTTP: the session then closes, as Node does. */
+    lws_set_timeout(c->wsi, NO_PENDING_TIMEOUT, 0);
+#ifdef SIO_LWS_PATCHED
+    /* 8 KiB per waiting client otherwise, and lws frees header tables by walking a list
+     * of all those in use: O(waiting clients) per request. */
+    if (in_callback)
+        lws_header_table_detach(c->wsi, 0);
+#endif
+}
+
 int http_on_request(http_conn *c, const char *uri)
 {
     sio_http *h = c->http;
@@ -304,26 +349,35 @@ int http_on_request(http_conn *c, const char *uri)
     req.handshake_json = hs;
     eio_session *s = NULL;
     int err, status;
+    c->hs_in_dispatch = 1;
+    c->hs_done = 0;
     eio_action act = eio_server_handle(h->engine, &req, c, &s, &err, &status);
+    c->hs_in_dispatch = 0;
+    const char *msg = NULL;
+    if (act == EIO_ACT_PENDING && !c->hs_done) {
+        /* the allow_request hook answers later (bounded by the engine's timer) */
+        c->hs_pending = 1;
+        c->kind = CONN_WAIT;
+        lws_set_timeout(c->wsi, NO_PENDING_TIMEOUT, 0);
+        return 0;
+    }
+    if (act == EIO_ACT_PENDING) { /* answered during the call */
+        act = c->hs.act;
+        s = c->hs.session;
+        err = c->hs.err;
+        status = c->hs.status;
+        msg = c->hs_msg;
+    }
     /* An early answer to a POST with a body: read and drop the body before the next request. */
     c->discard_body =
         act != EIO_ACT_READ_BODY && req.method == EIO_METHOD_POST && req.content_length > 0;
     switch (act) {
     case EIO_ACT_ERROR:
-        return http_respond_error(c, err);
+        return http_respond_error(c, err, msg);
     case EIO_ACT_STATUS:
         return http_respond_status(c, status);
     case EIO_ACT_HOLD_GET:
-        c->s = s;
-        c->kind = CONN_GET;
-        /* A client hanging up on the held GET is noticed by lws (scripts/lws-patches/0002)
-         * and reported as CLOSED_HTTP: the session then closes, as Node does. */
-        lws_set_timeout(c->wsi, NO_PENDING_TIMEOUT, 0);
-#ifdef SIO_LWS_PATCHED
-        /* 8 KiB per waiting client otherwise, and lws frees header tables by walking a list
-         * of all those in use: O(waiting clients) per request. */
-        lws_header_table_detach(c->wsi, 0);
-#endif
+        hold_get(c, s, 1);
         return 0;
     case EIO_ACT_READ_BODY:
         c->s = s;
@@ -336,9 +390,20 @@ int http_on_request(http_conn *c, const char *uri)
         }
         return 0;
     case EIO_ACT_WS_ACCEPT: /* cannot happen without an Upgrade header */
+    case EIO_ACT_PENDING:
         break;
     }
     return -1;
+}
+
+void http_get_handshake_done(http_conn *c)
+{
+    if (c->hs.act == EIO_ACT_HOLD_GET) {
+        hold_get(c, c->hs.session, 0); /* the engine's flush writes the open packet */
+        return;
+    }
+    c->kind = CONN_REFUSE; /* answered from the writable callback (http_on_get_writable) */
+    lws_callback_on_writable(c->wsi);
 }
 
 static int body_append(http_conn *c, const void *in, size_t len);

@@ -5,6 +5,8 @@
  */
 #include "internal.h"
 
+#include "json_scan.h"
+
 #include <zlib.h>
 
 #include <stdio.h>
@@ -147,11 +149,18 @@ int http_respond_status(http_conn *c, int status)
     return http_respond(c, &r);
 }
 
-int http_respond_error(http_conn *c, int code)
+int http_respond_error(http_conn *c, int code, const char *message)
 {
-    char body[128];
-    int n = snprintf(body, sizeof(body), "{\"code\":%d,\"message\":\"%s\"}", code,
-                     eio_error_message(code));
+    char body[320];
+    if (!message)
+        message = eio_error_message(code);
+    int n = snprintf(body, sizeof(body), "{\"code\":%d,\"message\":", code);
+    size_t m =
+        sio_json_write_string(body + n, sizeof(body) - (size_t)n - 1, message, strlen(message));
+    if (m >= sizeof(body) - (size_t)n - 1) /* too long to escape here: the standard text */
+        m = sio_json_write_string(body + n, sizeof(body) - (size_t)n - 1, "Forbidden", 9);
+    n += (int)m;
+    body[n++] = '}';
     response r = {.status = eio_error_status(code),
                   .ctype = "application/json",
                   .body = (const uint8_t *)body,
@@ -161,9 +170,9 @@ int http_respond_error(http_conn *c, int code)
 }
 
 /* A failed WebSocket upgrade: a plain 400 with the message as text, then hang up. */
-int http_reject_upgrade(http_conn *c, int code)
+int http_reject_upgrade(http_conn *c, int code, const char *message)
 {
-    const char *msg = eio_error_message(code < 0 ? EIO_ERR_BAD_REQUEST : code);
+    const char *msg = message ? message : eio_error_message(code < 0 ? EIO_ERR_BAD_REQUEST : code);
     response r = {.status = 400,
                   .ctype = "text/html",
                   .body = (const uint8_t *)msg,
@@ -226,6 +235,12 @@ static int respond_payload(http_conn *c, sio_buf *b, const char *cookie_sid)
 
 int http_on_get_writable(http_conn *c)
 {
+    if (c->kind == CONN_REFUSE) { /* the allow_request hook said no, or the handshake failed */
+        c->kind = CONN_NONE;
+        if (c->hs.act == EIO_ACT_STATUS)
+            return http_respond_status(c, c->hs.status);
+        return http_respond_error(c, c->hs.err, c->hs_msg);
+    }
     if (c->kind != CONN_GET || !c->s)
         return c->close_req ? -1 : 0;
     eio_session *s = c->s;
@@ -233,7 +248,7 @@ int http_on_get_writable(http_conn *c)
     sio_buf *b = eio_conn_poll_take(s, c, &reject);
     if (reject) {
         http_conn_detach(c);
-        return http_respond_error(c, EIO_ERR_BAD_REQUEST);
+        return http_respond_error(c, EIO_ERR_BAD_REQUEST, NULL);
     }
     if (!b)
         return c->close_req ? -1 : 0;

@@ -430,33 +430,7 @@ long sio_http_request_query_param(const sio_http_request *req, const char *name,
 
 long sio_http_request_header(const sio_http_request *req, const char *name, char *buf, size_t cap)
 {
-    if (!req->c)
-        return SIO_ECLOSED;
-    struct lws *wsi = req->c->wsi;
-    size_t n = strlen(name);
-    for (int t = 0; t < WSI_TOKEN_COUNT; t++) {
-        const char *s = (const char *)lws_token_to_string((enum lws_token_indexes)t);
-        if (!s || strncasecmp(s, name, n) || s[n] != ':' || s[n + 1])
-            continue;
-        int len = lws_hdr_total_length(wsi, (enum lws_token_indexes)t);
-        if (len <= 0)
-            return SIO_ENOTFOUND;
-        if ((size_t)len >= cap)
-            return SIO_ELIMIT;
-        return lws_hdr_copy(wsi, buf, (int)cap, (enum lws_token_indexes)t) < 0 ? SIO_ELIMIT : len;
-    }
-    char key[128];
-    if (n + 2 > sizeof(key))
-        return SIO_ENOTFOUND;
-    memcpy(key, name, n);
-    key[n] = ':';
-    key[n + 1] = 0;
-    int len = lws_hdr_custom_length(wsi, key, (int)n + 1);
-    if (len < 0)
-        return SIO_ENOTFOUND;
-    if ((size_t)len >= cap)
-        return SIO_ELIMIT;
-    return lws_hdr_custom_copy(wsi, buf, (int)cap, key, (int)n + 1) < 0 ? SIO_ELIMIT : len;
+    return req->c ? http_header_by_name(req->c->wsi, name, buf, cap) : SIO_ECLOSED;
 }
 
 /* ---- answering ------------------------------------------------------------------------------ */

@@ -17,10 +17,10 @@ int http_on_upgrade(http_conn *c, const char *protocol)
         return -1;
     char uri[512];
     if (http_hdr_copy(c->wsi, WSI_TOKEN_GET_URI, uri, sizeof(uri)) < 0)
-        return http_reject_upgrade(c, EIO_ERR_BAD_REQUEST);
+        return http_reject_upgrade(c, EIO_ERR_BAD_REQUEST, NULL);
     http_conn_detach(c);
     if (!http_path_matches(h, uri))
-        return http_reject_upgrade(c, EIO_ERR_BAD_REQUEST);
+        return http_reject_upgrade(c, EIO_ERR_BAD_REQUEST, NULL);
     eio_request req;
     req_args a;
     http_read_request(c->wsi, c, &req, &a);
@@ -29,9 +29,27 @@ int http_on_upgrade(http_conn *c, const char *protocol)
     req.handshake_json = hs;
     eio_session *s = NULL;
     int err, status;
+    c->hs_in_dispatch = 1;
+    c->hs_done = 0;
     eio_action act = eio_server_handle(h->engine, &req, c, &s, &err, &status);
+    c->hs_in_dispatch = 0;
+    const char *msg = NULL;
+    if (act == EIO_ACT_PENDING && c->hs_done) { /* the hook answered during the call */
+        act = c->hs.act;
+        s = c->hs.session;
+        err = c->hs.err;
+        msg = c->hs_msg;
+    }
+    if (act == EIO_ACT_PENDING) {
+        /* lws needs the upgrade decided now: accept it, and send the open packet or close
+         * with 1008 when the hook answers (docs/configuration.md, Handshake filter) */
+        c->kind = CONN_WS;
+        c->established = 0;
+        c->hs_pending = 1;
+        return 0;
+    }
     if (act != EIO_ACT_WS_ACCEPT)
-        return http_reject_upgrade(c, act == EIO_ACT_ERROR ? err : EIO_ERR_BAD_REQUEST);
+        return http_reject_upgrade(c, act == EIO_ACT_ERROR ? err : EIO_ERR_BAD_REQUEST, msg);
     c->kind = CONN_WS;
     c->established = 0;
     c->s = s; /* NULL: accepted only to be closed (the session is upgrading or upgraded) */
@@ -43,6 +61,8 @@ int http_on_upgrade(http_conn *c, const char *protocol)
 int http_on_ws_established(http_conn *c)
 {
     c->established = 1;
+    if (c->hs_pending) /* no session yet: nothing to send */
+        return 0;
     /* The open packet goes out at once, not after a POLLOUT round trip. */
     if (c->s && !c->close_req && !lws_partial_buffered(c->wsi) && http_ws_drain(c) == 0)
         return 0;
@@ -50,6 +70,20 @@ int http_on_ws_established(http_conn *c)
         c->close_req = 1; /* http_ws_drain said close */
     lws_callback_on_writable(c->wsi);
     return 0;
+}
+
+void http_ws_handshake_done(http_conn *c)
+{
+    if (c->hs.act == EIO_ACT_WS_ACCEPT) {
+        c->s = c->hs.session; /* the engine's flush writes the open packet */
+        if (!c->s)
+            c->close_req = 1;
+    } else {
+        c->close_status = LWS_CLOSE_STATUS_POLICY_VIOLATION; /* 1008, with the message */
+        c->close_req = 1;
+    }
+    if (c->close_req && c->established)
+        lws_callback_on_writable(c->wsi); /* else ESTABLISHED does it */
 }
 
 int http_on_ws_receive(http_conn *c, void *in, size_t len)
@@ -131,9 +165,12 @@ static size_t ws_frame_header(uint8_t *h, size_t len, int binary)
 
 static int ws_close_now(http_conn *c)
 {
+    /* a refused handshake carries its message in the close frame (at most 123 bytes) */
+    int refused = c->close_status == LWS_CLOSE_STATUS_POLICY_VIOLATION;
+    size_t n = refused ? strlen(c->hs_msg) : 0;
     lws_close_reason(
         c->wsi, c->close_status ? (enum lws_close_status)c->close_status : LWS_CLOSE_STATUS_NORMAL,
-        NULL, 0);
+        refused ? (unsigned char *)c->hs_msg : NULL, n);
     return -1;
 }
 
@@ -211,6 +248,8 @@ int http_ws_drain(http_conn *c)
 
 int http_on_ws_writable(http_conn *c)
 {
+    if (c->hs_pending)
+        return 0;
     if (!c->s || c->close_req)
         return ws_close_now(c);
     return http_ws_drain(c) < 0 ? ws_close_now(c) : 0;

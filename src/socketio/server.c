@@ -444,6 +444,11 @@ int sio_server_route_add(sio_server *srv, const sio_http_route *r)
     return sio_http_route_add(srv->http, r);
 }
 
+void sio_server_set_allow_request(sio_server *srv, sio_allow_request_cb cb, void *user)
+{
+    eio_server_set_allow_request(srv->engine, cb, user);
+}
+
 sio_server *sio_server_new(struct event_base *base, const sio_server_options *opts)
 {
     sio_server *srv = calloc(1, sizeof(*srv));
