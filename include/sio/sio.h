@@ -91,6 +91,8 @@ typedef struct sio_engine_config {
     size_t max_buffered_packets; /* 100000 */
     size_t max_connections;      /* 0 = unlimited; handshakes beyond get 503 */
     const char *initial_packet;  /* NULL; a message packet sent right after open (tests) */
+    unsigned allow_request_timeout_ms; /* 10000: an allow-request hook (include/sio/http.h)
+                                          unanswered this long refuses the handshake */
 } sio_engine_config;
 
 /** Socket.IO: namespaces, packets, rooms. */

@@ -6,6 +6,7 @@
  * an example of embedding; its timers run on the server's own libevent loop.
  */
 #include <sio/adapter.h>
+#include <sio/http.h>
 #include <sio/sio.h>
 
 #include "app/cli.h"
@@ -578,6 +579,170 @@ static void answer_pending_at_exit(void)
     }
 }
 
+/* ---- demo routes (--demo-routes): exercised by interop/sio/routes.test.mjs ----------------- */
+
+static unsigned long demo_aborts; /* deferred requests whose client left first */
+
+static void demo_hello(sio_http_request *req, void *user)
+{
+    char name[128] = "", hdr[128] = "", body[1024];
+    sio_http_request_query_param(req, "name", name, sizeof(name));
+    sio_http_request_header(req, "x-demo", hdr, sizeof(hdr));
+    int n = snprintf(body, sizeof(body),
+                     "{\"method\":\"%s\",\"path\":\"%s\",\"query\":\"%s\",\"name\":\"%s\","
+                     "\"header\":\"%s\",\"address\":\"%s\"}",
+                     sio_http_request_method(req), sio_http_request_path(req),
+                     sio_http_request_query(req), name, hdr, sio_http_request_address(req));
+    sio_http_header h[] = {{"content-type", "application/json"}, {"x-route", "hello"}};
+    sio_http_respond(req, 200, h, 2, body, n < (int)sizeof(body) ? (size_t)n : 0);
+}
+
+static void demo_files(sio_http_request *req, void *user)
+{
+    const char *path = sio_http_request_path(req);
+    sio_http_header h[] = {{"content-type", "text/plain"}};
+    sio_http_respond(req, 200, h, 1, path, strlen(path));
+}
+
+static void demo_echo(sio_http_request *req, void *user)
+{
+    size_t len;
+    const void *body = sio_http_request_body(req, &len);
+    char ctype[128];
+    if (sio_http_request_header(req, "content-type", ctype, sizeof(ctype)) < 0)
+        strcpy(ctype, "application/octet-stream");
+    sio_http_header h[] = {{"content-type", ctype}};
+    sio_http_respond(req, 200, h, 1, body, len);
+}
+
+typedef struct later_req {
+    sio_http_request *req;
+    struct event *timer;
+} later_req;
+
+static void demo_later_done(later_req *d)
+{
+    event_free(d->timer);
+    free(d);
+}
+
+static void demo_later_fire(evutil_socket_t fd, short what, void *arg)
+{
+    later_req *d = arg;
+    static const char body[] = "later";
+    sio_http_header h[] = {{"content-type", "text/plain"}};
+    sio_http_respond(d->req, 200, h, 1, body, sizeof(body) - 1);
+    demo_later_done(d);
+}
+
+static void demo_later_abort(sio_http_request *req, void *user)
+{
+    demo_aborts++;
+    sio_http_request_release(req);
+    demo_later_done(user);
+}
+
+/* Answers 50 ms later (or ?ms=N), from a timer: the deferred-response path. */
+static void demo_later(sio_http_request *req, void *user)
+{
+    char ms[16];
+    long delay = sio_http_request_query_param(req, "ms", ms, sizeof(ms)) > 0 ? atol(ms) : 50;
+    later_req *d = calloc(1, sizeof(later_req));
+    if (d)
+        d->timer = evtimer_new(sio_server_base(user), demo_later_fire, d);
+    if (!d || !d->timer) {
+        free(d);
+        sio_http_request_release(req);
+        return;
+    }
+    d->req = req;
+    sio_http_request_on_abort(req, demo_later_abort, d);
+    struct timeval tv = {delay / 1000, (delay % 1000) * 1000};
+    evtimer_add(d->timer, &tv);
+}
+
+static void demo_aborts_route(sio_http_request *req, void *user)
+{
+    char body[64];
+    int n = snprintf(body, sizeof(body), "{\"aborts\":%lu}", demo_aborts);
+    sio_http_header h[] = {{"content-type", "application/json"}};
+    sio_http_respond(req, 200, h, 1, body, (size_t)n);
+}
+
+static void add_demo_routes(sio_server *srv)
+{
+    const sio_http_route routes[] = {
+        {"GET", "/demo/hello", 0, 0, demo_hello, NULL},
+        {"GET", "/demo/files/", SIO_ROUTE_PREFIX, 0, demo_files, NULL},
+        {"POST", "/demo/echo", 0, 1024, demo_echo, NULL},
+        {"GET", "/demo/later", 0, 0, demo_later, srv},
+        {"GET", "/demo/aborts", 0, 0, demo_aborts_route, NULL},
+    };
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+        if (sio_server_route_add(srv, &routes[i]) < 0)
+            fprintf(stderr, "cannot add route %s\n", routes[i].path);
+}
+
+/* ---- handshake filter (--deny-header NAME, --deny-after-ms N) --------------------------- */
+
+static const char *deny_header;
+static unsigned deny_after_ms;
+
+typedef struct later_answer {
+    sio_handshake *hs;
+    int deny;
+    struct event *timer;
+} later_answer;
+
+/* Refuses handshakes carrying the header; its value "custom" asks for a message of our own. */
+static int want_deny(sio_handshake *hs, const char **message)
+{
+    char v[64];
+    *message = NULL;
+    if (sio_handshake_header(hs, deny_header, v, sizeof(v)) < 0)
+        return 0;
+    if (!strcmp(v, "custom"))
+        *message = "custom refusal";
+    return 1;
+}
+
+static void answer_later(evutil_socket_t fd, short what, void *arg)
+{
+    later_answer *a = arg;
+    if (a->deny)
+        sio_handshake_deny(a->hs, 4, a->deny == 2 ? "custom refusal" : NULL);
+    else
+        sio_handshake_allow(a->hs); /* a no-op when the client has left meanwhile */
+    event_free(a->timer);
+    free(a);
+}
+
+static void allow_request(sio_handshake *hs, void *user)
+{
+    const char *message;
+    int deny = want_deny(hs, &message);
+    if (!deny_after_ms) {
+        if (deny)
+            sio_handshake_deny(hs, -1, message);
+        else
+            sio_handshake_allow(hs);
+        return;
+    }
+    /* decided now (headers are read during the callback), answered later */
+    later_answer *a = calloc(1, sizeof(*a));
+    if (a)
+        a->timer = evtimer_new(sio_server_base(user), answer_later, a);
+    if (!a || !a->timer) {
+        free(a);
+        sio_handshake_deny(hs, -1, NULL);
+        return;
+    }
+    a->hs = hs;
+    a->deny = deny ? (message ? 2 : 1) : 0;
+    struct timeval tv = {deny_after_ms / 1000, (deny_after_ms % 1000) * 1000};
+    evtimer_add(a->timer, &tv);
+}
+
 int main(int argc, char **argv)
 {
     sio_server_options o;
@@ -588,7 +753,7 @@ int main(int argc, char **argv)
     o.socketio.connect_timeout_ms = 1000;
     o.http.cors_origin = "*";
     o.stats_path = "/stats";
-    int verbose = 0, cluster_api = 0, stalled = 0, async_auth = -1;
+    int verbose = 0, cluster_api = 0, stalled = 0, async_auth = -1, demo_routes = 0;
     sio_cli_flag flags[] = {
         {"--port", SIO_CLI_INT, &o.http.port, "TCP port (0 = any free port)"},
         {"--host", SIO_CLI_STR, &o.http.host, "interface to bind (default all)"},
@@ -615,6 +780,11 @@ int main(int argc, char **argv)
          "namespaces /async-auth (answers after N ms) and /sync-auth"},
         {"--stalled-middleware", SIO_CLI_BOOL, &stalled,
          "namespace /stalled whose middleware never answers"},
+        {"--demo-routes", SIO_CLI_BOOL, &demo_routes, "HTTP routes under /demo/ (tests)"},
+        {"--deny-header", SIO_CLI_STR, &deny_header,
+         "handshake filter: refuse handshakes with this header (tests)"},
+        {"--deny-after-ms", SIO_CLI_UINT, &deny_after_ms,
+         "handshake filter: answer this long after the request (tests; header x-deny)"},
         {"--verbose", SIO_CLI_BOOL, &verbose, "debug logging"},
         {NULL, 0, NULL, NULL},
     };
@@ -624,6 +794,12 @@ int main(int argc, char **argv)
     sio_server *srv = sio_server_new(NULL, &o);
     if (!srv)
         return 1;
+    if (demo_routes)
+        add_demo_routes(srv);
+    if (deny_after_ms && !deny_header)
+        deny_header = "x-deny";
+    if (deny_header)
+        sio_server_set_allow_request(srv, allow_request, srv);
     sio_namespace *root = sio_server_of(srv, "/");
     setup_plain(root, NULL);
     sio_namespace_on(root, "message", on_message, NULL);
@@ -662,6 +838,12 @@ int main(int argc, char **argv)
         setup_plain(nsp, NULL);
     }
     sio_server_add_dynamic(srv, dyn_match, setup_plain, NULL);
+    if (demo_routes)
+        add_demo_routes(srv);
+    if (deny_after_ms && !deny_header)
+        deny_header = "x-deny";
+    if (deny_header)
+        sio_server_set_allow_request(srv, allow_request, srv);
     printf("listening on port %d\n", sio_server_port(srv));
     fflush(stdout);
     sio_server_run(srv);

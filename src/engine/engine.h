@@ -14,6 +14,8 @@
 #include "common/buf.h"
 #include "common/rand.h"
 
+#include <sio/http.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -64,6 +66,7 @@ typedef struct eio_stats {
     uint64_t closes[EIO_CLOSE_REASONS]; /* by eio_close_reason */
     uint64_t packets_in, bytes_in;      /* message packets received (payload bytes) */
     uint64_t packets_out, bytes_out;    /* packets queued for sending (all types) */
+    uint64_t handshakes_denied;         /* refused by the allow_request hook (timeouts included) */
 } eio_stats;
 
 
@@ -82,6 +85,8 @@ typedef struct eio_callbacks {
     void *user;
 } eio_callbacks;
 
+struct eio_handshake_result;
+
 /* What the http layer implements for the connections it attaches to sessions. */
 typedef struct eio_transport_ops {
     /** Ask for a writable callback on conn; then the http layer pulls with eio_conn_*.
@@ -90,6 +95,13 @@ typedef struct eio_transport_ops {
     void (*want_write)(void *conn, int may_write_now);
     /** Close conn soon (never synchronously inside this call). */
     void (*close)(void *conn);
+    /** The allow_request decision for a handshake that got EIO_ACT_PENDING (see
+     *  eio_handshake_result). May run inside eio_server_handle (an answer given during the
+     *  hook), from a timer, or from any callback of the application. Optional without a hook. */
+    void (*handshake_done)(void *conn, const struct eio_handshake_result *r);
+    /** Copies request header name (lower case) of a pending handshake; the length or a
+     *  negative SIO_E*. Optional (NULL: headers are not available to the hook). */
+    long (*header)(void *conn, const char *name, char *buf, size_t cap);
 } eio_transport_ops;
 
 /** Creates an engine on base. Borrows base, copies opts (path string included). NULL on OOM. */
@@ -131,7 +143,30 @@ typedef enum eio_action {
     EIO_ACT_HOLD_GET,  /* conn is now the session's pending GET; wait for want_write */
     EIO_ACT_READ_BODY, /* conn is now the session's POST; feed eio_conn_post_body */
     EIO_ACT_WS_ACCEPT, /* accept the WebSocket upgrade; conn is attached to the session */
+    EIO_ACT_PENDING,   /* a handshake waits for the allow_request hook: ops.handshake_done tells
+                        * (perhaps before eio_server_handle returns); a WebSocket is accepted */
 } eio_action;
+
+/* The outcome of a handshake that waited for the allow_request hook. */
+typedef struct eio_handshake_result {
+    eio_action act;       /* EIO_ACT_HOLD_GET, EIO_ACT_WS_ACCEPT, EIO_ACT_ERROR or EIO_ACT_STATUS */
+    eio_session *session; /* HOLD_GET, WS_ACCEPT: conn is attached to it */
+    int err, status;      /* as from eio_server_handle */
+    const char *message;  /* EIO_ACT_ERROR: the text (the refusal's own, or eio_error_message) */
+} eio_handshake_result;
+
+/**
+ * Installs the allow_request hook (Node's engine.io allowRequest; NULL removes it). It runs for
+ * every handshake that passed the request checks (docs/protocol.md §1.9) with a handle that must
+ * be answered exactly once by sio_handshake_allow or sio_handshake_deny, now or later.
+ * eio_server_handle then returns EIO_ACT_PENDING; the decision reaches the http layer through
+ * ops.handshake_done. No answer within allow_request_timeout_ms refuses with code 4.
+ */
+void eio_server_set_allow_request(eio_server *srv, sio_allow_request_cb cb, void *user);
+
+/** The http layer lost conn while its handshake waited for the hook: the decision, when it
+ *  comes, is dropped. */
+void eio_server_handshake_gone(eio_server *srv, void *conn);
 
 /**
  * Runs the request checks and the handshake (docs/protocol.md §1.9). On EIO_ACT_HOLD_GET,

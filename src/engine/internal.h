@@ -1,6 +1,6 @@
 /*
- * Private structures shared by the engine's server.c and session.c. Nothing outside src/engine
- * includes this file.
+ * Private structures shared by the engine's server.c, session.c and handshake.c. Nothing outside
+ * src/engine includes this file.
  */
 #ifndef SIO_ENGINE_INTERNAL_H
 #define SIO_ENGINE_INTERNAL_H
@@ -77,6 +77,9 @@ struct eio_server {
     sio_buf *pkt_ping, *pkt_close, *pkt_noop, *pkt_probe;
     int shutting_down; /* new handshakes are refused (503) */
     eio_stats stats;
+    sio_allow_request_cb allow_cb; /* handshake filter (handshake.c) */
+    void *allow_user;
+    struct sio_handshake *pending; /* handshakes given to allow_cb and not answered yet */
 };
 
 /* session.c */
@@ -94,7 +97,17 @@ eio_action eio_session_attach_post(eio_session *s, const eio_request *req, void 
 int eio_session_attach_probe(eio_session *s, void *conn);
 
 /* server.c */
+/** Creates the session of a handshake that passed the checks (and the hook). */
+eio_action eio_server_open_session(eio_server *srv, const eio_request *req, void *conn,
+                                   eio_session **out, int *err, int *status);
 void eio_server_reap(eio_server *srv, eio_session *s);
+
+/* handshake.c */
+/** Hands a handshake to the allow_request hook; returns EIO_ACT_PENDING (EIO_ACT_ERROR with
+ *  *err when out of memory). */
+eio_action eio_handshake_ask(eio_server *srv, const eio_request *req, void *conn, int *err);
+/** Frees every handshake still waiting for the application (server free). */
+void eio_handshakes_free(eio_server *srv);
 void eio_server_forget(eio_server *srv, eio_session *s);
 
 #endif

@@ -176,6 +176,7 @@ void eio_server_free(eio_server *srv)
     if (!srv)
         return;
     eio_server_shutdown(srv);
+    eio_handshakes_free(srv);
     /* Every connection must have detached by now (the http layer is freed first). */
     if (srv->flush_ev)
         flush_cb(-1, 0, srv);
@@ -257,8 +258,8 @@ static sio_buf *open_packet(const eio_server *srv, const eio_session *s)
     return sio_buf_from(tmp, (size_t)n);
 }
 
-static eio_action handshake(eio_server *srv, const eio_request *req, void *conn, eio_session **out,
-                            int *err, int *status)
+eio_action eio_server_open_session(eio_server *srv, const eio_request *req, void *conn,
+                                   eio_session **out, int *err, int *status)
 {
     if (!req->eio || strcmp(req->eio, "4") != 0) {
         *err = EIO_ERR_UNSUPPORTED_PROTOCOL_VERSION;
@@ -375,5 +376,7 @@ eio_action eio_server_handle(eio_server *srv, const eio_request *req, void *conn
         *err = EIO_ERR_BAD_REQUEST;
         return EIO_ACT_ERROR;
     }
-    return handshake(srv, req, conn, session, err, status);
+    if (srv->allow_cb) /* Node asks allowRequest after these checks, before the EIO version */
+        return eio_handshake_ask(srv, req, conn, err);
+    return eio_server_open_session(srv, req, conn, session, err, status);
 }

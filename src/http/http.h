@@ -8,46 +8,17 @@
 
 #include "engine/engine.h"
 
+#include <sio/http.h>
+
 #include <stddef.h>
 
 struct event_base;
 
 typedef struct sio_http sio_http;
 
-typedef struct sio_http_options {
-    const char *iface; /* NULL: all interfaces */
-    int port;          /* 0: pick a free port (see sio_http_port) */
-    /* CORS (docs/protocol.md §1.10): NULL = off; "*" = any (a literal star); "reflect" = echo the
-     * request's Origin; otherwise a comma-separated list of exact origins. */
-    const char *cors_origin;
-    int cors_credentials;
-    const char *cors_methods; /* NULL: GET,HEAD,PUT,PATCH,POST,DELETE */
-    const char *cors_headers; /* NULL: reflect Access-Control-Request-Headers */
-    int cors_max_age;         /* seconds; < 0 = header omitted */
-    /* io cookie (docs/protocol.md §1.11): NULL = off */
-    const char *cookie_name;
-    const char *cookie_path;      /* "/" */
-    int cookie_http_only;         /* 1 */
-    const char *cookie_same_site; /* "Lax" */
-    int cookie_secure;
-    size_t http_compression_threshold; /* 1024; 0 disables gzip/deflate of polling bodies */
-    int per_message_deflate;           /* 0 */
-    const char *tls_cert;              /* PEM paths: TLS when both are set */
-    const char *tls_key;
-    size_t max_header_bytes; /* 8192 */
-    /* A connection the server is closing whose peer does not take the rest of its data (the
-     * close frame or the last polling response) is dropped after this long. */
-    unsigned close_deadline_ms; /* 30000 (Node's ws closeTimeout) */
-    /* Out of descriptors (EMFILE/ENFILE) or memory at accept(): stop polling the listening
-     * socket and try again after this long. */
-    unsigned accept_backoff_ms; /* 100 */
-    /* Extra route: called for requests outside the engine path; NULL = 404. Returns the
-     * status and fills body and ctype with static or owned-by-caller strings valid until return. */
-    int (*route)(const char *path, const char **ctype, const char **body, void *user);
-    void *route_user;
-} sio_http_options;
-
-void sio_http_options_init(sio_http_options *o);
+/* The http layer's options are the public group (include/sio/sio.h, defaults in
+ * sio_server_options_init): no copy between the layers. */
+typedef sio_http_config sio_http_options;
 
 /* Counters of the HTTP layer (monotonic, except the gauge). */
 typedef struct sio_http_stats {
@@ -73,7 +44,10 @@ const sio_http_stats *sio_http_get_stats(const sio_http *h);
  *  closes the sessions (held GETs get the close packet, WebSockets a close frame); the caller
  *  runs the loop until sio_http_get_stats()->connections is 0 or the deadline passed. */
 void sio_http_shutdown_begin(sio_http *h, unsigned deadline_ms);
-/** Stops listening and closes every connection. */
+/** Adds a route (include/sio/http.h for the matching rules). Copies r and its strings.
+ *  Returns 0, SIO_EINVAL or SIO_ENOMEM. Routes are freed by sio_http_free. */
+int sio_http_route_add(sio_http *h, const sio_http_route *r);
+/** Stops listening and closes every connection (deferred route requests are aborted). */
 void sio_http_free(sio_http *h);
 
 #endif

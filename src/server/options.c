@@ -30,6 +30,7 @@ void sio_server_options_init(sio_server_options *o)
     o->engine.allow_upgrades = 1;
     o->engine.max_buffered_bytes = 16u << 20;
     o->engine.max_buffered_packets = 100000;
+    o->engine.allow_request_timeout_ms = 10000;
 
     o->socketio.connect_timeout_ms = 45000;
     o->socketio.max_attachments = 10;

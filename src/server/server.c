@@ -8,6 +8,8 @@
 #include "common/log.h"
 #include "common/timer.h"
 #include "http/http.h"
+
+#include <sio/http.h>
 #include "socketio/io.h"
 
 #include <event2/event.h>
@@ -49,6 +51,7 @@ void sio_server_get_stats(const sio_server *srv, sio_server_stats *out)
     if (!srv->engine)
         return;
     const eio_stats *e = eio_server_stats(srv->engine);
+    out->handshakes_refused = e->handshakes_denied;
     out->sessions = eio_server_session_count(srv->engine);
     out->sessions_websocket = eio_server_websocket_count(srv->engine);
     out->sessions_opened = e->sessions_opened;
@@ -119,52 +122,53 @@ static void stats_json(const sio_server_stats *st, char *out, size_t cap)
     snprintf(out + n, cap - n, "}");
 }
 
-static int route(const char *path, const char **ctype, const char **body, void *user)
+static const sio_http_header json_type[] = {{"content-type", "application/json"}};
+
+static void health_route(sio_http_request *req, void *user)
 {
-    sio_server *srv = user;
-    if (srv->opts.health_path &&
-        (!strcmp(path, srv->opts.health_path) || !strcmp(path, "/healthz"))) {
-        *ctype = "application/json";
-        *body = "{\"status\":\"ok\"}";
-        return 200;
+    static const char body[] = "{\"status\":\"ok\"}";
+    sio_http_respond(req, 200, json_type, 1, body, sizeof(body) - 1);
+}
+
+static void stats_route(sio_http_request *req, void *user)
+{
+    char json[4096];
+    sio_server_stats st;
+    sio_server_get_stats(user, &st);
+    stats_json(&st, json, sizeof(json));
+    sio_http_respond(req, 200, json_type, 1, json, strlen(json));
+}
+
+/* The health route (and /healthz with it) and the stats route: any method, exact, no body. */
+static int add_builtin_routes(sio_server *srv)
+{
+    int rc = 0;
+    sio_http_route r = {.path = srv->opts.health_path, .cb = health_route, .user = srv};
+    if (srv->opts.health_path && srv->opts.health_path[0]) {
+        rc = sio_http_route_add(srv->http, &r);
+        r.path = "/healthz";
+        if (rc == 0 && strcmp(srv->opts.health_path, "/healthz") != 0)
+            rc = sio_http_route_add(srv->http, &r);
     }
-    if (srv->opts.stats_path && !strcmp(path, srv->opts.stats_path)) {
-        static char json[4096]; /* one thread; valid until the route returns */
-        sio_server_stats st;
-        sio_server_get_stats(srv, &st);
-        stats_json(&st, json, sizeof(json));
-        *ctype = "application/json";
-        *body = json;
-        return 200;
+    if (rc == 0 && srv->opts.stats_path && srv->opts.stats_path[0]) {
+        r.path = srv->opts.stats_path;
+        r.cb = stats_route;
+        rc = sio_http_route_add(srv->http, &r);
     }
-    return 404;
+    return rc;
+}
+
+int sio_server_route_add(sio_server *srv, const sio_http_route *r)
+{
+    return sio_http_route_add(srv->http, r);
+}
+
+void sio_server_set_allow_request(sio_server *srv, sio_allow_request_cb cb, void *user)
+{
+    eio_server_set_allow_request(srv->engine, cb, user);
 }
 
 /* ---- assembly ----------------------------------------------------------------------------- */
-
-static void http_options(const sio_server_options *o, sio_http_options *ho)
-{
-    sio_http_options_init(ho);
-    ho->iface = o->http.host;
-    ho->port = o->http.port;
-    ho->cors_origin = o->http.cors_origin;
-    ho->cors_credentials = o->http.cors_credentials;
-    ho->cors_methods = o->http.cors_methods;
-    ho->cors_headers = o->http.cors_headers;
-    ho->cors_max_age = o->http.cors_max_age;
-    ho->cookie_name = o->http.cookie_name;
-    ho->cookie_path = o->http.cookie_path;
-    ho->cookie_http_only = o->http.cookie_http_only;
-    ho->cookie_same_site = o->http.cookie_same_site;
-    ho->cookie_secure = o->http.cookie_secure;
-    ho->http_compression_threshold = o->http.http_compression_threshold;
-    ho->per_message_deflate = o->http.per_message_deflate;
-    ho->tls_cert = o->http.tls_cert;
-    ho->tls_key = o->http.tls_key;
-    ho->max_header_bytes = o->http.max_header_bytes;
-    ho->close_deadline_ms = o->http.close_deadline_ms;
-    ho->accept_backoff_ms = o->http.accept_backoff_ms;
-}
 
 static sio_server *server_alloc(struct event_base *base, const sio_server_options *opts)
 {
@@ -184,12 +188,8 @@ static sio_server *server_alloc(struct event_base *base, const sio_server_option
 
 static int start_http(sio_server *srv)
 {
-    sio_http_options ho;
-    http_options(&srv->opts, &ho);
-    ho.route = route;
-    ho.route_user = srv;
-    srv->http = sio_http_new(srv->base, &ho, srv->engine);
-    return srv->http ? 0 : -1;
+    srv->http = sio_http_new(srv->base, &srv->opts.http, srv->engine);
+    return srv->http && add_builtin_routes(srv) == 0 ? 0 : -1;
 }
 
 sio_server *sio_server_new(struct event_base *base, const sio_server_options *opts)

@@ -27,7 +27,7 @@ static void fake_close(void *conn)
     ((fake_conn *)conn)->closed++;
 }
 
-static const eio_transport_ops fake_ops = {fake_want_write, fake_close};
+static const eio_transport_ops fake_ops = {.want_write = fake_want_write, .close = fake_close};
 
 typedef struct events {
     int opened, closed;
