@@ -1,6 +1,8 @@
 /* sio_buf: refcounted byte buffers with lws headroom (see buf.h). */
 #include "buf.h"
 
+#include <sio/error.h>
+
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,4 +61,22 @@ size_t sio_buf_live_count(void)
 size_t sio_buf_alloc_count(void)
 {
     return total_bufs;
+}
+
+int sio_bytes_append(uint8_t **p, size_t *len, size_t *cap, const void *in, size_t n)
+{
+    if (*len + n > *cap) {
+        size_t c = *cap ? *cap : 1024;
+        while (c < *len + n)
+            c *= 2;
+        uint8_t *np = realloc(*p, c);
+        if (!np)
+            return SIO_ENOMEM;
+        *p = np;
+        *cap = c;
+    }
+    if (n)
+        memcpy(*p + *len, in, n);
+    *len += n;
+    return 0;
 }

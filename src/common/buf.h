@@ -36,6 +36,10 @@ static inline unsigned char *sio_buf_data(sio_buf *b)
 }
 
 /** Number of live sio_buf allocations (for tests and the encode-once counter). */
+/** Appends n bytes to a growable array (*p, *len, *cap; starts at NULL/0/0, grows by doubling
+ *  from 1 KiB). Returns 0 or SIO_ENOMEM (nothing appended). The caller frees *p. */
+int sio_bytes_append(uint8_t **p, size_t *len, size_t *cap, const void *in, size_t n);
+
 size_t sio_buf_live_count(void);
 /** Number of sio_buf allocations ever made (for tests and the encode-once counter). */
 size_t sio_buf_alloc_count(void);

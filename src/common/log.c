@@ -22,15 +22,12 @@ void sio_log_set_sink(sio_log_cb cb, void *user, int level)
     sio_log_threshold = level;
 }
 
-void sio_log_write(int level, const char *module, const char *fmt, ...)
+void sio_log_vwrite(int level, const char *module, const char *fmt, va_list ap)
 {
     static const char *names[] = {"error", "warn", "info", "debug"};
-    va_list ap;
     if (sink) {
         char line[2048];
-        va_start(ap, fmt);
         vsnprintf(line, sizeof(line), fmt, ap);
-        va_end(ap);
         sink(level, module, line, sink_user);
         return;
     }
@@ -42,8 +39,14 @@ void sio_log_write(int level, const char *module, const char *fmt, ...)
     strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
     fprintf(stderr, "%s.%03ldZ %s %s: ", stamp, ts.tv_nsec / 1000000L,
             names[level < 0 ? 0 : (level > 3 ? 3 : level)], module);
-    va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
-    va_end(ap);
     fputc('\n', stderr);
+}
+
+void sio_log_write(int level, const char *module, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    sio_log_vwrite(level, module, fmt, ap);
+    va_end(ap);
 }

@@ -7,11 +7,15 @@
 
 #include <sio/sio.h> /* enum sio_log_level, sio_log_cb, sio_log_set_sink */
 
+#include <stdarg.h>
+
 extern int sio_log_threshold;
 
 void sio_log_set_level(int level);
 void sio_log_write(int level, const char *module, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+void sio_log_vwrite(int level, const char *module, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 #define sio_log(level, module, ...)                                                                \
     do {                                                                                           \

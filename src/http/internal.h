@@ -117,6 +117,8 @@ typedef struct req_args {
 /* conn.c */
 /** Gives the connection's session back to the engine and drops its body buffer. */
 void http_conn_detach(http_conn *c);
+/* Appends to the connection's body buffer (POST body or WebSocket message); -1 on OOM. */
+int http_body_append(http_conn *c, const void *in, size_t len);
 /** The peer's numeric address (noted at accept, else asked from lws) into out. */
 void http_peer_address(struct lws *wsi, char *out, size_t cap);
 

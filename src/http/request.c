@@ -406,7 +406,6 @@ void http_get_handshake_done(http_conn *c)
     lws_callback_on_writable(c->wsi);
 }
 
-static int body_append(http_conn *c, const void *in, size_t len);
 
 static int dechunk_sink(void *user, const uint8_t *data, size_t len)
 {
@@ -415,7 +414,7 @@ static int dechunk_sink(void *user, const uint8_t *data, size_t len)
         c->over_limit = 1;
         return 1;
     }
-    return body_append(c, data, len) < 0 ? 1 : 0;
+    return http_body_append(c, data, len) < 0 ? 1 : 0;
 }
 
 /* A chunked body: decoded into c->body; its end completes the POST like Content-Length's. */
@@ -452,25 +451,12 @@ int http_on_body(http_conn *c, const void *in, size_t len)
         c->discard_body = 1;
         return http_respond_status(c, 413);
     }
-    return body_append(c, in, len);
+    return http_body_append(c, in, len);
 }
 
-static int body_append(http_conn *c, const void *in, size_t len)
+int http_body_append(http_conn *c, const void *in, size_t len)
 {
-    if (c->body_len + len > c->body_cap) {
-        size_t cap = c->body_cap ? c->body_cap : 1024;
-        while (cap < c->body_len + len)
-            cap *= 2;
-        uint8_t *nb = realloc(c->body, cap);
-        if (!nb)
-            return -1;
-        c->body = nb;
-        c->body_cap = cap;
-    }
-    if (len)
-        memcpy(c->body + c->body_len, in, len);
-    c->body_len += len;
-    return 0;
+    return sio_bytes_append(&c->body, &c->body_len, &c->body_cap, in, len) < 0 ? -1 : 0;
 }
 
 int http_on_body_done(http_conn *c)

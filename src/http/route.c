@@ -258,19 +258,7 @@ static int body_append(sio_http_request *req, const void *in, size_t len)
 {
     if (req->body_len + len > req->max_body)
         return SIO_ELIMIT;
-    if (req->body_len + len > req->body_cap) {
-        size_t cap = req->body_cap ? req->body_cap : 1024;
-        while (cap < req->body_len + len)
-            cap *= 2;
-        uint8_t *nb = realloc(req->body, cap);
-        if (!nb)
-            return SIO_ENOMEM;
-        req->body = nb;
-        req->body_cap = cap;
-    }
-    memcpy(req->body + req->body_len, in, len);
-    req->body_len += len;
-    return 0;
+    return sio_bytes_append(&req->body, &req->body_len, &req->body_cap, in, len);
 }
 
 static int dechunk_sink(void *user, const uint8_t *data, size_t len)

@@ -103,19 +103,8 @@ int http_on_ws_receive(http_conn *c, void *in, size_t len)
         goto too_large;
     if (first)
         c->body_len = 0;
-    if (c->body_len + len > c->body_cap) {
-        size_t cap = c->body_cap ? c->body_cap : 4096;
-        while (cap < c->body_len + len)
-            cap *= 2;
-        uint8_t *nb = realloc(c->body, cap);
-        if (!nb)
-            return -1;
-        c->body = nb;
-        c->body_cap = cap;
-    }
-    if (len)
-        memcpy(c->body + c->body_len, in, len);
-    c->body_len += len;
+    if (http_body_append(c, in, len) < 0)
+        return -1;
     if (!final)
         return 0;
     size_t n = c->body_len;

@@ -803,12 +803,10 @@ void sio_adapter_host_log(const sio_adapter_host *host, int level, const char *f
     (void)host;
     if (level > sio_log_threshold)
         return;
-    char line[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
+    sio_log_vwrite(level, "adapter", fmt, ap);
     va_end(ap);
-    sio_log_write(level, "adapter", "%s", line);
 }
 
 void sio_cluster_free(sio_io *io)

@@ -27,12 +27,29 @@ static size_t header(char *out, size_t cap, sio_packet_type type, const char *ns
                                     id, att);
 }
 
-int sio_frame_encode_raw(sio_io *io, sio_frame *f, sio_packet_type type, const char *nsp,
-                         int64_t id, const char *json, size_t json_len)
+/* Copies the attachments into the frame and counts it; on failure the frame is released. */
+static int frame_finish(sio_io *io, sio_frame *f, const sio_bin *bins, size_t nbins)
+{
+    for (size_t i = 0; i < nbins; i++) {
+        f->bins[i] = sio_buf_from(bins[i].data, bins[i].len);
+        if (!f->bins[i]) {
+            sio_frame_release(f);
+            return SIO_ENOMEM;
+        }
+        f->bins[i]->binary = 1;
+        f->nbins++;
+    }
+    io->stats->packets_encoded++;
+    return 0;
+}
+
+/* The text message "4" + header + json, attachments announced but not copied yet. */
+static int frame_text(sio_frame *f, sio_packet_type type, const char *nsp, int64_t id,
+                      unsigned att, const char *json, size_t json_len)
 {
     char hdr[600];
     memset(f, 0, sizeof(*f));
-    size_t hn = header(hdr, sizeof(hdr), type, nsp, id, 0);
+    size_t hn = header(hdr, sizeof(hdr), type, nsp, id, att);
     if (hn >= sizeof(hdr))
         return SIO_EINVAL;
     f->text = sio_buf_new(1 + hn + json_len);
@@ -43,8 +60,14 @@ int sio_frame_encode_raw(sio_io *io, sio_frame *f, sio_packet_type type, const c
     memcpy(p + 1, hdr, hn);
     if (json_len)
         memcpy(p + 1 + hn, json, json_len);
-    io->stats->packets_encoded++;
     return 0;
+}
+
+int sio_frame_encode_raw(sio_io *io, sio_frame *f, sio_packet_type type, const char *nsp,
+                         int64_t id, const char *json, size_t json_len)
+{
+    int rc = frame_text(f, type, nsp, id, 0, json, json_len);
+    return rc < 0 ? rc : frame_finish(io, f, NULL, 0);
 }
 
 /* Checks args (a JSON array or NULL) and returns its inner text (between the brackets). */
@@ -107,17 +130,7 @@ int sio_frame_encode(sio_io *io, sio_frame *f, sio_packet_type type, const char 
     n += inner_len;
     p[n++] = ']';
     f->text->len = (uint32_t)n;
-    for (size_t i = 0; i < nbins; i++) {
-        f->bins[i] = sio_buf_from(bins[i].data, bins[i].len);
-        if (!f->bins[i]) {
-            sio_frame_release(f);
-            return SIO_ENOMEM;
-        }
-        f->bins[i]->binary = 1;
-        f->nbins++;
-    }
-    io->stats->packets_encoded++;
-    return 0;
+    return frame_finish(io, f, bins, nbins);
 }
 
 /* The data array is checked (it may come from another server) and copied whole. */
@@ -134,26 +147,6 @@ int sio_frame_encode_data(sio_io *io, sio_frame *f, sio_packet_type type, const 
         return SIO_EINVAL;
     if (nbins)
         type = type == SIO_PACKET_EVENT ? SIO_PACKET_BINARY_EVENT : SIO_PACKET_BINARY_ACK;
-    char hdr[600];
-    size_t hn = header(hdr, sizeof(hdr), type, nsp, id, (unsigned)nbins);
-    if (hn >= sizeof(hdr))
-        return SIO_EINVAL;
-    f->text = sio_buf_new(1 + hn + data_len);
-    if (!f->text)
-        return SIO_ENOMEM;
-    unsigned char *p = sio_buf_data(f->text);
-    p[0] = '4';
-    memcpy(p + 1, hdr, hn);
-    memcpy(p + 1 + hn, data, data_len);
-    for (size_t i = 0; i < nbins; i++) {
-        f->bins[i] = sio_buf_from(bins[i].data, bins[i].len);
-        if (!f->bins[i]) {
-            sio_frame_release(f);
-            return SIO_ENOMEM;
-        }
-        f->bins[i]->binary = 1;
-        f->nbins++;
-    }
-    io->stats->packets_encoded++;
-    return 0;
+    int rc = frame_text(f, type, nsp, id, (unsigned)nbins, data, data_len);
+    return rc < 0 ? rc : frame_finish(io, f, bins, nbins);
 }
