@@ -219,9 +219,11 @@ static void req_timer_cb(void *arg)
     cluster_req *r = arg;
     if (!r->kicked) {
         r->kicked = 1;
+        r->refs++; /* req_check may finish r, and finishing drops the last reference */
         req_check(r);
         if (!r->done && r->kind != REQ_BCAST)
             sio_timer_start(r->timer, r->timeout_ms);
+        req_unref(r);
         return;
     }
     req_finish(r, SIO_ETIMEDOUT);
