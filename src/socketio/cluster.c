@@ -256,10 +256,15 @@ static cluster_req *req_new(sio_namespace *nsp, enum req_kind kind, unsigned tim
     r->timeout_ms = timeout_ms ? timeout_ms : io->requests_timeout_ms;
     sio_map_init(&r->room_set);
     r->timer = sio_timer_new(io->clock, req_timer_cb, r);
-    if (!r->timer || sio_id_generate(r->id) < 0) {
+    if (!r->timer || sio_id_generate(r->id) < 0 ||
+        !sio_map_put(&io->requests, r->id, strlen(r->id), r)) {
         req_free(r);
         return NULL;
     }
+    /* Every request is in the map from the start, answered by other servers or not, so that
+     * sio_cluster_fail_all reaches it: one still waiting for its kick at shutdown gets its
+     * callback (SIO_ECLOSED) and frees its timer before the clock goes. */
+    r->registered = 1;
     if (kind != REQ_BCAST) /* a broadcast's own timer does the kick and the timeout */
         sio_timer_start(r->timer, 0);
     else
@@ -268,7 +273,7 @@ static cluster_req *req_new(sio_namespace *nsp, enum req_kind kind, unsigned tim
     return r;
 }
 
-/* Registers r for answers (when the cluster is shared) and asks for the server count. */
+/* Publishes the request (when the cluster is shared) and asks for the server count. */
 static void req_go(cluster_req *r, sio_cluster_msg *m)
 {
     sio_io *io = r->nsp->io;
@@ -284,8 +289,6 @@ static void req_go(cluster_req *r, sio_cluster_msg *m)
         return;
     }
     if (m) {
-        if (sio_map_put(&io->requests, r->id, strlen(r->id), r))
-            r->registered = 1;
         m->request_id = r->id;
         sio_cluster_publish(r->nsp, m);
     }
