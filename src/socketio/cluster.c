@@ -269,7 +269,8 @@ static cluster_req *req_new(sio_namespace *nsp, enum req_kind kind, unsigned tim
         sio_timer_start(r->timer, 0);
     else
         r->kicked = 1;
-    io->stats->cluster_requests++;
+    if (kind != REQ_BCAST) /* a broadcast counts when it goes to other servers */
+        io->stats->cluster_requests++;
     return r;
 }
 
@@ -467,7 +468,10 @@ int sio_namespace_server_emit(sio_namespace *nsp, const char *event, const char 
     return rc;
 }
 
-/* Broadcast with acks: the request routes the other servers' counts and answers to bc. */
+/* Broadcast with acks: the request routes the other servers' counts and answers to bc. Without
+ * data (local, or received from another server) nothing is published and no other server
+ * answers: the request only keeps bc where sio_cluster_fail_all finds it, so that a broadcast
+ * still waiting at shutdown reports SIO_ECLOSED instead of outliving the clock. */
 int sio_cluster_broadcast_ack(sio_namespace *nsp, bcast_ack *bc, const sio_target *to,
                               const char *data, size_t len, const sio_bin *bins, size_t nbins,
                               unsigned timeout_ms)
@@ -479,6 +483,12 @@ int sio_cluster_broadcast_ack(sio_namespace *nsp, bcast_ack *bc, const sio_targe
     }
     r->bc = bc;
     sio_bcast_set_req(bc, r);
+    if (!data) {
+        r->servers = 1;
+        sio_bcast_servers(bc, 0);
+        return 0;
+    }
+    nsp->io->stats->cluster_requests++;
     sio_cluster_msg m = {.type = SIO_CLUSTER_BROADCAST, .packet_type = SIO_PACKET_EVENT,
                          .data = data, .data_len = len, .bins = bins, .nbins = nbins,
                          .ack_timeout_ms = timeout_ms};
@@ -566,8 +576,8 @@ static int recv_broadcast(sio_namespace *nsp, const sio_cluster_msg *m)
                          .request_id = rb->request_id,
                          .client_count = n > 0 ? (uint64_t)n : 0};
     sio_cluster_publish(nsp, &c);
-    sio_bcast_servers(bc, 0);
     unsigned t = m->ack_timeout_ms ? m->ack_timeout_ms : io->requests_timeout_ms;
+    sio_cluster_broadcast_ack(nsp, bc, NULL, NULL, 0, NULL, 0, t); /* tracked, not published */
     return sio_bcast_start(bc, t);
 }
 
