@@ -281,9 +281,11 @@ static void bcast_timer_cb(void *arg)
     bcast_ack *bc = arg;
     if (!bc->started) {
         bc->started = 1;
+        bc->refs++; /* bcast_check may finish bc, and finishing drops the last reference */
         bcast_check(bc);
         if (!bc->done && bc->timeout_ms)
             sio_timer_start(bc->timer, bc->timeout_ms);
+        bcast_unref(bc);
         return;
     }
     bc->nsp->io->stats->ack_timeouts++;

@@ -222,8 +222,8 @@ static void req_timer_cb(void *arg)
 {
     cluster_req *r = arg;
     if (!r->kicked) {
-        r->refs++; /* finishing may drop the last reference */
         r->kicked = 1;
+        r->refs++; /* req_check may finish r, and finishing drops the last reference */
         req_check(r);
         if (!r->done && r->kind != REQ_BCAST)
             sio_timer_start(r->timer, r->timeout_ms);
@@ -260,19 +260,25 @@ static cluster_req *req_new(sio_namespace *nsp, enum req_kind kind, unsigned tim
     r->timeout_ms = timeout_ms ? timeout_ms : io->requests_timeout_ms;
     sio_map_init(&r->room_set);
     r->timer = sio_timer_new(io->clock, req_timer_cb, r);
-    if (!r->timer || sio_id_generate(r->id) < 0) {
+    if (!r->timer || sio_id_generate(r->id) < 0 ||
+        !sio_map_put(&io->requests, r->id, strlen(r->id), r)) {
         req_free(r);
         return NULL;
     }
+    /* Every request is in the map from the start, answered by other servers or not, so that
+     * sio_cluster_fail_all reaches it: one still waiting for its kick at shutdown gets its
+     * callback (SIO_ECLOSED) and frees its timer before the clock goes. */
+    r->registered = 1;
     if (kind != REQ_BCAST) /* a broadcast's own timer does the kick and the timeout */
         sio_timer_start(r->timer, 0);
     else
         r->kicked = 1;
-    io->stats->cluster_requests++;
+    if (kind != REQ_BCAST) /* a broadcast counts when it goes to other servers */
+        io->stats->cluster_requests++;
     return r;
 }
 
-/* Registers r for answers (when the cluster is shared) and asks for the server count. */
+/* Publishes the request (when the cluster is shared) and asks for the server count. */
 static void req_go(cluster_req *r, sio_cluster_msg *m)
 {
     sio_io *io = r->nsp->io;
@@ -288,8 +294,6 @@ static void req_go(cluster_req *r, sio_cluster_msg *m)
         return;
     }
     if (m) {
-        if (sio_map_put(&io->requests, r->id, strlen(r->id), r))
-            r->registered = 1;
         m->request_id = r->id;
         sio_cluster_publish(r->nsp, m);
     }
@@ -471,7 +475,10 @@ int sio_namespace_server_emit(sio_namespace *nsp, const char *event, const char 
     return rc;
 }
 
-/* Broadcast with acks: the request routes the other servers' counts and answers to bc. */
+/* Broadcast with acks: the request routes the other servers' counts and answers to bc. Without
+ * data (local, or received from another server) nothing is published and no other server
+ * answers: the request only keeps bc where sio_cluster_fail_all finds it, so that a broadcast
+ * still waiting at shutdown reports SIO_ECLOSED instead of outliving the clock. */
 int sio_cluster_broadcast_ack(sio_namespace *nsp, bcast_ack *bc, const sio_target *to,
                               const char *data, size_t len, const sio_bin *bins, size_t nbins,
                               unsigned timeout_ms)
@@ -483,6 +490,12 @@ int sio_cluster_broadcast_ack(sio_namespace *nsp, bcast_ack *bc, const sio_targe
     }
     r->bc = bc;
     sio_bcast_set_req(bc, r);
+    if (!data) {
+        r->servers = 1;
+        sio_bcast_servers(bc, 0);
+        return 0;
+    }
+    nsp->io->stats->cluster_requests++;
     sio_cluster_msg m = {.type = SIO_CLUSTER_BROADCAST,
                          .packet_type = SIO_PACKET_EVENT,
                          .data = data,
@@ -578,8 +591,8 @@ static int recv_broadcast(sio_namespace *nsp, const sio_cluster_msg *m)
                          .request_id = rb->request_id,
                          .client_count = n > 0 ? (uint64_t)n : 0};
     sio_cluster_publish(nsp, &c);
-    sio_bcast_servers(bc, 0);
     unsigned t = m->ack_timeout_ms ? m->ack_timeout_ms : io->requests_timeout_ms;
+    sio_cluster_broadcast_ack(nsp, bc, NULL, NULL, 0, NULL, 0, t); /* tracked, not published */
     return sio_bcast_start(bc, t);
 }
 

@@ -260,7 +260,8 @@ int sio_cluster_is_shared(const sio_io *io);
 /* Server-side emit answers from an ack (ack.c) go back through this. */
 void sio_cluster_reply(sio_namespace *nsp, const char *requester, const char *request_id,
                        const char *data, size_t len, const sio_bin *bins, size_t nbins);
-/* Broadcast with acks across the cluster: publishes and tracks the remote part. */
+/* Broadcast with acks across the cluster: publishes and tracks the remote part. data NULL: a
+ * local broadcast (or one received), only tracked so that shutdown reports SIO_ECLOSED. */
 int sio_cluster_broadcast_ack(sio_namespace *nsp, bcast_ack *bc, const sio_target *to,
                               const char *data, size_t len, const sio_bin *bins, size_t nbins,
                               unsigned timeout_ms);
