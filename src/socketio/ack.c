@@ -280,10 +280,14 @@ static void bcast_timer_cb(void *arg)
 {
     bcast_ack *bc = arg;
     if (!bc->started) {
+        /* Completing here (nobody to wait for, or every answer came before this turn) runs the
+         * callback and drops the last reference: hold one until we are done with bc. */
+        bc->refs++;
         bc->started = 1;
         bcast_check(bc);
         if (!bc->done && bc->timeout_ms)
             sio_timer_start(bc->timer, bc->timeout_ms);
+        bcast_unref(bc);
         return;
     }
     bc->nsp->io->stats->ack_timeouts++;

@@ -218,10 +218,14 @@ static void req_timer_cb(void *arg)
 {
     cluster_req *r = arg;
     if (!r->kicked) {
+        /* A request complete at the kick (a lone server, or every answer already in) is freed
+         * by req_finish: hold a reference until we are done with r. */
+        r->refs++;
         r->kicked = 1;
         req_check(r);
         if (!r->done && r->kind != REQ_BCAST)
             sio_timer_start(r->timer, r->timeout_ms);
+        req_unref(r);
         return;
     }
     req_finish(r, SIO_ETIMEDOUT);
