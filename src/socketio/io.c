@@ -42,6 +42,13 @@ sio_io *sio_io_new(const sio_io_config *cfg)
         sio_io_free(io);
         return NULL;
     }
+    /* The main namespace always exists, as in Node (io.sockets = io.of("/")): a client that
+     * connects to "/" is accepted even if the application never asked for it by name. */
+    if (!sio_nsp_new(io, "/", 1)) {
+        sio_log(SIO_LOG_ERROR, "socketio", "could not create the main namespace");
+        sio_io_free(io);
+        return NULL;
+    }
     return io;
 }
 
