@@ -262,6 +262,14 @@ static cluster_req *req_new(sio_namespace *nsp, enum req_kind kind, unsigned tim
         req_free(r);
         return NULL;
     }
+    /* Every pending request is in the map, also on a lone server or with SIO_EMIT_LOCAL where no
+     * response can come: shutdown (sio_cluster_fail_all) finds it there and fails it with
+     * SIO_ECLOSED. Otherwise its callback would never run and it would leak with its timer. */
+    if (!sio_map_put(&io->requests, r->id, strlen(r->id), r)) {
+        req_free(r);
+        return NULL;
+    }
+    r->registered = 1;
     if (kind != REQ_BCAST) /* a broadcast's own timer does the kick and the timeout */
         sio_timer_start(r->timer, 0);
     else
@@ -286,8 +294,6 @@ static void req_go(cluster_req *r, sio_cluster_msg *m)
         return;
     }
     if (m) {
-        if (sio_map_put(&io->requests, r->id, strlen(r->id), r))
-            r->registered = 1;
         m->request_id = r->id;
         sio_cluster_publish(r->nsp, m);
     }

@@ -55,6 +55,7 @@ sio_io *sio_io_new(const sio_io_config *cfg)
 void sio_io_shutdown(sio_io *io)
 {
     sio_cluster_fail_all(io);
+    sio_bcast_fail_all(io);
 }
 
 void sio_io_free(sio_io *io)
@@ -62,6 +63,7 @@ void sio_io_free(sio_io *io)
     if (!io)
         return;
     sio_cluster_fail_all(io);
+    sio_bcast_fail_all(io);
     sio_map_iter it;
     sio_map_iter_init(&it, &io->nsps);
     for (sio_map_entry *e; (e = sio_map_iter_next(&it));)
