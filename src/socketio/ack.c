@@ -510,8 +510,8 @@ int sio_socket_emit(sio_socket *s, const char *event, const char *args_json, con
     if (sio_check_event(event) < 0)
         return SIO_EINVAL;
     sio_frame f;
-    int rc = sio_frame_encode(s->nsp->io, &f, SIO_PACKET_EVENT, s->nsp->name, -1, event,
-                              args_json, args_json ? strlen(args_json) : 0, bins, nbins);
+    int rc = sio_frame_encode(s->nsp->io, &f, SIO_PACKET_EVENT, s->nsp->name, -1, event, args_json,
+                              args_json ? strlen(args_json) : 0, bins, nbins);
     if (rc < 0)
         return rc;
     rc = sio_client_send(s->client, &f, flags);

@@ -144,7 +144,6 @@ int sio_args_binary_index(const sio_args *a, size_t i)
     return is_ph && num < a->nbins ? (int)num : -1;
 }
 
-
 /* ---- copies ------------------------------------------------------------------------------- */
 
 sio_args *sio_args_copy(const char *data, size_t len, sio_buf *const *bins, size_t nbins)

@@ -39,8 +39,8 @@ static int visit_socket(void *member, void *arg)
     return v->fn(s, v->arg);
 }
 
-long sio_nsp_resolve(sio_namespace *nsp, const sio_target *to,
-                     int (*fn)(sio_socket *s, void *arg), void *arg)
+long sio_nsp_resolve(sio_namespace *nsp, const sio_target *to, int (*fn)(sio_socket *s, void *arg),
+                     void *arg)
 {
     sio_map_iter it;
     sio_map_iter_init(&it, &nsp->sockets);
@@ -170,8 +170,12 @@ static void publish_broadcast(sio_namespace *nsp, const sio_target *to, const ch
         nsp->io->stats->adapter_dropped++;
         return;
     }
-    sio_cluster_msg m = {.type = SIO_CLUSTER_BROADCAST, .packet_type = SIO_PACKET_EVENT,
-                         .data = data, .data_len = len, .bins = bins, .nbins = nbins};
+    sio_cluster_msg m = {.type = SIO_CLUSTER_BROADCAST,
+                         .packet_type = SIO_PACKET_EVENT,
+                         .data = data,
+                         .data_len = len,
+                         .bins = bins,
+                         .nbins = nbins};
     if (to)
         m.target = *to;
     sio_cluster_publish(nsp, &m);
@@ -234,7 +238,8 @@ static long join_or_leave(sio_namespace *nsp, const sio_target *to, const char *
     long n = sio_nsp_local_join(nsp, to, &room, 1, leave);
     if (!is_local(nsp, to)) {
         sio_cluster_msg m = {.type = leave ? SIO_CLUSTER_SOCKETS_LEAVE : SIO_CLUSTER_SOCKETS_JOIN,
-                             .rooms = &room, .nrooms = 1};
+                             .rooms = &room,
+                             .nrooms = 1};
         if (to)
             m.target = *to;
         sio_cluster_publish(nsp, &m);

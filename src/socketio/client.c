@@ -59,9 +59,8 @@ int sio_client_send(sio_client *c, const sio_frame *f, int flags)
     return rc;
 }
 
-
-void sio_client_send_simple(sio_client *c, sio_packet_type type, const char *nsp,
-                            const char *json, size_t len)
+void sio_client_send_simple(sio_client *c, sio_packet_type type, const char *nsp, const char *json,
+                            size_t len)
 {
     sio_frame f;
     if (sio_frame_encode_raw(c->io, &f, type, nsp, -1, json, len) == 0) {
@@ -249,7 +248,6 @@ static void on_message(eio_session *es, const uint8_t *data, size_t len, int bin
     if (--c->busy == 0 && c->closed)
         client_free(c);
 }
-
 
 void sio_io_engine_callbacks(sio_io *io, eio_callbacks *out)
 {

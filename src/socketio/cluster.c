@@ -23,8 +23,8 @@ struct cluster_req {
     char id[SIO_ID_LEN + 1];
     enum req_kind kind;
     sio_namespace *nsp;
-    unsigned refs;    /* 1 until finished, +1 while the adapter counts servers */
-    int registered;   /* in io->requests */
+    unsigned refs;  /* 1 until finished, +1 while the adapter counts servers */
+    int registered; /* in io->requests */
     int kicked, done;
     size_t servers;   /* servers in the cluster; 0 until the adapter said */
     size_t got;       /* responses from other servers */
@@ -453,8 +453,11 @@ int sio_namespace_server_emit(sio_namespace *nsp, const char *event, const char 
     char *data = sio_event_data(event, args_json, &len);
     if (!data)
         return SIO_ENOMEM;
-    sio_cluster_msg m = {.type = SIO_CLUSTER_SERVER_SIDE_EMIT, .data = data, .data_len = len,
-                         .bins = bins, .nbins = nbins};
+    sio_cluster_msg m = {.type = SIO_CLUSTER_SERVER_SIDE_EMIT,
+                         .data = data,
+                         .data_len = len,
+                         .bins = bins,
+                         .nbins = nbins};
     int rc = 0;
     if (!cb) {
         sio_cluster_publish(nsp, &m);
@@ -484,8 +487,12 @@ int sio_cluster_broadcast_ack(sio_namespace *nsp, bcast_ack *bc, const sio_targe
     }
     r->bc = bc;
     sio_bcast_set_req(bc, r);
-    sio_cluster_msg m = {.type = SIO_CLUSTER_BROADCAST, .packet_type = SIO_PACKET_EVENT,
-                         .data = data, .data_len = len, .bins = bins, .nbins = nbins,
+    sio_cluster_msg m = {.type = SIO_CLUSTER_BROADCAST,
+                         .packet_type = SIO_PACKET_EVENT,
+                         .data = data,
+                         .data_len = len,
+                         .bins = bins,
+                         .nbins = nbins,
                          .ack_timeout_ms = timeout_ms};
     if (to)
         m.target = *to;
@@ -522,9 +529,13 @@ static void remote_bcast_each(const sio_args *a, void *user)
     size_t nb = a->nbins < SIO_BINARY_MAX_ATTACHMENTS ? a->nbins : SIO_BINARY_MAX_ATTACHMENTS;
     for (size_t i = 0; i < nb; i++)
         bins[i] = (sio_bin){sio_buf_data(a->bins[i]), a->bins[i]->len};
-    sio_cluster_msg m = {.type = SIO_CLUSTER_BROADCAST_ACK, .requester = rb->requester,
-                         .request_id = rb->request_id, .data = a->data, .data_len = a->data_len,
-                         .bins = bins, .nbins = nb};
+    sio_cluster_msg m = {.type = SIO_CLUSTER_BROADCAST_ACK,
+                         .requester = rb->requester,
+                         .request_id = rb->request_id,
+                         .data = a->data,
+                         .data_len = a->data_len,
+                         .bins = bins,
+                         .nbins = nb};
     sio_cluster_publish(rb->nsp, &m);
 }
 
@@ -543,8 +554,8 @@ static int recv_broadcast(sio_namespace *nsp, const sio_cluster_msg *m)
     int ack = m->request_id != NULL;
     uint64_t id = ack ? nsp->next_ack_id++ : 0;
     sio_frame f;
-    if (sio_frame_encode_data(io, &f, SIO_PACKET_EVENT, nsp->name, ack ? (int64_t)id : -1,
-                              m->data, m->data_len, m->bins, m->nbins) < 0)
+    if (sio_frame_encode_data(io, &f, SIO_PACKET_EVENT, nsp->name, ack ? (int64_t)id : -1, m->data,
+                              m->data_len, m->bins, m->nbins) < 0)
         return SIO_EINVAL;
     sio_target to = m->target;
     to.flags |= SIO_EMIT_LOCAL;
@@ -604,8 +615,11 @@ static void recv_fetch(sio_namespace *nsp, const sio_cluster_msg *m)
     sio_target to = m->target;
     to.flags |= SIO_EMIT_LOCAL;
     local_snapshots(nsp, &to, keep_info, &rs);
-    sio_cluster_msg r = {.type = SIO_CLUSTER_FETCH_SOCKETS_RESPONSE, .requester = m->uid,
-                         .request_id = m->request_id, .sockets = rs.v, .nsockets = rs.n};
+    sio_cluster_msg r = {.type = SIO_CLUSTER_FETCH_SOCKETS_RESPONSE,
+                         .requester = m->uid,
+                         .request_id = m->request_id,
+                         .sockets = rs.v,
+                         .nsockets = rs.n};
     sio_cluster_publish(nsp, &r);
     for (size_t i = 0; i < rs.n; i++)
         info_free(&rs.v[i]);
@@ -622,8 +636,11 @@ static void recv_all_rooms(sio_namespace *nsp, const sio_cluster_msg *m)
     sio_rooms_iter_init(&it, &nsp->rooms);
     for (sio_room *room; (room = sio_rooms_iter_next(&it)) && i < n;)
         v[i++] = sio_room_name(room, NULL);
-    sio_cluster_msg r = {.type = SIO_CLUSTER_ALL_ROOMS_RESPONSE, .requester = m->uid,
-                         .request_id = m->request_id, .rooms = v, .nrooms = i};
+    sio_cluster_msg r = {.type = SIO_CLUSTER_ALL_ROOMS_RESPONSE,
+                         .requester = m->uid,
+                         .request_id = m->request_id,
+                         .rooms = v,
+                         .nrooms = i};
     sio_cluster_publish(nsp, &r);
     free(v);
 }
@@ -740,8 +757,7 @@ int sio_adapter_host_receive(sio_adapter_host *host, const sio_cluster_msg *m)
         case SIO_CLUSTER_SOCKETS_LEAVE: {
             sio_target to = m->target;
             to.flags |= SIO_EMIT_LOCAL;
-            sio_nsp_local_join(nsp, &to, m->rooms, m->nrooms,
-                               m->type == SIO_CLUSTER_SOCKETS_LEAVE);
+            sio_nsp_local_join(nsp, &to, m->rooms, m->nrooms, m->type == SIO_CLUSTER_SOCKETS_LEAVE);
             break;
         }
         case SIO_CLUSTER_DISCONNECT_SOCKETS: {

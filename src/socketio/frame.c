@@ -27,8 +27,8 @@ static size_t header(char *out, size_t cap, sio_packet_type type, const char *ns
                                     id, att);
 }
 
-int sio_frame_encode_raw(sio_io *io, sio_frame *f, sio_packet_type type, const char *nsp, int64_t id,
-                         const char *json, size_t json_len)
+int sio_frame_encode_raw(sio_io *io, sio_frame *f, sio_packet_type type, const char *nsp,
+                         int64_t id, const char *json, size_t json_len)
 {
     char hdr[600];
     memset(f, 0, sizeof(*f));

@@ -101,17 +101,17 @@ struct sio_socket {
     size_t nslots;
     sio_room_set rooms;
     sio_pending_ack *acks;
-    sio_next *next;       /* the middleware answer awaited, if any */
-    size_t mw_index;      /* next middleware to run */
-    sio_timer *mw_timer;  /* bounds the wait for an asynchronous middleware */
+    sio_next *next;      /* the middleware answer awaited, if any */
+    size_t mw_index;     /* next middleware to run */
+    sio_timer *mw_timer; /* bounds the wait for an asynchronous middleware */
     sio_socket *next_in_client;
 };
 
 struct sio_client {
     sio_io *io;
     eio_session *eio;
-    sio_socket *sockets;  /* connected ones */
-    sio_socket *pending;  /* in middleware (linked by next_in_client too) */
+    sio_socket *sockets; /* connected ones */
+    sio_socket *pending; /* in middleware (linked by next_in_client too) */
     size_t nsockets;
     sio_timer *connect_timer;
     int closed;
@@ -150,7 +150,7 @@ struct sio_io {
     struct sio_adapter_host host;
     const sio_adapter_ops *aops;
     void *adapter;
-    sio_map requests; /* request id -> cluster_req */
+    sio_map requests;         /* request id -> cluster_req */
     struct bcast_ack *bcasts; /* broadcasts with acks not finished yet (ack.c) */
     uint64_t next_request;
     int shutting_down;
@@ -204,8 +204,8 @@ void sio_frame_release(sio_frame *f);
 /* The packet data ["event", ...args] (malloc'd; args_json already checked). */
 char *sio_event_data(const char *event, const char *args_json, size_t *len);
 /* Sends a packet without arguments or with a raw JSON object (CONNECT, DISCONNECT, errors). */
-void sio_client_send_simple(sio_client *c, sio_packet_type type, const char *nsp,
-                            const char *json, size_t len);
+void sio_client_send_simple(sio_client *c, sio_packet_type type, const char *nsp, const char *json,
+                            size_t len);
 
 /* args.c */
 int sio_args_init(sio_args *a, const char *data, size_t len, size_t first, sio_buf *const *bins,

@@ -34,9 +34,9 @@ sio_io *sio_io_new(const sio_io_config *cfg)
     io->limits.max_bytes = cfg->max_payload * io->limits.packet.max_attachments;
     io->gc_timer = sio_timer_new(io->clock, sio_io_gc, io);
     io->aops = cfg->adapter && cfg->adapter->ops ? cfg->adapter->ops : sio_adapter_memory();
-    io->adapter = io->gc_timer ? io->aops->create(&io->host, cfg->adapter ? cfg->adapter->config
-                                                                           : NULL)
-                               : NULL;
+    io->adapter = io->gc_timer
+                      ? io->aops->create(&io->host, cfg->adapter ? cfg->adapter->config : NULL)
+                      : NULL;
     if (!io->adapter) {
         sio_log(SIO_LOG_ERROR, "socketio", "adapter %s: could not start", io->aops->name);
         sio_io_free(io);
