@@ -410,12 +410,23 @@ static void on_fetch(sio_socket *s, const char *ev, const sio_args *a, sio_ack *
         ack_error(ack, rc);
 }
 
+/* A NUL-terminated copy of n bytes of JSON (argument slices are not terminated). */
+static char *copy_n(const char *p, size_t n)
+{
+    char *c = malloc(n + 1);
+    if (c) {
+        memcpy(c, p, n);
+        c[n] = 0;
+    }
+    return c;
+}
+
 /* set-data(value, ack): socket.data = value, then ack(). */
 static void on_set_data(sio_socket *s, const char *ev, const sio_args *a, sio_ack *ack, void *u)
 {
     size_t n;
     const char *v = sio_args_json(a, 0, &n);
-    char *json = v ? strndup(v, n) : NULL;
+    char *json = v ? copy_n(v, n) : NULL;
     int rc = json ? sio_socket_set_data(s, json) : (v ? SIO_ENOMEM : SIO_EINVAL);
     free(json);
     if (!ack)

@@ -148,6 +148,7 @@ struct bcast_ack {
     int done;
     cluster_req *req; /* the cluster request routing remote answers here, if any */
     void (*each)(const sio_args *answer, void *user); /* answers passed on, not kept */
+    bcast_ack *prev, *next; /* in io->bcasts until done, so shutdown can fail it */
 };
 
 bcast_ack *sio_bcast_new(sio_namespace *nsp, sio_broadcast_ack_cb cb, void *user)
@@ -161,7 +162,24 @@ bcast_ack *sio_bcast_new(sio_namespace *nsp, sio_broadcast_ack_cb cb, void *user
     bc->user = user;
     bc->refs = 1;
     bc->servers_expected = SIZE_MAX;
+    sio_io *io = nsp->io;
+    bc->next = io->bcasts;
+    if (io->bcasts)
+        io->bcasts->prev = bc;
+    io->bcasts = bc;
     return bc;
+}
+
+static void bcast_unlink(bcast_ack *bc)
+{
+    sio_io *io = bc->nsp->io;
+    if (bc->prev)
+        bc->prev->next = bc->next;
+    else if (io->bcasts == bc)
+        io->bcasts = bc->next;
+    if (bc->next)
+        bc->next->prev = bc->prev;
+    bc->prev = bc->next = NULL;
 }
 
 static void bcast_unref(bcast_ack *bc)
@@ -182,6 +200,7 @@ static void bcast_finish(bcast_ack *bc, int status)
     if (bc->done)
         return;
     bc->done = 1;
+    bcast_unlink(bc);
     bc->refs++; /* the callback may free the namespace's last socket, and with it a part */
     if (bc->timer)
         sio_timer_stop(bc->timer);
@@ -280,8 +299,10 @@ static void bcast_timer_cb(void *arg)
 {
     bcast_ack *bc = arg;
     if (!bc->started) {
+        /* Completing here (nobody to wait for, or every answer came before this turn) runs the
+         * callback and drops the last reference: hold one until we are done with bc. */
+        bc->refs++;
         bc->started = 1;
-        bc->refs++; /* bcast_check may finish bc, and finishing drops the last reference */
         bcast_check(bc);
         if (!bc->done && bc->timeout_ms)
             sio_timer_start(bc->timer, bc->timeout_ms);
@@ -304,6 +325,7 @@ int sio_bcast_start(bcast_ack *bc, unsigned timeout_ms)
     } else {
         rc = SIO_ENOMEM;
         bc->done = 1; /* never reported: the emit returns the error */
+        bcast_unlink(bc);
         if (bc->req)
             sio_cluster_req_detach(bc->req);
         bc->req = NULL;
@@ -315,6 +337,16 @@ int sio_bcast_start(bcast_ack *bc, unsigned timeout_ms)
 void sio_bcast_shutdown(bcast_ack *bc)
 {
     bcast_finish(bc, SIO_ECLOSED);
+}
+
+/* Broadcasts with acks that have no cluster request (in-memory adapter, SIO_EMIT_LOCAL, those
+ * other servers started) are reached only through this list. Without it one still waiting at
+ * shutdown would report 0 once its recipients were closed, or leak with its timer if the
+ * server was freed before its first loop turn. */
+void sio_bcast_fail_all(sio_io *io)
+{
+    while (io->bcasts)
+        bcast_finish(io->bcasts, SIO_ECLOSED);
 }
 
 /* ---- acks the server asked a client for ----------------------------------------------------- */

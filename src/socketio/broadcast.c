@@ -222,7 +222,10 @@ long sio_namespace_emit_ack(sio_namespace *nsp, const sio_target *to, const char
     sio_frame_release(&f);
     size_t len = 0;
     char *data = is_local(nsp, to) ? NULL : sio_event_data(event, args_json, &len);
-    sio_cluster_broadcast_ack(nsp, bc, to, data, len, bins, nbins, timeout_ms);
+    if (data)
+        sio_cluster_broadcast_ack(nsp, bc, to, data, len, bins, nbins, timeout_ms);
+    else
+        sio_bcast_servers(bc, 0);
     free(data);
     rc = sio_bcast_start(bc, timeout_ms);
     return rc < 0 ? rc : n;

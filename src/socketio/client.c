@@ -155,7 +155,12 @@ static void on_connect_packet(sio_client *c, const sio_packet *p)
         protocol_error(c, "CONNECT for a namespace already joined");
         return;
     }
-    if (c->nsockets >= c->io->opts.max_namespaces_per_connection) {
+    /* Sockets still in middleware count too: else one connection could keep any number of
+     * them waiting on an asynchronous middleware (each holding a dynamic namespace alive). */
+    size_t joined = c->nsockets;
+    for (const sio_socket *s = c->pending; s; s = s->next_in_client)
+        joined++;
+    if (joined >= c->io->opts.max_namespaces_per_connection) {
         protocol_error(c, "too many namespaces on one connection");
         return;
     }

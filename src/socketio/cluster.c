@@ -222,8 +222,10 @@ static void req_timer_cb(void *arg)
 {
     cluster_req *r = arg;
     if (!r->kicked) {
+        /* A request complete at the kick (a lone server, or every answer already in) is freed
+         * by req_finish: hold a reference until we are done with r. */
+        r->refs++;
         r->kicked = 1;
-        r->refs++; /* req_check may finish r, and finishing drops the last reference */
         req_check(r);
         if (!r->done && r->kind != REQ_BCAST)
             sio_timer_start(r->timer, r->timeout_ms);
@@ -273,8 +275,7 @@ static cluster_req *req_new(sio_namespace *nsp, enum req_kind kind, unsigned tim
         sio_timer_start(r->timer, 0);
     else
         r->kicked = 1;
-    if (kind != REQ_BCAST) /* a broadcast counts when it goes to other servers */
-        io->stats->cluster_requests++;
+    io->stats->cluster_requests++;
     return r;
 }
 
@@ -490,12 +491,6 @@ int sio_cluster_broadcast_ack(sio_namespace *nsp, bcast_ack *bc, const sio_targe
     }
     r->bc = bc;
     sio_bcast_set_req(bc, r);
-    if (!data) {
-        r->servers = 1;
-        sio_bcast_servers(bc, 0);
-        return 0;
-    }
-    nsp->io->stats->cluster_requests++;
     sio_cluster_msg m = {.type = SIO_CLUSTER_BROADCAST,
                          .packet_type = SIO_PACKET_EVENT,
                          .data = data,
@@ -592,7 +587,7 @@ static int recv_broadcast(sio_namespace *nsp, const sio_cluster_msg *m)
                          .client_count = n > 0 ? (uint64_t)n : 0};
     sio_cluster_publish(nsp, &c);
     unsigned t = m->ack_timeout_ms ? m->ack_timeout_ms : io->requests_timeout_ms;
-    sio_cluster_broadcast_ack(nsp, bc, NULL, NULL, 0, NULL, 0, t); /* tracked, not published */
+    sio_bcast_servers(bc, 0);
     return sio_bcast_start(bc, t);
 }
 

@@ -44,8 +44,8 @@ static int frame_finish(sio_io *io, sio_frame *f, const sio_bin *bins, size_t nb
 }
 
 /* The text message "4" + header + json, attachments announced but not copied yet. */
-static int frame_text(sio_frame *f, sio_packet_type type, const char *nsp, int64_t id,
-                      unsigned att, const char *json, size_t json_len)
+static int frame_text(sio_frame *f, sio_packet_type type, const char *nsp, int64_t id, unsigned att,
+                      const char *json, size_t json_len)
 {
     char hdr[600];
     memset(f, 0, sizeof(*f));

@@ -150,7 +150,8 @@ struct sio_io {
     struct sio_adapter_host host;
     const sio_adapter_ops *aops;
     void *adapter;
-    sio_map requests; /* request id -> cluster_req */
+    sio_map requests;         /* request id -> cluster_req */
+    struct bcast_ack *bcasts; /* broadcasts with acks not finished yet (ack.c) */
     uint64_t next_request;
     int shutting_down;
 };
@@ -233,6 +234,8 @@ void sio_bcast_set_each(bcast_ack *bc, void (*each)(const sio_args *answer, void
 /* 0 for an event name the application may use. */
 int sio_check_event(const char *event);
 void sio_bcast_shutdown(bcast_ack *bc);
+/* Finishes every broadcast with acks still waiting with SIO_ECLOSED (shutdown). */
+void sio_bcast_fail_all(sio_io *io);
 /* The ack object handed to server-side event handlers (answers go back through the adapter). */
 sio_ack *sio_ack_new_remote(sio_namespace *nsp, const char *requester, const char *request_id);
 void sio_ack_handler_done(sio_ack *ack);

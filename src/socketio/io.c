@@ -42,12 +42,20 @@ sio_io *sio_io_new(const sio_io_config *cfg)
         sio_io_free(io);
         return NULL;
     }
+    /* The main namespace always exists, as in Node (io.sockets = io.of("/")): a client that
+     * connects to "/" is accepted even if the application never asked for it by name. */
+    if (!sio_nsp_new(io, "/", 1)) {
+        sio_log(SIO_LOG_ERROR, "socketio", "could not create the main namespace");
+        sio_io_free(io);
+        return NULL;
+    }
     return io;
 }
 
 void sio_io_shutdown(sio_io *io)
 {
     sio_cluster_fail_all(io);
+    sio_bcast_fail_all(io);
 }
 
 void sio_io_free(sio_io *io)
@@ -55,6 +63,7 @@ void sio_io_free(sio_io *io)
     if (!io)
         return;
     sio_cluster_fail_all(io);
+    sio_bcast_fail_all(io);
     sio_map_iter it;
     sio_map_iter_init(&it, &io->nsps);
     for (sio_map_entry *e; (e = sio_map_iter_next(&it));)
