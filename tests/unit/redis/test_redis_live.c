@@ -175,7 +175,7 @@ typedef struct rec {
     int got[64];
     int status[64];
     sio_redis_reply copy[64]; /* type, integer, len only */
-    char str[64][64];
+    char str[64][256];
 } rec;
 
 static void r_state(sio_redis *r, int up, const char *reason, void *user)
@@ -234,7 +234,7 @@ static void r_reply(sio_redis *r, int status, const sio_redis_reply *reply, void
         s->x->copy[s->i].len = reply->len;
         s->x->copy[s->i].elements = reply->elements;
         if (reply->str)
-            memcpy(s->x->str[s->i], reply->str, reply->len < 64 ? reply->len : 64);
+            memcpy(s->x->str[s->i], reply->str, reply->len < 255 ? reply->len : 255);
     }
 }
 
@@ -295,6 +295,11 @@ TestSuite(redis_live, .init = setup, .fini = kill_all, .timeout = 60);
 
 /* ---- single server ------------------------------------------------------------------------- */
 
+static void named(sio_redis_options *o)
+{
+    o->client_name = "sio-test";
+}
+
 Test(redis_live, commands_and_replies)
 {
     int port = free_port();
@@ -303,7 +308,7 @@ Test(redis_live, commands_and_replies)
     char url[64];
     snprintf(url, sizeof(url), "redis://127.0.0.1:%d/2", port);
     rec x = {0};
-    sio_redis *r = conn(base, url, &x, NULL);
+    sio_redis *r = conn(base, url, &x, named);
     cr_assert(run_until(base, is_up, r, 3000));
     const char bin[] = {'a', 0, (char)0xff, 'z'};
     cr_assert_eq(cmdv(r, &x, 0, 3, (const char *[]){"SET", "k", bin}, (size_t[]){3, 1, 4}), 0);
@@ -328,10 +333,16 @@ Test(redis_live, commands_and_replies)
     cr_expect_eq(x.copy[6].type, SIO_REDIS_REPLY_ERROR);
     for (int i = 0; i < 40; i++)
         cr_expect_eq(x.copy[10 + i].integer, i + 1, "pipelined replies in order");
-    /* the URL's /2 selected database 2 */
+    /* the URL's /2 selected database 2, and the client is named */
     cr_assert_eq(cmdv(r, &x, 50, 2, (const char *[]){"CLIENT", "INFO"}, NULL), 0);
     cr_assert(WAIT(base, x.got[50], 1, 3000));
-    cr_expect(strstr(x.str[50], " db=2 ") != NULL || x.copy[50].len > 64);
+    cr_expect(strstr(x.str[50], " name=sio-test ") != NULL, "%s", x.str[50]);
+    cr_expect(strstr(x.str[50], " db=2 ") != NULL, "%s", x.str[50]);
+    cr_assert_eq(cmdv(r, &x, 51, 2, (const char *[]){"CLIENT", "GETNAME"}, NULL), 0);
+    cr_assert_eq(cmdv(r, &x, 52, 2, (const char *[]){"GET", "k"}, NULL), 0);
+    cr_assert(WAIT(base, x.got[52], 1, 3000));
+    cr_expect_eq(memcmp(x.str[51], "sio-test", 8), 0);
+    cr_expect_eq(x.copy[52].len, 4, "database 2 holds k");
     sio_redis_free(r);
     run_for(base, 10);
     event_base_free(base);
@@ -569,6 +580,52 @@ Test(redis_live, auth_good_and_wrong_password)
     run_for(base, 10);
     event_base_free(base);
     sio_log_set_sink(NULL, NULL, SIO_LOG_INFO);
+}
+
+static const char *tls_ca;
+
+static void with_ca(sio_redis_options *o)
+{
+    o->tls_ca_file = tls_ca;
+}
+
+Test(redis_live, tls_verified_against_the_given_ca)
+{
+    char cmd[512], cert[96], key[96];
+    snprintf(cert, sizeof(cert), "%s/cert.pem", tmpdir);
+    snprintf(key, sizeof(key), "%s/key.pem", tmpdir);
+    snprintf(cmd, sizeof(cmd),
+             "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -addext "
+             "subjectAltName=IP:127.0.0.1 -keyout %s -out %s -days 1 >/dev/null 2>&1",
+             key, cert);
+    cr_assert_eq(system(cmd), 0, "openssl req failed");
+    int port = free_port();
+    char ps[16];
+    snprintf(ps, sizeof(ps), "%d", port);
+    start_redis(0, port,
+                (const char *[]){"--port", "0", "--tls-port", ps, "--tls-cert-file", cert,
+                                 "--tls-key-file", key, "--tls-auth-clients", "no", NULL});
+    struct event_base *base = event_base_new();
+    char url[64];
+    snprintf(url, sizeof(url), "rediss://127.0.0.1:%d", port);
+    rec x = {0}, y = {0};
+    tls_ca = cert;
+    sio_redis *ok = conn(base, url, &x, with_ca);
+    sio_redis *untrusted = conn(base, url, &y, NULL); /* system store: self-signed refused */
+    cr_assert(run_until(base, is_up, ok, 3000), "%s", sio_redis_last_error(ok));
+    const char bin[] = {0, (char)0xff};
+    cr_assert_eq(cmdv(ok, &x, 0, 2, (const char *[]){"ECHO", bin}, (size_t[]){4, 2}), 0);
+    cr_assert(WAIT(base, x.got[0], 1, 2000));
+    cr_expect_eq(x.copy[0].len, 2);
+    cr_expect_eq(memcmp(x.str[0], bin, 2), 0);
+    run_for(base, 200);
+    cr_expect_eq(sio_redis_is_up(untrusted), 0);
+    cr_expect(strstr(sio_redis_last_error(untrusted), "certificate verify failed") != NULL, "%s",
+              sio_redis_last_error(untrusted));
+    sio_redis_free(ok);
+    sio_redis_free(untrusted);
+    run_for(base, 10);
+    event_base_free(base);
 }
 
 /* ---- cluster ------------------------------------------------------------------------------- */
@@ -842,5 +899,93 @@ Test(redis_live, plain_server_behind_the_cluster_api)
     run_for(base, 20);
     cr_expect_eq(x.cmd_done, done + 1);
     cr_expect_eq(x.cmd_status, SIO_ECLOSED);
+    event_base_free(base);
+}
+
+static int cluster_down(void *arg)
+{
+    return !sio_redis_cluster_is_up(arg);
+}
+
+static int replica_synced(int port)
+{
+    char cmd[160];
+    snprintf(cmd, sizeof(cmd),
+             "redis-cli -p %d info replication 2>/dev/null | grep -q '^master_link_status:up'",
+             port);
+    return system(cmd) == 0;
+}
+
+Test(redis_live, cluster_master_failover_moves_subscriptions, .timeout = 60)
+{
+    int ports[4];
+    char addr[4][32];
+    for (int i = 0; i < 4; i++) {
+        ports[i] = free_cluster_port();
+        snprintf(addr[i], sizeof(addr[i]), "127.0.0.1:%d", ports[i]);
+        start_redis(i, ports[i],
+                    (const char *[]){"--cluster-enabled", "yes", "--cluster-config-file",
+                                     "nodes.conf", "--cluster-node-timeout", "1000", NULL});
+    }
+    const char *create[] = {"redis-cli", "--cluster",          "create", addr[0],         addr[1],
+                            addr[2],     "--cluster-replicas", "0",      "--cluster-yes", NULL};
+    cr_assert_eq(redis_cli(create), 0);
+    int64_t deadline = harness_now_ms() + 10000;
+    for (int i = 0; i < 3; i++)
+        while (!cluster_state_ok(ports[i])) {
+            cr_assert(harness_now_ms() < deadline, "cluster_state never ok");
+            usleep(50000);
+        }
+    char id0[64];
+    node_id(ports[0], id0);
+    const char *add[] = {"redis-cli",       "--cluster",           "add-node", addr[3], addr[0],
+                         "--cluster-slave", "--cluster-master-id", id0,        NULL};
+    cr_assert_eq(redis_cli(add), 0);
+    while (!replica_synced(ports[3])) {
+        cr_assert(harness_now_ms() < deadline + 10000, "replica never synced");
+        usleep(50000);
+    }
+
+    struct event_base *base = event_base_new();
+    char seed[64];
+    snprintf(seed, sizeof(seed), "redis://%s", addr[1]);
+    const char *urls[1] = {seed};
+    sio_redis_cluster_options o;
+    sio_redis_cluster_options_init(&o);
+    o.urls = urls;
+    o.nurls = 1;
+    o.cluster = 1;
+    o.node.reconnect_min_ms = 20;
+    o.node.reconnect_max_ms = 200;
+    o.node.connect_timeout_ms = 500;
+    o.on_message = c_message;
+    crec x = {0};
+    o.user = &x;
+    sio_redis_cluster *c = sio_redis_cluster_new(base, &o, NULL);
+    cr_assert_not_null(c);
+    cr_assert(run_until(base, cluster_up, c, 5000));
+    static char name[16];
+    for (int k = 0; k < 1000; k++) { /* a channel of the first master (slots 0-5460) */
+        snprintf(name, sizeof(name), "fo-%d", k);
+        if (sio_redis_key_slot(name, strlen(name)) <= 5460)
+            break;
+    }
+    chans[0] = name;
+    chans[1] = NULL;
+    cr_assert_eq(sio_redis_cluster_ssubscribe(c, name, strlen(name)), 0);
+    cr_assert(run_until(base, confirmed, &(conf_wait){c, 1}, 3000));
+    cr_assert_eq(publish(base, c, &x, name, "before", 6), 0);
+    cr_assert(WAIT(base, x.per_channel[0], 1, 3000));
+
+    stop_redis(0); /* the replica takes over after the node timeout */
+    cr_assert(run_until(base, cluster_down, c, 3000), "master loss not seen");
+    cr_assert(run_until(base, cluster_up, c, 20000), "no failover seen");
+    cr_assert(run_until(base, confirmed, &(conf_wait){c, 1}, 5000), "not resubscribed");
+    int prc = publish(base, c, &x, name, "after", 5);
+    cr_assert_eq(prc, 0, "publish: %d (status %d)", prc, x.cmd_status);
+    cr_assert(WAIT(base, x.per_channel[0], 2, 3000), "no delivery after the failover");
+    cr_expect_eq(x.plen, 5);
+    sio_redis_cluster_free(c);
+    run_for(base, 20);
     event_base_free(base);
 }
