@@ -243,8 +243,10 @@ void sio_redis_cluster_options_init(sio_redis_cluster_options *o);
  *  NULL with *err = SIO_EINVAL (no or bad URL) or SIO_ENOMEM. No callback from inside. */
 sio_redis_cluster *sio_redis_cluster_new(struct event_base *base,
                                          const sio_redis_cluster_options *o, int *err);
-/** Frees every connection (as sio_redis_free: safe from callbacks, pending callbacks run later
- *  from the loop with SIO_ECLOSED, never from inside this call). NULL is a no-op. */
+/** Frees every connection (as sio_redis_free: safe from callbacks; the callbacks of requests in
+ *  flight run later from the loop with SIO_ECLOSED and c == NULL, never from inside this call,
+ *  so the base must run one more iteration). on_message and on_state never run after it. NULL
+ *  is a no-op. */
 void sio_redis_cluster_free(sio_redis_cluster *c);
 
 /**
