@@ -5,7 +5,11 @@
 #   - only src/http/ includes libwebsockets (<libwebsockets.h>, <lws_config.h>);
 #   - src/common/ includes only libc, include/ and its own headers (no libevent: the libevent
 #     clock of common/timer.h is in src/engine/);
-#   - src/adapter/ includes only libc, include/, src/common/ and its own headers;
+#   - only src/adapter/redis/ includes hiredis (<hiredis/...>), and only as a RESP reader and
+#     formatter over its own libevent connections;
+#   - src/adapter/redis/ includes only libc, include/, src/common/, protocol/, its own headers,
+#     libevent (<event2/...>), hiredis and OpenSSL (TLS through bufferevent_openssl);
+#   - the rest of src/adapter/ includes only libc, include/, src/common/ and its own headers;
 #   - src/socketio/ never includes src/http/ nor libevent; its room index (rooms.[ch]) includes only libc,
 #     include/, src/common/ and its own header, so it stays free of sockets and the loop.
 # Direct #include lines are checked, in src/, protocol/ and include/. A known violation that is
@@ -22,7 +26,8 @@ libc_headers=" assert.h complex.h ctype.h errno.h fenv.h float.h inttypes.h iso6
   locale.h math.h setjmp.h signal.h stdalign.h stdarg.h stdatomic.h stdbool.h stddef.h stdint.h
   stdio.h stdlib.h stdnoreturn.h string.h tgmath.h threads.h time.h uchar.h wchar.h wctype.h
   strings.h unistd.h fcntl.h poll.h pthread.h dirent.h netdb.h sys/types.h sys/stat.h
-  sys/time.h sys/socket.h sys/uio.h sys/mman.h sys/random.h netinet/in.h arpa/inet.h "
+  sys/time.h sys/socket.h sys/uio.h sys/mman.h sys/random.h netinet/in.h arpa/inet.h
+  sys/un.h netinet/tcp.h "
 
 libc_headers=" $(echo $libc_headers) " # one space between names
 is_libc() { [[ "$libc_headers" == *" $1 "* ]]; }
@@ -44,6 +49,8 @@ violations() {
     case "$name" in
       libwebsockets.h | lws_config.h | libwebsockets/*)
         [[ "$f" == src/http/* ]] || echo "$f $name only src/http/ includes libwebsockets" ;;
+      hiredis/*)
+        [[ "$f" == src/adapter/redis/* ]] || echo "$f $name only src/adapter/redis/ includes hiredis" ;;
     esac
     case "$f" in
       protocol/*)
@@ -61,6 +68,15 @@ violations() {
         else
           [ -f "$dir/$name" ] ||
             echo "$f $name src/common/ includes only libc, include/ and its own headers"
+        fi ;;
+      src/adapter/redis/*)
+        if [[ "$inc" == \<* ]]; then
+          is_libc "$name" || [[ "$name" == sio/* || "$name" == event2/* || "$name" == hiredis/* ||
+                                "$name" == openssl/* ]] ||
+            echo "$f $name src/adapter/redis/ includes only libc, include/, src/common/, protocol/, libevent, hiredis, OpenSSL and its own headers"
+        else
+          [[ "$name" == common/* && -f "src/$name" ]] || [ -f "protocol/$name" ] || [ -f "$dir/$name" ] ||
+            echo "$f $name src/adapter/redis/ includes only libc, include/, src/common/, protocol/, libevent, hiredis, OpenSSL and its own headers"
         fi ;;
       src/adapter/*)
         if [[ "$inc" == \<* ]]; then
