@@ -3,6 +3,7 @@
  * public API only. "join"(room, ack) joins and acks "ok"; "bcast"(room, payload) emits
  * "msg"(payload) to the room, encoded once for every member; "echo"(payload, ack) acks payload.
  */
+#include <sio/redis.h>
 #include <sio/sio.h>
 
 #include <stdio.h>
@@ -71,15 +72,33 @@ int main(int argc, char **argv)
 {
     sio_server_options o;
     sio_server_options_init(&o);
+    sio_redis_adapter_config rc;
+    sio_redis_adapter_config_init(&rc);
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--port") && i + 1 < argc)
             o.http.port = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--host") && i + 1 < argc)
             o.http.host = argv[++i];
+        else if (!strcmp(argv[i], "--redis") && i + 1 < argc)
+            rc.url = argv[++i];
+        else if (!strcmp(argv[i], "--redis-mode") && i + 1 < argc)
+            rc.sharded = !strcmp(argv[++i], "sharded");
+        else if (!strcmp(argv[i], "--redis-cluster"))
+            rc.cluster = 1;
+        else if (!strcmp(argv[i], "--redis-key") && i + 1 < argc)
+            rc.key = argv[++i];
+        else if (!strcmp(argv[i], "--redis-requests-timeout") && i + 1 < argc)
+            o.adapter.requests_timeout_ms = (unsigned)atoi(argv[++i]);
         else {
-            fprintf(stderr, "usage: sio-bench-server [--port N] [--host ADDR]\n");
+            fprintf(stderr, "usage: sio-bench-server [--port N] [--host ADDR] [--redis URL "
+                            "[--redis-mode classic|sharded] [--redis-cluster] [--redis-key K] "
+                            "[--redis-requests-timeout MS]]\n");
             return 2;
         }
+    }
+    if (rc.url) { /* the contract (bench/README.md) then spans the cluster */
+        o.adapter.ops = sio_adapter_redis();
+        o.adapter.config = &rc;
     }
     sio_server *srv = sio_server_new(NULL, &o);
     if (!srv)

@@ -72,3 +72,36 @@ int sio_cli_parse(int argc, char **argv, const sio_cli_flag *flags, const char *
     }
     return 0;
 }
+
+void sio_cli_redis_init(sio_cli_redis *r)
+{
+    sio_redis_adapter_config_init(&r->cfg);
+    r->mode = "classic";
+    r->subscription_mode = "dynamic";
+}
+
+int sio_cli_redis_apply(sio_cli_redis *r, sio_server_options *o, const char *prog)
+{
+    if (!r->cfg.url)
+        return 0;
+    if (!strcmp(r->mode, "sharded")) {
+        r->cfg.sharded = 1;
+    } else if (strcmp(r->mode, "classic") != 0) {
+        fprintf(stderr, "%s: --redis-mode must be classic or sharded\n", prog);
+        return -1;
+    }
+    if (!strcmp(r->subscription_mode, "static")) {
+        r->cfg.subscription_mode = SIO_REDIS_SUB_STATIC;
+    } else if (!strcmp(r->subscription_mode, "dynamic-private")) {
+        r->cfg.subscription_mode = SIO_REDIS_SUB_DYNAMIC_PRIVATE;
+    } else if (!strcmp(r->subscription_mode, "dynamic")) {
+        r->cfg.subscription_mode = SIO_REDIS_SUB_DYNAMIC;
+    } else {
+        fprintf(stderr, "%s: --redis-subscription-mode: static, dynamic or dynamic-private\n",
+                prog);
+        return -1;
+    }
+    o->adapter.ops = sio_adapter_redis();
+    o->adapter.config = &r->cfg;
+    return 0;
+}

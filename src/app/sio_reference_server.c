@@ -764,6 +764,8 @@ int main(int argc, char **argv)
     o.socketio.connect_timeout_ms = 1000;
     o.http.cors_origin = "*";
     o.stats_path = "/stats";
+    sio_cli_redis redis;
+    sio_cli_redis_init(&redis);
     int verbose = 0, cluster_api = 0, stalled = 0, async_auth = -1, demo_routes = 0;
     sio_cli_flag flags[] = {
         {"--port", SIO_CLI_INT, &o.http.port, "TCP port (0 = any free port)"},
@@ -796,10 +798,12 @@ int main(int argc, char **argv)
          "handshake filter: refuse handshakes with this header (tests)"},
         {"--deny-after-ms", SIO_CLI_UINT, &deny_after_ms,
          "handshake filter: answer this long after the request (tests; header x-deny)"},
+        SIO_CLI_REDIS_FLAGS(redis, o),
         {"--verbose", SIO_CLI_BOOL, &verbose, "debug logging"},
         {NULL, 0, NULL, NULL},
     };
-    if (sio_cli_parse(argc, argv, flags, "sio-reference-server") < 0)
+    if (sio_cli_parse(argc, argv, flags, "sio-reference-server") < 0 ||
+        sio_cli_redis_apply(&redis, &o, "sio-reference-server") < 0)
         return 2;
     sio_log_set_sink(NULL, NULL, verbose ? SIO_LOG_DEBUG : SIO_LOG_INFO);
     sio_server *srv = sio_server_new(NULL, &o);

@@ -10,6 +10,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 static int log_level = SIO_LOG_INFO;
@@ -61,6 +62,8 @@ int main(int argc, char **argv)
     sio_engine_config *e = &o.engine;
     sio_socketio_config *io = &o.socketio;
     int verbose = 0, quiet = 0;
+    sio_cli_redis redis;
+    sio_cli_redis_init(&redis);
     sio_cli_flag flags[] = {
         /* HTTP */
         {"--port", SIO_CLI_INT, &h->port, "TCP port (default 3000; 0 = any free port)"},
@@ -113,6 +116,7 @@ int main(int argc, char **argv)
         /* adapter */
         {"--requests-timeout", SIO_CLI_UINT, &o.adapter.requests_timeout_ms,
          "ms cluster queries wait for other servers (5000)"},
+        SIO_CLI_REDIS_FLAGS(redis, o),
         /* server */
         {"--shutdown-timeout", SIO_CLI_UINT, &o.shutdown_timeout_ms,
          "ms to close connections on SIGTERM/SIGINT (10000)"},
@@ -123,6 +127,8 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, NULL},
     };
     if (sio_cli_parse(argc, argv, flags, "sio-server") < 0)
+        return 2;
+    if (sio_cli_redis_apply(&redis, &o, "sio-server") < 0)
         return 2;
     if (o.health_path && !o.health_path[0])
         o.health_path = NULL;
