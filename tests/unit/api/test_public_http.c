@@ -346,6 +346,15 @@ Test(public_http, routes)
     cr_assert_str_eq(rt->query, "");
     cr_assert_eq(rt->name_rc, SIO_ENOTFOUND);
     expect_response(r, 200, "{\"ok\":true}");
+    /* empty arguments do not end the query; the first of two wins; '+' is a space */
+    r = request(base, port, "GET", "/hello?a=1&&name=x%26y%3Dz&name=second", NULL, NULL);
+    cr_assert_str_eq(rt->query, "a=1&&name=x%26y%3Dz&name=second");
+    cr_assert_str_eq(rt->name, "x&y=z");
+    expect_response(r, 200, NULL);
+    r = request(base, port, "GET", "/hello?name=a+b%2B", NULL, NULL);
+    cr_assert_str_eq(rt->query, "name=a%20b%2B");
+    cr_assert_str_eq(rt->name, "a b+");
+    expect_response(r, 200, NULL);
     /* exact means exact */
     expect_response(request(base, port, "GET", "/hello/", NULL, NULL), 404,
                     "{\"error\":\"not found\"}");
@@ -601,6 +610,11 @@ Test(public_http, allow_request)
     cr_assert_str_eq(f->token, "a b&c");
     cr_assert_eq(f->small_rc, SIO_ELIMIT);
     cr_assert_eq(f->missing_rc, SIO_ENOTFOUND);
+    /* empty query arguments are skipped, not the end of the query */
+    r = request(base, port, "GET", "/socket.io/?&EIO=4&&transport=polling&token=t2", NULL, NULL);
+    expect_open_packet(r);
+    expect_response(r, 200, NULL);
+    cr_assert_str_eq(f->token, "t2");
 
     /* refused inside the hook: 403 (400 for other codes) and Node's error body */
     expect_response(request(base, port, "GET", HANDSHAKE, "X-Mode: deny\r\n", NULL), 403,
@@ -609,7 +623,7 @@ Test(public_http, allow_request)
                     "{\"code\":4,\"message\":\"custom refusal\"}");
     expect_response(request(base, port, "GET", HANDSHAKE, "X-Mode: code3\r\n", NULL), 400,
                     "{\"code\":3,\"message\":\"Bad request\"}");
-    cr_assert_eq(sio_server_client_count(f->srv), 1, "only the allowed session exists");
+    cr_assert_eq(sio_server_client_count(f->srv), 2, "only the allowed sessions exist");
 
     /* answered from a timer 100 ms later: the GET is held, then opens or gets the 403 */
     uint64_t t0 = poll_now_ms();
