@@ -389,6 +389,14 @@ Test(public_http, routes)
     expect_header(r, "x-method", "DELETE");
     expect_response(r, 200, "/files/");
     expect_response(request(base, port, "GET", "/files", NULL, NULL), 404, NULL);
+    /* HEAD: the headers of the answer, its Content-Length, and no body */
+    r = request(base, port, "HEAD", "/files/abc", NULL, NULL);
+    expect_header(r, "x-method", "HEAD");
+    expect_header(r, "content-length", "10");
+    expect_response(r, 200, "");
+    r = request(base, port, "HEAD", "/nothing", NULL, NULL);
+    expect_header(r, "content-length", "21");
+    expect_response(r, 404, "");
     r = request(base, port, "POST", "/hello", NULL, NULL);
     expect_header(r, "allow", "GET");
     expect_response(r, 405, "{\"error\":\"method not allowed\"}");
