@@ -3,7 +3,8 @@
  * real server on 127.0.0.1, port 0, driven by raw HTTP requests (poll_client.h) made on the same
  * loop. Routes: exact, prefix and method matching, 404/405/413, every request accessor, responses
  * with headers, now or from a timer, peers that leave before a deferred answer. The filter:
- * synchronous and later answers, polling and WebSocket, the timeout, peers that leave.
+ * synchronous and later answers, polling and WebSocket, the timeout, peers that leave. And the
+ * options of sio_server_new, whose strings the server must copy.
  */
 #include "poll_client.h"
 
@@ -734,5 +735,62 @@ Test(public_http, allow_request)
     sio_server_free(f->srv);
     raw_http_free(r);
     event_free(f->timer);
+    event_base_free(base);
+}
+
+/* ---- options: strings are copied ------------------------------------------------------------- */
+
+Test(public_http, options_strings_copied)
+{
+    struct event_base *base = event_base_new();
+    char host[32] = "127.0.0.1", path[32] = "/rt/", health[32] = "/alive", stats[32] = "/st";
+    char origin[32] = "http://a.test", methods[32] = "GET,POST", headers[32] = "x-a";
+    char cookie[32] = "io2", cookie_path[32] = "/c", same_site[32] = "Strict";
+    char initial[32] = "\"hi\"";
+    sio_server_options o;
+    sio_server_options_init(&o);
+    o.http.port = 0;
+    o.http.host = host;
+    o.http.cors_origin = origin;
+    o.http.cors_methods = methods;
+    o.http.cors_headers = headers;
+    o.http.cookie_name = cookie;
+    o.http.cookie_path = cookie_path;
+    o.http.cookie_same_site = same_site;
+    o.engine.path = path;
+    o.engine.initial_packet = initial;
+    o.health_path = health;
+    o.stats_path = stats;
+    sio_server *srv = sio_server_new(base, &o);
+    cr_assert_not_null(srv);
+    char *const bufs[] = {host,    path,   health,      stats,     origin, methods,
+                          headers, cookie, cookie_path, same_site, initial};
+    for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++) {
+        memset(bufs[i], 'Z', 31);
+        bufs[i][31] = 0;
+    }
+    memset(&o, 0, sizeof(o));
+    int port = sio_server_port(srv);
+
+    expect_response(request(base, port, "GET", "/alive", NULL, NULL), 200, "{\"status\":\"ok\"}");
+    raw_http *r = request(base, port, "GET", "/st", NULL, NULL);
+    cr_assert(strstr(raw_http_body(r, NULL), "\"sessions_opened\":"), "got %s",
+              raw_http_body(r, NULL));
+    expect_response(r, 200, NULL);
+    r = request(base, port, "GET", "/rt/?EIO=4&transport=polling", "Origin: http://a.test\r\n",
+                NULL);
+    expect_open_packet(r);
+    expect_header(r, "access-control-allow-origin", "http://a.test");
+    char v[256];
+    cr_assert_geq(raw_http_header(r, "set-cookie", v, sizeof(v)), 0);
+    cr_assert(!strncmp(v, "io2=", 4) && strstr(v, "; Path=/c") && strstr(v, "SameSite=Strict"),
+              "set-cookie: %s", v);
+    expect_response(r, 200, NULL);
+    r = request(base, port, "OPTIONS", "/rt/?EIO=4&transport=polling",
+                "Origin: http://a.test\r\nAccess-Control-Request-Method: POST\r\n", NULL);
+    expect_header(r, "access-control-allow-methods", "GET,POST");
+    expect_header(r, "access-control-allow-headers", "x-a");
+    expect_response(r, 204, NULL);
+    sio_server_free(srv);
     event_base_free(base);
 }
