@@ -105,6 +105,7 @@ typedef struct response {
     size_t nheaders;
     int close;          /* Connection: close, then hang up */
     int defer_complete; /* a POST body is still arriving: complete the transaction later */
+    int head;           /* the answer to a HEAD: Content-Length of the body, no body sent */
     sio_buf *buf;       /* body is this buffer's bytes: written in place, headroom and all */
 } response;
 

@@ -56,17 +56,26 @@ static int header_value_invalid(const char *v)
     return 0;
 }
 
+/* How many query arguments lws split the query into ('&' or ';'), at most 64. An empty one
+ * ("a=1&&b=2") has length 0, as has an index past the last, so the count comes from the total
+ * length, which adds one separator between arguments. */
+static int query_arg_count(struct lws *wsi)
+{
+    int total = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS), used = -1, n = 0;
+    while (total > 0 && used < total && n < 64)
+        used += lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, n++) + 1;
+    return n;
+}
+
 /* Copies the value of query argument name (given with its '='). lws keeps each argument as a
  * fragment; one too long for our scratch buffer is skipped rather than ending the scan. */
 static const char *query_arg(struct lws *wsi, const char *name, char *out, size_t cap)
 {
     char frag[512];
     size_t nlen = strlen(name);
-    for (int i = 0; i < 64; i++) {
+    for (int i = 0, count = query_arg_count(wsi); i < count; i++) {
         int n = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
-        if (n <= 0)
-            return NULL;
-        if ((size_t)n >= sizeof(frag))
+        if (n <= 0 || (size_t)n >= sizeof(frag))
             continue;
         if (lws_hdr_copy_fragment(wsi, frag, sizeof(frag), WSI_TOKEN_HTTP_URI_ARGS, i) < 0)
             continue;
@@ -219,13 +228,14 @@ void http_request_url(struct lws *wsi, const char *uri, char *out, size_t cap)
     size_t o = 0;
     for (const char *p = uri; *p && o + 1 < cap; p++)
         out[o++] = *p;
-    for (int i = 0; i < 64; i++) {
+    for (int i = 0, count = query_arg_count(wsi); i < count; i++) {
         int n = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
-        if (n <= 0 || (size_t)n >= sizeof(frag) ||
-            lws_hdr_copy_fragment(wsi, frag, sizeof(frag), WSI_TOKEN_HTTP_URI_ARGS, i) < 0)
-            break;
         if (o + 1 < cap)
             out[o++] = i ? '&' : '?';
+        frag[0] = 0; /* empty ("a&&b"), or too long for frag: kept as an empty argument */
+        if (n > 0 && (size_t)n < sizeof(frag) &&
+            lws_hdr_copy_fragment(wsi, frag, sizeof(frag), WSI_TOKEN_HTTP_URI_ARGS, i) < 0)
+            frag[0] = 0;
         int seen_eq = 0;
         for (const unsigned char *p = (const unsigned char *)frag; *p; p++) {
             unsigned char ch = *p;
@@ -264,11 +274,9 @@ const char *http_build_handshake(struct lws *wsi, const char *uri)
     }
     jb_raw(&b, "},\"query\":{", 11);
     first = 1;
-    for (int i = 0; i < 64; i++) {
+    for (int i = 0, count = query_arg_count(wsi); i < count; i++) {
         int n = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
-        if (n <= 0)
-            break;
-        if ((size_t)n >= sizeof(val) ||
+        if (n <= 0 || (size_t)n >= sizeof(val) ||
             lws_hdr_copy_fragment(wsi, val, sizeof(val), WSI_TOKEN_HTTP_URI_ARGS, i) < 0)
             continue;
         char *eq = strchr(val, '=');
@@ -405,7 +413,6 @@ void http_get_handshake_done(http_conn *c)
     c->kind = CONN_REFUSE; /* answered from the writable callback (http_on_get_writable) */
     lws_callback_on_writable(c->wsi);
 }
-
 
 static int dechunk_sink(void *user, const uint8_t *data, size_t len)
 {

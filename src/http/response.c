@@ -130,9 +130,10 @@ int http_respond(http_conn *c, const response *r)
     if (lws_add_http_common_headers(wsi, (unsigned int)r->status, r->ctype, r->len, &p, end) ||
         add_extra_headers(c, r, close, &p, end) || lws_finalize_http_header(wsi, &p, end))
         goto out;
-    if (r->len)
-        memcpy(p, r->buf ? sio_buf_data(r->buf) : r->body, r->len);
-    if (lws_write(wsi, start, (size_t)(p - start) + r->len, LWS_WRITE_HTTP_HEADERS) < 0)
+    size_t blen = r->head ? 0 : r->len;
+    if (blen)
+        memcpy(p, r->buf ? sio_buf_data(r->buf) : r->body, blen);
+    if (lws_write(wsi, start, (size_t)(p - start) + blen, LWS_WRITE_HTTP_HEADERS) < 0)
         goto out;
     if (close)
         goto out;

@@ -166,7 +166,8 @@ static sio_http_request *req_new(http_conn *c, const route_entry *e, const char 
 }
 
 /* Answers a request no route takes: a small JSON body, like the old 404. */
-static int respond_plain(http_conn *c, int status, const char *allow, long long content_length)
+static int respond_plain(http_conn *c, int status, const char *method, const char *allow,
+                         long long content_length)
 {
     const char *msg = status == 404   ? "not found"
                       : status == 405 ? "method not allowed"
@@ -181,7 +182,8 @@ static int respond_plain(http_conn *c, int status, const char *allow, long long 
                   .body = (const uint8_t *)body,
                   .len = (size_t)n,
                   .allow = allow,
-                  .defer_complete = c->discard_body};
+                  .defer_complete = c->discard_body,
+                  .head = !strcmp(method, "HEAD")};
     return http_respond(c, &r);
 }
 
@@ -189,7 +191,8 @@ static int respond_plain(http_conn *c, int status, const char *allow, long long 
 static int write_response(http_conn *c)
 {
     sio_http_request *req = c->route;
-    response r = {.status = 500};
+    /* a HEAD gets the headers of the GET, Content-Length included, and no body (RFC 9110 9.3.2) */
+    response r = {.status = 500, .head = !strcmp(req->method, "HEAD")};
     if (req->has_resp) {
         r.status = req->status;
         r.ctype = req->ctype;
@@ -226,7 +229,7 @@ int http_route_request(http_conn *c, const char *uri)
     if (c->chunked) {
         c->end_after = 1; /* as for the Engine.IO POST (request.c) */
         if (c->chunked < 0 || cl >= 0)
-            return respond_plain(c, 400, NULL, -1);
+            return respond_plain(c, 400, method, NULL, -1);
     }
     char allow[128];
     const route_entry *e = find_route(h, uri, method, allow, sizeof(allow));
@@ -236,9 +239,9 @@ int http_route_request(http_conn *c, const char *uri)
         return http_respond(c, &r);
     }
     if (!e)
-        return respond_plain(c, allow[0] ? 405 : 404, allow[0] ? allow : NULL, cl);
+        return respond_plain(c, allow[0] ? 405 : 404, method, allow[0] ? allow : NULL, cl);
     if ((cl > 0 && (unsigned long long)cl > e->max_body) || (c->chunked && !e->max_body))
-        return respond_plain(c, 413, NULL, cl);
+        return respond_plain(c, 413, method, NULL, cl);
     sio_http_request *req = req_new(c, e, uri, method);
     if (!req)
         return -1;

@@ -22,7 +22,8 @@
 struct sio_server {
     struct event_base *base;
     int own_base;
-    sio_server_options opts;
+    sio_server_options opts; /* its strings point into strings */
+    char *strings;
     sio_clock *clock;
     eio_server *engine;
     sio_http *http;
@@ -170,13 +171,49 @@ void sio_server_set_allow_request(sio_server *srv, sio_allow_request_cb cb, void
 
 /* ---- assembly ----------------------------------------------------------------------------- */
 
+/* sio_server_new copies the options, strings too: the layers keep pointers to them (the http
+ * layer to host, tls_*, cors_* and cookie_*, the engine to initial_packet, the routes to the
+ * health and stats paths). Every string goes into one block, srv->strings. */
+static int copy_options(sio_server *srv, const sio_server_options *opts)
+{
+    srv->opts = *opts;
+    sio_server_options *o = &srv->opts;
+    const char **fields[] = {
+        &o->http.host,        &o->http.tls_cert,         &o->http.tls_key,
+        &o->http.cors_origin, &o->http.cors_methods,     &o->http.cors_headers,
+        &o->http.cookie_name, &o->http.cookie_path,      &o->http.cookie_same_site,
+        &o->engine.path,      &o->engine.initial_packet, &o->stats_path,
+        &o->health_path,
+    };
+    const size_t n = sizeof(fields) / sizeof(fields[0]);
+    size_t total = 1;
+    for (size_t i = 0; i < n; i++)
+        if (*fields[i])
+            total += strlen(*fields[i]) + 1;
+    char *p = srv->strings = malloc(total);
+    if (!p)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (!*fields[i])
+            continue;
+        size_t len = strlen(*fields[i]) + 1;
+        memcpy(p, *fields[i], len);
+        *fields[i] = p;
+        p += len;
+    }
+    return 0;
+}
+
 static sio_server *server_alloc(struct event_base *base, const sio_server_options *opts)
 {
     sio_server *srv = calloc(1, sizeof(*srv));
     if (!srv)
         return NULL;
-    srv->opts = *opts;
     srv->own_base = !base;
+    if (copy_options(srv, opts) < 0) {
+        free(srv);
+        return NULL;
+    }
     srv->base = base ? base : event_base_new();
     srv->clock = srv->base ? sio_clock_libevent(srv->base) : NULL;
     if (!srv->clock) {
@@ -201,16 +238,16 @@ sio_server *sio_server_new(struct event_base *base, const sio_server_options *op
         .owner = srv,
         .base = srv->base,
         .clock = srv->clock,
-        .opts = &opts->socketio,
-        .adapter = &opts->adapter,
-        .max_payload = opts->engine.max_payload,
+        .opts = &srv->opts.socketio,
+        .adapter = &srv->opts.adapter,
+        .max_payload = srv->opts.engine.max_payload,
         .stats = &srv->counters,
     };
     srv->io = sio_io_new(&ic);
     eio_callbacks cbs;
     if (srv->io) {
         sio_io_engine_callbacks(srv->io, &cbs);
-        srv->engine = eio_server_new(srv->base, &opts->engine, &cbs, sio_http_transport_ops());
+        srv->engine = eio_server_new(srv->base, &srv->opts.engine, &cbs, sio_http_transport_ops());
     }
     if (!srv->engine || start_http(srv) < 0) {
         sio_server_free(srv);
@@ -225,7 +262,7 @@ sio_server *sio_server_new_engine(struct event_base *base, const sio_server_opti
     sio_server *srv = server_alloc(base, opts);
     if (!srv)
         return NULL;
-    srv->engine = eio_server_new(srv->base, &opts->engine, cbs, sio_http_transport_ops());
+    srv->engine = eio_server_new(srv->base, &srv->opts.engine, cbs, sio_http_transport_ops());
     if (!srv->engine || start_http(srv) < 0) {
         sio_server_free(srv);
         return NULL;
@@ -324,6 +361,7 @@ void sio_server_free(sio_server *srv)
         sio_clock_free(srv->clock);
     if (srv->own_base && srv->base)
         event_base_free(srv->base);
+    free(srv->strings);
     free(srv);
 }
 

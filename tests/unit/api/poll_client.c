@@ -446,3 +446,159 @@ void poll_client_free(poll_client *c)
     free(c->headers);
     free(c);
 }
+
+/* ---- one raw HTTP exchange ------------------------------------------------------------------ */
+
+struct raw_http {
+    struct bufferevent *bev;
+    int done;
+    int status;
+    char *head; /* the status line and headers, NUL-terminated */
+    size_t head_len;
+    size_t content_length; /* SIZE_MAX: until the connection ends */
+    char *body;
+    size_t body_len;
+};
+
+static void raw_take(raw_http *r)
+{
+    struct evbuffer *in = bufferevent_get_input(r->bev);
+    if (!r->head) {
+        struct evbuffer_ptr end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
+        if (end.pos < 0)
+            return;
+        r->head_len = (size_t)end.pos + 4;
+        r->head = malloc(r->head_len + 1);
+        if (!r->head) {
+            r->done = 1;
+            return;
+        }
+        evbuffer_remove(in, r->head, r->head_len);
+        r->head[r->head_len] = 0;
+        if (sscanf(r->head, "HTTP/1.%*d %d", &r->status) != 1)
+            r->status = 0;
+        r->content_length = SIZE_MAX;
+        char v[32];
+        if (raw_http_header(r, "content-length", v, sizeof(v)) >= 0)
+            r->content_length = strtoul(v, NULL, 10);
+    }
+    size_t n = evbuffer_get_length(in);
+    if (n) {
+        char *b = realloc(r->body, r->body_len + n + 1);
+        if (!b) {
+            r->done = 1;
+            return;
+        }
+        evbuffer_remove(in, b + r->body_len, n);
+        r->body = b;
+        r->body_len += n;
+        b[r->body_len] = 0;
+    }
+    if (r->content_length != SIZE_MAX && r->body_len >= r->content_length)
+        r->done = 1;
+}
+
+static void raw_on_read(struct bufferevent *bev, void *arg)
+{
+    raw_take(arg);
+}
+
+static void raw_on_event(struct bufferevent *bev, short what, void *arg)
+{
+    raw_http *r = arg;
+    if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
+        return;
+    raw_take(r);
+    r->done = 1;
+}
+
+raw_http *raw_http_start(struct event_base *base, int port, const char *text, size_t len)
+{
+    raw_http *r = calloc(1, sizeof(*r));
+    if (!r)
+        return NULL;
+    r->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    if (!r->bev) {
+        free(r);
+        return NULL;
+    }
+    bufferevent_setcb(r->bev, raw_on_read, NULL, raw_on_event, r);
+    bufferevent_enable(r->bev, EV_READ | EV_WRITE);
+    evbuffer_add(bufferevent_get_output(r->bev), text, len);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bufferevent_socket_connect(r->bev, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        raw_http_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+raw_http *raw_http_fetch(struct event_base *base, int port, const char *text, int ms)
+{
+    raw_http *r = raw_http_start(base, port, text, strlen(text));
+    uint64_t deadline = poll_now_ms() + (uint64_t)ms;
+    while (r && !r->done && poll_now_ms() < deadline)
+        poll_step(base);
+    return r;
+}
+
+int raw_http_done(const raw_http *r)
+{
+    return r->done;
+}
+
+int raw_http_has_head(const raw_http *r)
+{
+    return r->head != NULL;
+}
+
+int raw_http_status(const raw_http *r)
+{
+    return r->status;
+}
+
+const char *raw_http_body(const raw_http *r, size_t *len)
+{
+    if (len)
+        *len = r->body_len;
+    return r->body ? r->body : "";
+}
+
+long raw_http_header(const raw_http *r, const char *name, char *buf, size_t cap)
+{
+    size_t nl = strlen(name);
+    if (!r->head)
+        return -1;
+    for (const char *line = strstr(r->head, "\r\n"); line; line = strstr(line + 2, "\r\n")) {
+        const char *p = line + 2;
+        if (strncasecmp(p, name, nl) != 0 || p[nl] != ':')
+            continue;
+        p += nl + 1;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        const char *end = strstr(p, "\r\n");
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+            n--;
+        if (n + 1 > cap)
+            return -1;
+        memcpy(buf, p, n);
+        buf[n] = 0;
+        return (long)n;
+    }
+    return -1;
+}
+
+void raw_http_free(raw_http *r)
+{
+    if (!r)
+        return;
+    bufferevent_free(r->bev);
+    free(r->head);
+    free(r->body);
+    free(r);
+}

@@ -49,4 +49,27 @@ char *poll_client_connect(poll_client *c, const char *nsp, const char *auth_json
 /** Drops the connections and frees the client (the server sees the held GET go away). */
 void poll_client_free(poll_client *c);
 
+/* ---- one raw HTTP exchange ------------------------------------------------------------------- */
+
+typedef struct raw_http raw_http;
+
+/** Connects to 127.0.0.1:port and sends text (len bytes, as is: the request line, headers and
+ *  any body). The response is read as it comes: framed by Content-Length, or up to the end of the
+ *  connection. NULL on failure. */
+raw_http *raw_http_start(struct event_base *base, int port, const char *text, size_t len);
+/** raw_http_start, then steps the loop for up to ms until the exchange is over. */
+raw_http *raw_http_fetch(struct event_base *base, int port, const char *text, int ms);
+/** Whether the exchange is over: the whole response came, or the connection ended. */
+int raw_http_done(const raw_http *r);
+/** Whether the status line and headers have come. */
+int raw_http_has_head(const raw_http *r);
+/** The status (0 until the headers came, or when the connection failed without a response). */
+int raw_http_status(const raw_http *r);
+/** The body received so far, NUL-terminated (len may be NULL). Borrowed. */
+const char *raw_http_body(const raw_http *r, size_t *len);
+/** Copies the value of response header name (any case) into buf: its length, or -1. */
+long raw_http_header(const raw_http *r, const char *name, char *buf, size_t cap);
+/** Closes the connection (the server sees the peer leave) and frees r. */
+void raw_http_free(raw_http *r);
+
 #endif
