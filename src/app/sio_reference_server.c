@@ -451,16 +451,6 @@ static void on_rooms(sio_namespace *nsp, int status, const char *const *rooms, s
     ack_json(user, &j);
 }
 
-static void on_all_rooms(sio_socket *s, const char *ev, const sio_args *a, sio_ack *ack, void *u)
-{
-    if (!ack)
-        return;
-    ack = sio_ack_retain(ack);
-    int rc = sio_namespace_all_rooms(sio_socket_namespace(s), on_rooms, ack);
-    if (rc < 0)
-        ack_error(ack, rc);
-}
-
 /* server-count(ack): ack(n), the servers of the cluster. */
 static void on_counted(sio_namespace *nsp, int status, size_t servers, void *user)
 {
@@ -469,12 +459,16 @@ static void on_counted(sio_namespace *nsp, int status, size_t servers, void *use
     sio_ack_send(user, json, NULL, 0);
 }
 
-static void on_server_count(sio_socket *s, const char *ev, const sio_args *a, sio_ack *ack, void *u)
+/* all-rooms(ack) and server-count(ack): the two cluster queries without arguments. */
+static void on_cluster_query(sio_socket *s, const char *ev, const sio_args *a, sio_ack *ack,
+                             void *u)
 {
     if (!ack)
         return;
     ack = sio_ack_retain(ack);
-    int rc = sio_namespace_server_count(sio_socket_namespace(s), on_counted, ack);
+    sio_namespace *nsp = sio_socket_namespace(s);
+    int rc = !strcmp(ev, "all-rooms") ? sio_namespace_all_rooms(nsp, on_rooms, ack)
+                                      : sio_namespace_server_count(nsp, on_counted, ack);
     if (rc < 0)
         ack_error(ack, rc);
 }
@@ -809,12 +803,6 @@ int main(int argc, char **argv)
     sio_server *srv = sio_server_new(NULL, &o);
     if (!srv)
         return 1;
-    if (demo_routes)
-        add_demo_routes(srv);
-    if (deny_after_ms && !deny_header)
-        deny_header = "x-deny";
-    if (deny_header)
-        sio_server_set_allow_request(srv, allow_request, srv);
     sio_namespace *root = sio_server_of(srv, "/");
     setup_plain(root, NULL);
     sio_namespace_on(root, "message", on_message, NULL);
@@ -830,8 +818,8 @@ int main(int argc, char **argv)
     if (cluster_api) {
         sio_namespace_on(root, "fetch", on_fetch, NULL);
         sio_namespace_on(root, "set-data", on_set_data, NULL);
-        sio_namespace_on(root, "all-rooms", on_all_rooms, NULL);
-        sio_namespace_on(root, "server-count", on_server_count, NULL);
+        sio_namespace_on(root, "all-rooms", on_cluster_query, NULL);
+        sio_namespace_on(root, "server-count", on_cluster_query, NULL);
     }
     setup_plain(sio_server_of(srv, "/custom"), NULL);
     static char secret[] = "secret", ok[] = "ok";

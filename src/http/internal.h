@@ -118,6 +118,9 @@ typedef struct req_args {
 /* conn.c */
 /** Gives the connection's session back to the engine and drops its body buffer. */
 void http_conn_detach(http_conn *c);
+/* Hands a request to the engine, folding in an allow_request answer given during the call. */
+eio_action http_engine_handle(http_conn *c, const eio_request *req, eio_session **s, int *err,
+                              int *status, const char **msg, int *answered);
 /* Appends to the connection's body buffer (POST body or WebSocket message); -1 on OOM. */
 int http_body_append(http_conn *c, const void *in, size_t len);
 /** The peer's numeric address (noted at accept, else asked from lws) into out. */

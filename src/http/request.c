@@ -328,6 +328,26 @@ static void hold_get(http_conn *c, eio_session *s, int in_callback)
         lws_header_table_detach(c->wsi, 0);
 #endif
 }
+/* Hands a request to the engine. An allow_request hook may answer during the call
+ * (http_ws_handshake_done then records it in c->hs): *answered tells, and act, session, error,
+ * status and message are then those of the answer. PENDING with !*answered: it answers later. */
+eio_action http_engine_handle(http_conn *c, const eio_request *req, eio_session **s, int *err,
+                              int *status, const char **msg, int *answered)
+{
+    c->hs_in_dispatch = 1;
+    c->hs_done = 0;
+    eio_action act = eio_server_handle(c->http->engine, req, c, s, err, status);
+    c->hs_in_dispatch = 0;
+    *answered = act == EIO_ACT_PENDING && c->hs_done;
+    if (*answered) {
+        act = c->hs.act;
+        *s = c->hs.session;
+        *err = c->hs.err;
+        *status = c->hs.status;
+        *msg = c->hs_msg;
+    }
+    return act;
+}
 
 int http_on_request(http_conn *c, const char *uri)
 {
@@ -356,25 +376,15 @@ int http_on_request(http_conn *c, const char *uri)
         !req.sid && req.method == EIO_METHOD_GET ? http_build_handshake(c->wsi, uri) : NULL;
     req.handshake_json = hs;
     eio_session *s = NULL;
-    int err, status;
-    c->hs_in_dispatch = 1;
-    c->hs_done = 0;
-    eio_action act = eio_server_handle(h->engine, &req, c, &s, &err, &status);
-    c->hs_in_dispatch = 0;
+    int err, status, answered;
     const char *msg = NULL;
-    if (act == EIO_ACT_PENDING && !c->hs_done) {
+    eio_action act = http_engine_handle(c, &req, &s, &err, &status, &msg, &answered);
+    if (act == EIO_ACT_PENDING && !answered) {
         /* the allow_request hook answers later (bounded by the engine's timer) */
         c->hs_pending = 1;
         c->kind = CONN_WAIT;
         lws_set_timeout(c->wsi, NO_PENDING_TIMEOUT, 0);
         return 0;
-    }
-    if (act == EIO_ACT_PENDING) { /* answered during the call */
-        act = c->hs.act;
-        s = c->hs.session;
-        err = c->hs.err;
-        status = c->hs.status;
-        msg = c->hs_msg;
     }
     /* An early answer to a POST with a body: read and drop the body before the next request. */
     c->discard_body =

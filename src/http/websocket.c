@@ -28,18 +28,9 @@ int http_on_upgrade(http_conn *c, const char *protocol)
     const char *hs = !req.sid ? http_build_handshake(c->wsi, uri) : NULL;
     req.handshake_json = hs;
     eio_session *s = NULL;
-    int err, status;
-    c->hs_in_dispatch = 1;
-    c->hs_done = 0;
-    eio_action act = eio_server_handle(h->engine, &req, c, &s, &err, &status);
-    c->hs_in_dispatch = 0;
+    int err, status, answered;
     const char *msg = NULL;
-    if (act == EIO_ACT_PENDING && c->hs_done) { /* the hook answered during the call */
-        act = c->hs.act;
-        s = c->hs.session;
-        err = c->hs.err;
-        msg = c->hs_msg;
-    }
+    eio_action act = http_engine_handle(c, &req, &s, &err, &status, &msg, &answered);
     if (act == EIO_ACT_PENDING) {
         /* lws needs the upgrade decided now: accept it, and send the open packet or close
          * with 1008 when the hook answers (docs/configuration.md, Handshake filter) */

@@ -269,6 +269,16 @@ int sio_cluster_broadcast_ack(sio_namespace *nsp, bcast_ack *bc, const sio_targe
                               const char *data, size_t len, const sio_bin *bins, size_t nbins,
                               unsigned timeout_ms);
 void sio_cluster_fail_all(sio_io *io);
+
+/* requests.c */
+/* A response from another server: completes (or feeds) the pending request it names. */
+int sio_cluster_response(sio_io *io, const sio_cluster_msg *m);
+/* Deep copy of a snapshot (strings and rooms owned), and its release. */
+int sio_socket_info_copy(sio_socket_info *dst, const sio_socket_info *src);
+void sio_socket_info_free(sio_socket_info *s);
+/* Calls fn with the snapshot of each local socket of the target (borrowed for the call). */
+long sio_nsp_snapshots(sio_namespace *nsp, const sio_target *to,
+                       int (*fn)(void *arg, const sio_socket_info *info), void *arg);
 /* A broadcast with acks finished: its request stops routing answers. */
 void sio_cluster_req_detach(cluster_req *r);
 void sio_cluster_free(sio_io *io);

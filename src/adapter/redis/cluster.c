@@ -514,7 +514,8 @@ static void reconcile(sio_redis_cluster *c)
     }
 }
 
-static csub *find_csub(sio_redis_cluster *c, int kind, const char *ch, size_t len)
+/* Looks up, or removes (remove = 1), the subscription keyed by its kind and channel. */
+static csub *sub_lookup(sio_redis_cluster *c, int kind, const char *ch, size_t len, int remove)
 {
     char stack[256];
     char *k = len + 1 <= sizeof(stack) ? stack : malloc(len + 1);
@@ -522,7 +523,7 @@ static csub *find_csub(sio_redis_cluster *c, int kind, const char *ch, size_t le
         return NULL;
     k[0] = (char)('0' + kind);
     memcpy(k + 1, ch, len);
-    csub *s = sio_map_get(&c->subs, k, len + 1);
+    csub *s = remove ? sio_map_del(&c->subs, k, len + 1) : sio_map_get(&c->subs, k, len + 1);
     if (k != stack)
         free(k);
     return s;
@@ -532,7 +533,7 @@ int sio_redis_cluster_subscribe(sio_redis_cluster *c, int kind, const char *chan
 {
     if (!c || kind < SIO_REDIS_SUBSCRIBE || kind > SIO_REDIS_SSUBSCRIBE || (!channel && len))
         return SIO_EINVAL;
-    if (find_csub(c, kind, channel, len))
+    if (sub_lookup(c, kind, channel, len, 0))
         return 0;
     csub *s = calloc(1, sizeof(*s) + len + 1);
     if (!s)
@@ -559,20 +560,13 @@ int sio_redis_cluster_ssubscribe(sio_redis_cluster *c, const char *channel, size
 
 int sio_redis_cluster_unsubscribe(sio_redis_cluster *c, int kind, const char *channel, size_t len)
 {
-    csub *s = c ? find_csub(c, kind, channel, len) : NULL;
+    csub *s = c ? sub_lookup(c, kind, channel, len, 0) : NULL;
     if (!s)
         return SIO_ENOTFOUND;
     if (s->held && s->held->sub)
         sio_redis_unsubscribe(s->held->sub, kind, channel, len);
-    char stack[256];
-    char *k = len + 1 <= sizeof(stack) ? stack : malloc(len + 1);
-    if (!k)
-        return SIO_ENOMEM;
-    k[0] = (char)('0' + kind);
-    memcpy(k + 1, channel, len);
-    sio_map_del(&c->subs, k, len + 1);
-    if (k != stack)
-        free(k);
+    if (sub_lookup(c, kind, channel, len, 1) != s)
+        return SIO_ENOMEM; /* the key copy failed: it stays subscribed here, and in the map */
     free(s);
     return 0;
 }
@@ -616,7 +610,7 @@ static void on_node_subscribed(sio_redis *r, int kind, const char *channel, size
 {
     node *n = user;
     (void)r, (void)count;
-    csub *s = find_csub(n->c, kind, channel, len);
+    csub *s = sub_lookup(n->c, kind, channel, len, 0);
     if (s && s->held == n)
         s->confirmed = 1;
 }
@@ -627,7 +621,7 @@ static void on_node_sub_lost(sio_redis *r, int kind, const char *channel, size_t
     node *n = user;
     sio_redis_cluster *c = n->c;
     (void)r;
-    csub *s = find_csub(c, kind, channel, len);
+    csub *s = sub_lookup(c, kind, channel, len, 0);
     if (s && s->held == n)
         s->held = NULL, s->confirmed = 0;
     if (sio_redis_reply_is_error(reply, "MOVED ")) {
