@@ -133,6 +133,9 @@ typedef struct sio_adapter_ops {
     void (*server_count)(void *self, void *nsp_state, sio_server_count_cb done, void *arg);
     /** This server's id in the cluster (borrowed, valid until free); NULL: "local". */
     const char *(*uid)(void *self);
+    /** Optional: 1 while the adapter reaches the other servers (its connection is up), else 0.
+     *  NULL: always 1. For the statistics (sio_server_stats.adapter_up). */
+    int (*is_up)(void *self);
 } sio_adapter_ops;
 
 /** The in-memory adapter: a lone server (publishes nothing, server count 1). The default. */

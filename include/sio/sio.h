@@ -150,6 +150,8 @@ typedef struct sio_server_stats {
     uint64_t packets_out, bytes_out; /* Engine.IO packets queued for clients, their bytes */
     uint64_t packets_encoded;        /* Socket.IO packets encoded (a broadcast counts once) */
     uint64_t broadcasts;             /* namespace emits (with or without acks) */
+    uint64_t deliveries;             /* broadcast packets queued for local clients (a broadcast
+                                        from this or another server counts once per recipient) */
     uint64_t sockets_connected;      /* namespace connections accepted */
     uint64_t middleware_refusals;    /* namespace connections refused by middleware */
     uint64_t ack_timeouts;           /* emits with ack (one socket or broadcast) that timed out */
@@ -160,6 +162,7 @@ typedef struct sio_server_stats {
     uint64_t adapter_dropped;        /* received ones dropped (bad, unknown namespace) or failed
                                         publishes */
     uint64_t cluster_requests, cluster_timeouts; /* requests to other servers; timed out */
+    int adapter_up; /* 1 while the adapter reaches the cluster (always 1 for the in-memory one) */
 } sio_server_stats;
 
 /** Fills out with the server's counters. */

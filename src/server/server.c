@@ -49,6 +49,7 @@ void sio_server_get_stats(const sio_server *srv, sio_server_stats *out)
         out->connections = h->connections;
     }
     out->dynamic_namespaces = srv->io ? sio_io_dynamic_count(srv->io) : 0;
+    out->adapter_up = srv->io ? sio_io_adapter_up(srv->io) : 1;
     if (!srv->engine)
         return;
     const eio_stats *e = eio_server_stats(srv->engine);
@@ -115,6 +116,8 @@ static void stats_json(const sio_server_stats *st, char *out, size_t cap)
         {"adapter_dropped", st->adapter_dropped},
         {"cluster_requests", st->cluster_requests},
         {"cluster_timeouts", st->cluster_timeouts},
+        {"deliveries", st->deliveries},
+        {"adapter_up", (uint64_t)st->adapter_up},
     };
     size_t n = 0;
     for (size_t i = 0; i < sizeof(f) / sizeof(f[0]) && n + 64 < cap; i++)

@@ -194,6 +194,7 @@ long sio_namespace_emit(sio_namespace *nsp, const sio_target *to, const char *ev
         return rc;
     nsp->io->stats->broadcasts++;
     long n = sio_nsp_deliver(nsp, to, &f, NULL, 0);
+    nsp->io->stats->deliveries += n > 0 ? (uint64_t)n : 0;
     sio_frame_release(&f);
     if (!is_local(nsp, to))
         publish_broadcast(nsp, to, event, args_json, bins, nbins);
@@ -219,6 +220,7 @@ long sio_namespace_emit_ack(sio_namespace *nsp, const sio_target *to, const char
     }
     nsp->io->stats->broadcasts++;
     long n = sio_nsp_deliver(nsp, to, &f, bc, id);
+    nsp->io->stats->deliveries += n > 0 ? (uint64_t)n : 0;
     sio_frame_release(&f);
     size_t len = 0;
     char *data = is_local(nsp, to) ? NULL : sio_event_data(event, args_json, &len);

@@ -126,7 +126,8 @@ static int recv_broadcast(sio_namespace *nsp, const sio_cluster_msg *m)
     sio_target to = m->target;
     to.flags |= SIO_EMIT_LOCAL;
     if (!ack) {
-        sio_nsp_deliver(nsp, &to, &f, NULL, 0);
+        long n = sio_nsp_deliver(nsp, &to, &f, NULL, 0);
+        io->stats->deliveries += n > 0 ? (uint64_t)n : 0;
         sio_frame_release(&f);
         return 0;
     }
@@ -142,6 +143,7 @@ static int recv_broadcast(sio_namespace *nsp, const sio_cluster_msg *m)
     rb->request_id = strdup(m->request_id);
     sio_bcast_set_each(bc, remote_bcast_each);
     long n = sio_nsp_deliver(nsp, &to, &f, bc, id);
+    io->stats->deliveries += n > 0 ? (uint64_t)n : 0;
     sio_frame_release(&f);
     sio_cluster_msg c = {.type = SIO_CLUSTER_BROADCAST_CLIENT_COUNT,
                          .requester = rb->requester,

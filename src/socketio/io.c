@@ -101,6 +101,11 @@ int sio_io_add_dynamic(sio_io *io, sio_namespace_match_cb match, sio_namespace_s
     return 0;
 }
 
+int sio_io_adapter_up(const sio_io *io)
+{
+    return io->aops->is_up ? io->aops->is_up(io->adapter) != 0 : 1;
+}
+
 size_t sio_io_dynamic_count(const sio_io *io)
 {
     return io->ndyn_alive;

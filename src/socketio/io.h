@@ -38,5 +38,7 @@ int sio_io_add_dynamic(sio_io *io, sio_namespace_match_cb match, sio_namespace_s
                        void *user);
 /** Dynamic child namespaces alive now. */
 size_t sio_io_dynamic_count(const sio_io *io);
+/** 1 while the adapter reaches the cluster (ops->is_up; the in-memory adapter always). */
+int sio_io_adapter_up(const sio_io *io);
 
 #endif

@@ -978,6 +978,11 @@ static const char *ra_uid(void *self)
     return ((ra *)self)->uid;
 }
 
+static int ra_is_up(void *self)
+{
+    return ((ra *)self)->up;
+}
+
 static void ra_free(void *self)
 {
     ra *a = self;
@@ -1087,6 +1092,7 @@ static const sio_adapter_ops redis_ops = {
     .publish = ra_publish,
     .server_count = ra_server_count,
     .uid = ra_uid,
+    .is_up = ra_is_up,
 };
 
 const sio_adapter_ops *sio_adapter_redis(void)
