@@ -217,6 +217,8 @@ SIO_API const char *sio_namespace_name(const sio_namespace *nsp);
 SIO_API sio_server *sio_namespace_server(const sio_namespace *nsp);
 /** Number of connected sockets in the namespace (this server only). */
 SIO_API size_t sio_namespace_socket_count(const sio_namespace *nsp);
+/** Number of rooms with a member on this server, sockets' own rooms included. O(1). */
+SIO_API size_t sio_namespace_room_count(const sio_namespace *nsp);
 
 /**
  * Connect middleware: runs for each CONNECT before the socket exists for others, in the order

@@ -7,11 +7,13 @@
 #include <sio/sio.h>
 
 #include "app/cli.h"
+#include "app/metrics.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static int log_level = SIO_LOG_INFO;
 
@@ -64,6 +66,7 @@ int main(int argc, char **argv)
     int verbose = 0, quiet = 0;
     sio_cli_redis redis;
     sio_cli_redis_init(&redis);
+    const char *metrics_path = "/metrics", *status_path = "/status", *node_id = NULL;
     sio_cli_flag flags[] = {
         /* HTTP */
         {"--port", SIO_CLI_INT, &h->port, "TCP port (default 3000; 0 = any free port)"},
@@ -122,6 +125,10 @@ int main(int argc, char **argv)
          "ms to close connections on SIGTERM/SIGINT (10000)"},
         {"--stats-path", SIO_CLI_STR, &o.stats_path, "serve counters as JSON at this path (off)"},
         {"--health-path", SIO_CLI_STR, &o.health_path, "health route (/health; \"\" = off)"},
+        {"--metrics-path", SIO_CLI_STR, &metrics_path,
+         "Prometheus metrics route (/metrics; \"\" = off)"},
+        {"--status-path", SIO_CLI_STR, &status_path, "status JSON route (/status; \"\" = off)"},
+        {"--node-id", SIO_CLI_STR, &node_id, "this node's name in /status (host:port)"},
         {"--verbose", SIO_CLI_BOOL, &verbose, "debug logging"},
         {"--quiet", SIO_CLI_BOOL, &quiet, "errors only"},
         {NULL, 0, NULL, NULL},
@@ -140,9 +147,23 @@ int main(int argc, char **argv)
     sio_namespace *root = sio_server_of(srv, "/");
     sio_namespace_on_connection(root, on_connection, NULL);
     sio_namespace_on_disconnect(root, on_disconnect, NULL);
+    char name[300];
+    if (!node_id) {
+        char host[256] = "sio";
+        gethostname(host, sizeof(host) - 1);
+        snprintf(name, sizeof(name), "%s:%d", host, sio_server_port(srv));
+        node_id = name;
+    }
+    sio_app_metrics *metrics = sio_app_metrics_new(srv, metrics_path, status_path, node_id);
+    if (!metrics || sio_app_metrics_add_namespace(metrics, root) < 0) {
+        fprintf(stderr, "sio-server: cannot register the metrics and status routes\n");
+        sio_server_free(srv);
+        return 1;
+    }
     printf("listening on port %d\n", sio_server_port(srv));
     fflush(stdout);
     sio_server_run(srv);
     sio_server_free(srv);
+    sio_app_metrics_free(metrics);
     return 0;
 }

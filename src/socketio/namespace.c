@@ -210,6 +210,11 @@ size_t sio_namespace_socket_count(const sio_namespace *nsp)
     return nsp->sockets.count;
 }
 
+size_t sio_namespace_room_count(const sio_namespace *nsp)
+{
+    return sio_rooms_count(&nsp->rooms);
+}
+
 int sio_namespace_use(sio_namespace *nsp, sio_middleware_cb mw, void *user)
 {
     if (!mw)

@@ -635,6 +635,12 @@ Test(public_api, one_server)
     cr_assert_eq(a->join_in_mw, SIO_ECLOSED);
     cr_assert_eq(a->emit_in_mw, SIO_ECLOSED);
     cr_assert_eq(sio_namespace_socket_count(a->chat), 1);
+    size_t rooms_before = sio_namespace_room_count(a->chat);
+    cr_assert_geq(rooms_before, 1, "the socket's own room");
+    cr_assert_eq(sio_socket_join(sa, "room-count-check"), 0);
+    cr_assert_eq(sio_namespace_room_count(a->chat), rooms_before + 1);
+    cr_assert_eq(sio_socket_leave(sa, "room-count-check"), 0);
+    cr_assert_eq(sio_namespace_room_count(a->chat), rooms_before);
 
     /* socket accessors */
     cr_assert_eq(strlen(sio_socket_id(sa)), 20);

@@ -1,0 +1,47 @@
+/*
+ * Operator routes of sio-server (docs/metrics.md): GET /metrics in the Prometheus text format
+ * and GET /status as JSON, both answered from the counters the layers keep (sio_server_stats and
+ * the sources the program adds), never by walking sessions. Also measures the event loop's lag.
+ * Built on the public API only.
+ */
+#ifndef SIO_APP_METRICS_H
+#define SIO_APP_METRICS_H
+
+#include <sio/sio.h>
+
+#include <stddef.h>
+
+typedef struct sio_app_metrics sio_app_metrics;
+
+/** An output buffer the sources append to. */
+typedef struct sio_app_text {
+    char *p;
+    size_t len, cap;
+    int err;
+} sio_app_text;
+
+void sio_app_text_printf(sio_app_text *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/** A family of samples: writes "# HELP", "# TYPE" and the first sample line. */
+void sio_app_metric(sio_app_text *t, const char *name, const char *type, const char *help,
+                    const char *labels, double value);
+/** Another sample of the family just started (labels like "code=\"TOKEN_INVALID\""). */
+void sio_app_sample(sio_app_text *t, const char *name, const char *labels, double value);
+
+/** A module's own counters (auth, gateway, relay, presence): appends its families to t. */
+typedef void (*sio_app_metrics_source)(sio_app_text *t, void *user);
+
+/**
+ * Registers the routes on srv (metrics_path and status_path; either may be NULL = off) and
+ * starts the loop-lag probe. node_id names this node in /status (copied). NULL on failure.
+ */
+sio_app_metrics *sio_app_metrics_new(sio_server *srv, const char *metrics_path,
+                                     const char *status_path, const char *node_id);
+/** Adds a namespace whose connected sockets are reported (sio_socket_count by namespace). */
+int sio_app_metrics_add_namespace(sio_app_metrics *m, sio_namespace *nsp);
+/** Adds a source of further metric families, written after the server's own. */
+int sio_app_metrics_add_source(sio_app_metrics *m, sio_app_metrics_source fn, void *user);
+void sio_app_metrics_free(sio_app_metrics *m);
+
+#endif
