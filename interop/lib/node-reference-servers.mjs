@@ -7,6 +7,7 @@
 //                                                  [--max-payload BYTES]
 //   node lib/node-reference-servers.mjs sio --port 0 [same options] [--connect-timeout MS]
 //                                          [--cluster-api] [--async-auth-ms MS] [--stalled-middleware]
+//                                          [--node-name NAME]
 //
 // Prints "listening on port <N>" once ready; exits 0 on SIGTERM/SIGINT.
 
@@ -26,6 +27,7 @@ function parseArgs(argv) {
     asyncAuthMs: -1,
     clusterApi: false,
     stalledMiddleware: false,
+    nodeName: null,
   };
   const numeric = {
     "--port": "port",
@@ -40,6 +42,8 @@ function parseArgs(argv) {
     const arg = argv[i];
     if (arg === "eio" || arg === "sio") {
       opts.kind = arg;
+    } else if (arg === "--node-name" && i + 1 < argv.length) {
+      opts.nodeName = argv[++i];
     } else if (arg in switches) {
       opts[switches[arg]] = true;
     } else if (arg in numeric) {
@@ -108,6 +112,10 @@ function startSocketServer(httpServer, opts) {
     socket.on("handshake", (ack) => {
       const { address, headers, query, secure, url } = socket.handshake;
       if (typeof ack === "function") ack({ address, headers, query, secure, url });
+    });
+
+    socket.on("whoami", (ack) => {
+      if (typeof ack === "function") ack(opts.nodeName ?? String(httpServer.address().port));
     });
 
     socket.on("join", (room, ack) => {

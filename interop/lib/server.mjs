@@ -64,7 +64,11 @@ export async function startServer(kind, options = {}) {
   if (options.maxPayload !== undefined) extraArgs.push("--max-payload", String(options.maxPayload));
   if (options.args) extraArgs.push(...options.args); // further flags of the C servers
 
-  const { cmd: bin, args: binArgs } = commandFor(kind, extraArgs);
+  // options.command: [program, ...args] to run instead of the reference server of `kind` (same
+  // readiness line and stop contract); the options above are appended to it
+  const { cmd: bin, args: binArgs } = options.command
+    ? { cmd: options.command[0], args: [...options.command.slice(1), ...extraArgs] }
+    : commandFor(kind, extraArgs);
   // options.wrap: a command line to run the server under (e.g. ["prlimit", "--nofile=64", "--"])
   const [cmd, ...args] = options.wrap ? [...options.wrap, bin, ...binArgs] : [bin, ...binArgs];
   const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });

@@ -473,6 +473,21 @@ static void on_cluster_query(sio_socket *s, const char *ev, const sio_args *a, s
         ack_error(ack, rc);
 }
 
+/* test extra: ack(name) with the --node-name of this process (the port when not given), so a
+ * test behind a load balancer can tell which node a client reached. */
+static char node_name[256];
+
+static void on_whoami(sio_socket *s, const char *ev, const sio_args *a, sio_ack *ack, void *u)
+{
+    if (!ack)
+        return;
+    json_text j = {0};
+    json_put(&j, "[", 1);
+    json_string(&j, node_name);
+    json_put(&j, "]", 1);
+    ack_json(ack, &j);
+}
+
 /* ---- connect middleware -------------------------------------------------------------------- */
 
 /* The auth object arrives as JSON.stringify output (no spaces), so the serialised pair can be
@@ -761,6 +776,7 @@ int main(int argc, char **argv)
     sio_cli_redis redis;
     sio_cli_redis_init(&redis);
     int verbose = 0, cluster_api = 0, stalled = 0, async_auth = -1, demo_routes = 0;
+    const char *name = NULL;
     sio_cli_flag flags[] = {
         {"--port", SIO_CLI_INT, &o.http.port, "TCP port (0 = any free port)"},
         {"--host", SIO_CLI_STR, &o.http.host, "interface to bind (default all)"},
@@ -793,6 +809,7 @@ int main(int argc, char **argv)
         {"--deny-after-ms", SIO_CLI_UINT, &deny_after_ms,
          "handshake filter: answer this long after the request (tests; header x-deny)"},
         SIO_CLI_REDIS_FLAGS(redis, o),
+        {"--node-name", SIO_CLI_STR, &name, "what the whoami event answers (default: the port)"},
         {"--verbose", SIO_CLI_BOOL, &verbose, "debug logging"},
         {NULL, 0, NULL, NULL},
     };
@@ -815,6 +832,7 @@ int main(int argc, char **argv)
     sio_namespace_on(root, "drop-transport", on_drop_transport, NULL);
     sio_namespace_on(root, "stats", on_stats, NULL);
     sio_namespace_on(root, "handshake", on_handshake, NULL);
+    sio_namespace_on(root, "whoami", on_whoami, NULL);
     if (cluster_api) {
         sio_namespace_on(root, "fetch", on_fetch, NULL);
         sio_namespace_on(root, "set-data", on_set_data, NULL);
@@ -841,12 +859,10 @@ int main(int argc, char **argv)
         setup_plain(nsp, NULL);
     }
     sio_server_add_dynamic(srv, dyn_match, setup_plain, NULL);
-    if (demo_routes)
-        add_demo_routes(srv);
-    if (deny_after_ms && !deny_header)
-        deny_header = "x-deny";
-    if (deny_header)
-        sio_server_set_allow_request(srv, allow_request, srv);
+    if (name)
+        snprintf(node_name, sizeof(node_name), "%s", name);
+    else
+        snprintf(node_name, sizeof(node_name), "%d", sio_server_port(srv));
     printf("listening on port %d\n", sio_server_port(srv));
     fflush(stdout);
     sio_server_run(srv);
