@@ -820,6 +820,12 @@ int main(int argc, char **argv)
     sio_server *srv = sio_server_new(NULL, &o);
     if (!srv)
         return 1;
+    if (demo_routes)
+        add_demo_routes(srv);
+    if (deny_after_ms && !deny_header)
+        deny_header = "x-deny";
+    if (deny_header)
+        sio_server_set_allow_request(srv, allow_request, srv);
     sio_namespace *root = sio_server_of(srv, "/");
     setup_plain(root, NULL);
     sio_namespace_on(root, "message", on_message, NULL);
