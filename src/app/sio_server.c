@@ -4,12 +4,15 @@
  * port 3000 at /socket.io/ with Node's defaults and answers GET /health. The chat gateway (JWT
  * auth, rooms, backend emits) builds on this binary.
  */
+#include <sio/auth.h>
+#include <sio/http.h>
 #include <sio/sio.h>
 
 #include "app/cli.h"
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -54,6 +57,52 @@ static void on_disconnect(sio_socket *s, const char *reason, void *user)
     app_log(SIO_LOG_DEBUG, "socket %s disconnected: %s", sio_socket_id(s), reason);
 }
 
+/* GET <stats-path>/auth: the authenticator's counters as JSON. */
+static void auth_stats_route(sio_http_request *req, void *user)
+{
+    sio_auth_stats st;
+    sio_auth_get_stats(user, &st);
+    char body[768];
+    int n = snprintf(
+        body, sizeof(body),
+        "{\"accepted\":%llu,\"refused\":{\"TOKEN_MISSING\":%llu,\"TOKEN_INVALID\":%llu,"
+        "\"TOKEN_EXPIRED\":%llu,\"TOKEN_NOT_YET_VALID\":%llu,\"TOKEN_ALGORITHM\":%llu,"
+        "\"TOKEN_AUDIENCE\":%llu,\"TOKEN_ISSUER\":%llu},\"refreshes_ok\":%llu,"
+        "\"refreshes_refused\":%llu,\"expiring_notices\":%llu,\"expired_disconnects\":%llu,"
+        "\"jwks_fetches\":%llu,\"jwks_fetch_failures\":%llu,\"keys\":%zu}",
+        (unsigned long long)st.accepted, (unsigned long long)st.refused_missing,
+        (unsigned long long)st.refused_invalid, (unsigned long long)st.refused_expired,
+        (unsigned long long)st.refused_not_yet_valid, (unsigned long long)st.refused_algorithm,
+        (unsigned long long)st.refused_audience, (unsigned long long)st.refused_issuer,
+        (unsigned long long)st.refreshes_ok, (unsigned long long)st.refreshes_refused,
+        (unsigned long long)st.expiring_notices, (unsigned long long)st.expired_disconnects,
+        (unsigned long long)st.jwks_fetches, (unsigned long long)st.jwks_fetch_failures, st.keys);
+    sio_http_header ct = {"content-type", "application/json"};
+    sio_http_respond(req, 200, &ct, 1, body, (size_t)n);
+}
+
+/* With a key configured, every namespace requires a token: the authenticator protects "/" (the
+ * program's only namespace; one the program adds must call sio_auth_protect too). Returns the
+ * authenticator, NULL when no key is configured, or exits the program on a bad configuration. */
+static sio_auth *setup_auth(sio_server *srv, sio_cli_auth *cli, const char *stats_path)
+{
+    if (!cli->enabled)
+        return NULL;
+    int err = 0;
+    sio_auth *auth = sio_auth_new(srv, &cli->cfg, &err);
+    if (!auth || sio_auth_protect(auth, sio_server_of(srv, "/")) < 0) {
+        app_log(SIO_LOG_ERROR, "JWT authentication: %s", sio_strerror(auth ? SIO_ENOMEM : err));
+        exit(1);
+    }
+    if (stats_path && stats_path[0]) {
+        char path[512];
+        snprintf(path, sizeof(path), "%s/auth", strcmp(stats_path, "/") ? stats_path : "");
+        sio_http_route r = {.method = "GET", .path = path, .cb = auth_stats_route, .user = auth};
+        sio_server_route_add(srv, &r);
+    }
+    return auth;
+}
+
 int main(int argc, char **argv)
 {
     sio_server_options o;
@@ -64,6 +113,8 @@ int main(int argc, char **argv)
     int verbose = 0, quiet = 0;
     sio_cli_redis redis;
     sio_cli_redis_init(&redis);
+    sio_cli_auth auth_flags;
+    sio_cli_auth_init(&auth_flags);
     sio_cli_flag flags[] = {
         /* HTTP */
         {"--port", SIO_CLI_INT, &h->port, "TCP port (default 3000; 0 = any free port)"},
@@ -117,6 +168,7 @@ int main(int argc, char **argv)
         {"--requests-timeout", SIO_CLI_UINT, &o.adapter.requests_timeout_ms,
          "ms cluster queries wait for other servers (5000)"},
         SIO_CLI_REDIS_FLAGS(redis, o),
+        SIO_CLI_AUTH_FLAGS(auth_flags),
         /* server */
         {"--shutdown-timeout", SIO_CLI_UINT, &o.shutdown_timeout_ms,
          "ms to close connections on SIGTERM/SIGINT (10000)"},
@@ -128,7 +180,8 @@ int main(int argc, char **argv)
     };
     if (sio_cli_parse(argc, argv, flags, "sio-server") < 0)
         return 2;
-    if (sio_cli_redis_apply(&redis, &o, "sio-server") < 0)
+    if (sio_cli_redis_apply(&redis, &o, "sio-server") < 0 ||
+        sio_cli_auth_apply(&auth_flags, "sio-server") < 0)
         return 2;
     if (o.health_path && !o.health_path[0])
         o.health_path = NULL;
@@ -137,12 +190,14 @@ int main(int argc, char **argv)
     sio_server *srv = sio_server_new(NULL, &o);
     if (!srv)
         return 1;
+    sio_auth *auth = setup_auth(srv, &auth_flags, o.stats_path);
     sio_namespace *root = sio_server_of(srv, "/");
     sio_namespace_on_connection(root, on_connection, NULL);
     sio_namespace_on_disconnect(root, on_disconnect, NULL);
     printf("listening on port %d\n", sio_server_port(srv));
     fflush(stdout);
     sio_server_run(srv);
+    sio_auth_free(auth);
     sio_server_free(srv);
     return 0;
 }
