@@ -9,7 +9,7 @@
 #     formatter over its own libevent connections;
 #   - src/adapter/redis/ includes only libc, include/, src/common/, protocol/, its own headers,
 #     libevent (<event2/...>), hiredis and OpenSSL (TLS through bufferevent_openssl);
-#   - the JWT verifier and the authenticator's pure helpers (src/auth/ jwt, jwk, claims, token and
+#   - the JWT verifier and the authenticator's pure parts (src/auth/ jwt, jwk, claims, token and
 #     their headers) include only libc, include/, src/common/, jansson, OpenSSL and src/auth/
 #     headers: no loop, no HTTP client (those are for auth.c and protect.c);
 #   - src/httpc/ (the HTTP client) includes only libc, include/, src/common/, protocol/, its own

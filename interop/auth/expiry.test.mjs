@@ -5,7 +5,7 @@
 
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { SECRET, ID, now, jwtSign, startAuthServer, authStats, tryConnect } from "./helpers.mjs";
+import { SECRET, ID, now, jwtSign, startAuthServer, authStats, tryConnect } from "./common.mjs";
 import { nextEvent, sleep, withTimeout } from "../lib/util.mjs";
 
 const MODES = ["websocket", "polling"];

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import {
   SECRET, ID, exp, keyPair, writeJwks, jwtSign, joseSign, startAuthServer, authStats,
   expectAccepted, expectRefused, startJwksServer,
-} from "./helpers.mjs";
+} from "./common.mjs";
 import { sleep } from "../lib/util.mjs";
 
 const MODES = ["websocket", "polling"];

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import {
   SECRET, ID, exp, now, keyPair, jwtSign, startAuthServer, authStats, expectAccepted,
   expectRefused, tryConnect,
-} from "./helpers.mjs";
+} from "./common.mjs";
 
 const MODES = ["websocket", "polling"];
 const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");

@@ -1,5 +1,5 @@
 /*
- * Pure helpers of the connect-time authenticator (include/sio/auth.h): finding the token in a
+ * Pure parts of the connect-time authenticator (include/sio/auth.h): finding the token in a
  * handshake, planning the expiry timers of a session, parsing claim-name lists. No sockets, no
  * loop, no logging: unit-tested on their own.
  */

@@ -146,7 +146,7 @@ Test(public_auth, refusals_claims_refresh_and_expiry, .timeout = 30)
     long long now = (long long)time(NULL);
     char payload[256];
     snprintf(payload, sizeof(payload),
-             "{\"sub\":\"u1\",\"tenant_id\":7,\"role\":\"agent\",\"exp\":%lld}", now + 2);
+             "{\"sub\":\"u1\",\"tenant_id\":7,\"role\":\"support\",\"exp\":%lld}", now + 2);
     snprintf(json, sizeof(json), "{\"token\":\"%s\"}", token(payload));
     poll_client *c = poll_client_open(a.base, sio_server_port(a.srv), NULL, WAIT_MS);
     p = poll_client_connect(c, "/", json, WAIT_MS);
@@ -154,7 +154,7 @@ Test(public_auth, refusals_claims_refresh_and_expiry, .timeout = 30)
     free(p);
     cr_assert_eq(a.after_calls, 1);
     cr_assert_str_eq(a.after_user, "u1");
-    cr_assert_str_eq(a.data, "{\"user_id\":\"u1\",\"organization_id\":\"7\",\"role\":\"agent\"}");
+    cr_assert_str_eq(a.data, "{\"user_id\":\"u1\",\"organization_id\":\"7\",\"role\":\"support\"}");
 
     snprintf(payload, sizeof(payload), "{\"sub\":\"u2\",\"exp\":%lld}", now + 60);
     snprintf(json, sizeof(json), "421[\"auth:refresh\",{\"token\":\"%s\"}]", token(payload));

@@ -1,5 +1,5 @@
 /*
- * The pure helpers of the authenticator (src/auth/session.h): where the token is found, first
+ * The pure parts of the authenticator (src/auth/session.h): where the token is found, first
  * source wins; the expiry plan; claim-name lists.
  */
 #include <stdlib.h>

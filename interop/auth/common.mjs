@@ -1,5 +1,5 @@
 // Shared by the auth interop tests: sio-server started with JWT flags, key pairs written as PEM
-// files, tokens from jsonwebtoken and jose, a JWKS URL server, and connection helpers.
+// files, tokens from jsonwebtoken and jose, a JWKS URL server, and connection functions.
 
 import { generateKeyPairSync, createPublicKey } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
@@ -53,7 +53,7 @@ export async function joseSign(payload, privateKey, alg, header = {}) {
 }
 
 /** The identity every test token carries. */
-export const ID = { sub: "user-1", organization_id: "org-1", role: "agent" };
+export const ID = { sub: "user-1", organization_id: "org-1", role: "support" };
 export const exp = (s = 600) => ({ exp: now() + s });
 
 export async function startAuthServer(args) {
