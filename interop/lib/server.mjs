@@ -39,14 +39,14 @@ function binaryFor(kind) {
   return path.join(defaultBuildDir, "src", "app", `${kind}-reference-server`);
 }
 
-function commandFor(kind, extraArgs) {
+function commandFor(kind, extraArgs, binOverride) {
   if (TARGET === "node") {
     return {
       cmd: process.execPath,
       args: [path.join(here, "node-reference-servers.mjs"), kind, "--port", "0", ...extraArgs],
     };
   }
-  const bin = binaryFor(kind);
+  const bin = binOverride ?? binaryFor(kind);
   if (!existsSync(bin)) {
     throw new Error(`server binary not found: ${bin} (set ${kind === "eio" ? "EIO" : "SIO"}_SERVER or build it)`);
   }
@@ -55,7 +55,8 @@ function commandFor(kind, extraArgs) {
 
 /**
  * @param {"eio"|"sio"} kind
- * @param {{pingInterval?: number, pingTimeout?: number, maxPayload?: number}} [options]
+ * @param {{pingInterval?: number, pingTimeout?: number, maxPayload?: number, args?: string[],
+ *          bin?: string}} [options]
  */
 export async function startServer(kind, options = {}) {
   const extraArgs = [];
@@ -65,10 +66,11 @@ export async function startServer(kind, options = {}) {
   if (options.args) extraArgs.push(...options.args); // further flags of the C servers
 
   // options.command: [program, ...args] to run instead of the reference server of `kind` (same
-  // readiness line and stop contract); the options above are appended to it
+  // readiness line and stop contract); the options above are appended to it. options.bin:
+  // another C program than the reference server (e.g. sio-server), run with --port 0
   const { cmd: bin, args: binArgs } = options.command
     ? { cmd: options.command[0], args: [...options.command.slice(1), ...extraArgs] }
-    : commandFor(kind, extraArgs);
+    : commandFor(kind, extraArgs, options.bin);
   // options.wrap: a command line to run the server under (e.g. ["prlimit", "--nofile=64", "--"])
   const [cmd, ...args] = options.wrap ? [...options.wrap, bin, ...binArgs] : [bin, ...binArgs];
   const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });

@@ -42,6 +42,13 @@ static int parse_value(const sio_cli_flag *f, const char *v)
     case SIO_CLI_STR:
         *(const char **)f->target = v;
         return 0;
+    case SIO_CLI_STRS: {
+        sio_cli_strs *l = f->target;
+        if (l->n == SIO_CLI_STRS_MAX)
+            return -1;
+        l->v[l->n++] = v;
+        return 0;
+    }
     case SIO_CLI_BOOL:
         break;
     }
@@ -103,5 +110,88 @@ int sio_cli_redis_apply(sio_cli_redis *r, sio_server_options *o, const char *pro
     }
     o->adapter.ops = sio_adapter_redis();
     o->adapter.config = &r->cfg;
+    return 0;
+}
+
+void sio_cli_auth_init(sio_cli_auth *a)
+{
+    memset(a, 0, sizeof(*a));
+    sio_auth_config_init(&a->cfg);
+}
+
+/* The flag's value, else the environment variable's (NULL when neither or empty). */
+static const char *flag_or_env(const char *flag, const char *env)
+{
+    const char *v = flag ? flag : getenv(env);
+    return v && *v ? v : NULL;
+}
+
+static int seconds(const char *v, unsigned *out, const char *name, const char *prog)
+{
+    char *end;
+    errno = 0;
+    unsigned long n = v ? strtoul(v, &end, 10) : 0;
+    if (!v)
+        return 0;
+    if (errno || *end || v[0] == '-' || n > 100000000UL) {
+        fprintf(stderr, "%s: bad value for %s: %s\n", prog, name, v);
+        return -1;
+    }
+    *out = (unsigned)n;
+    return 0;
+}
+
+/* SIO_JWT_PUBLIC_KEY: comma-separated paths, split in a static copy (the program's lifetime). */
+static int env_public_keys(sio_cli_strs *l)
+{
+    static char copy[4096];
+    const char *v = getenv("SIO_JWT_PUBLIC_KEY");
+    if (!v || !*v)
+        return 0;
+    if (strlen(v) >= sizeof(copy))
+        return -1;
+    strcpy(copy, v);
+    for (char *save = NULL, *p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+        if (l->n == SIO_CLI_STRS_MAX)
+            return -1;
+        l->v[l->n++] = p;
+    }
+    return 0;
+}
+
+int sio_cli_auth_apply(sio_cli_auth *a, const char *prog)
+{
+    sio_auth_config *c = &a->cfg;
+    const char *secret = flag_or_env(a->secret, "SIO_JWT_SECRET");
+    if (secret) {
+        c->secret = secret;
+        c->secret_len = strlen(secret);
+    }
+    c->secret_file = flag_or_env(c->secret_file, "SIO_JWT_SECRET_FILE");
+    if (!a->public_keys.n && env_public_keys(&a->public_keys) < 0) {
+        fprintf(stderr, "%s: SIO_JWT_PUBLIC_KEY: too many or too long\n", prog);
+        return -1;
+    }
+    c->public_key_files = a->public_keys.v;
+    c->n_public_key_files = a->public_keys.n;
+    c->jwks_file = flag_or_env(c->jwks_file, "SIO_JWKS_FILE");
+    c->jwks_url = flag_or_env(c->jwks_url, "SIO_JWKS_URL");
+    c->jwks_ca_file = flag_or_env(c->jwks_ca_file, "SIO_JWKS_CA_FILE");
+    c->algorithms = flag_or_env(c->algorithms, "SIO_JWT_ALGORITHMS");
+    c->issuer = flag_or_env(c->issuer, "SIO_JWT_ISSUER");
+    c->audience = flag_or_env(c->audience, "SIO_JWT_AUDIENCE");
+    c->user_claim = flag_or_env(c->user_claim, "SIO_JWT_USER_CLAIM");
+    c->org_claim = flag_or_env(c->org_claim, "SIO_JWT_ORG_CLAIM");
+    c->role_claim = flag_or_env(c->role_claim, "SIO_JWT_ROLE_CLAIM");
+    if (seconds(flag_or_env(a->leeway, "SIO_JWT_LEEWAY"), &c->leeway_s, "--jwt-leeway", prog) ||
+        seconds(flag_or_env(a->notice, "SIO_JWT_EXPIRING_NOTICE"), &c->expiring_notice_s,
+                "--jwt-expiring-notice", prog) ||
+        seconds(flag_or_env(a->refresh, "SIO_JWKS_REFRESH"), &c->jwks_refresh_s, "--jwks-refresh",
+                prog) ||
+        seconds(flag_or_env(a->min_refetch, "SIO_JWKS_MIN_REFETCH"), &c->jwks_min_refetch_s,
+                "--jwks-min-refetch", prog))
+        return -1;
+    a->enabled =
+        c->secret || c->secret_file || c->n_public_key_files || c->jwks_file || c->jwks_url;
     return 0;
 }

@@ -5,12 +5,29 @@
 #ifndef SIO_APP_CLI_H
 #define SIO_APP_CLI_H
 
-enum sio_cli_type { SIO_CLI_INT, SIO_CLI_UINT, SIO_CLI_SIZE, SIO_CLI_STR, SIO_CLI_BOOL };
+#include <stddef.h>
+
+enum sio_cli_type {
+    SIO_CLI_INT,
+    SIO_CLI_UINT,
+    SIO_CLI_SIZE,
+    SIO_CLI_STR,
+    SIO_CLI_BOOL,
+    SIO_CLI_STRS, /* repeatable: each occurrence appends to a sio_cli_strs */
+};
+
+/** The values of a repeatable flag (pointing into argv), in order. */
+enum { SIO_CLI_STRS_MAX = 32 };
+typedef struct sio_cli_strs {
+    const char *v[SIO_CLI_STRS_MAX];
+    size_t n;
+} sio_cli_strs;
 
 typedef struct sio_cli_flag {
     const char *name;
     enum sio_cli_type type;
-    void *target; /* int, unsigned, size_t, const char * (points into argv) or int (set to 1) */
+    void *target; /* int, unsigned, size_t, const char * (points into argv), int (set to 1) or
+                     sio_cli_strs */
     const char *help;
 } sio_cli_flag;
 
@@ -48,5 +65,54 @@ void sio_cli_redis_init(sio_cli_redis *r);
 /** With --redis given, checks the modes and points o's adapter at r (r must outlive the server).
  *  Returns 0, or -1 after printing what is wrong. */
 int sio_cli_redis_apply(sio_cli_redis *r, sio_server_options *o, const char *prog);
+
+/* JWT authentication flags (docs/auth.md), shared likewise: SIO_CLI_AUTH_FLAGS(a) in the table,
+ * then sio_cli_auth_apply, which also reads the SIO_* environment variables for flags not given. */
+#include <sio/auth.h>
+
+typedef struct sio_cli_auth {
+    sio_auth_config cfg;
+    const char *secret; /* --jwt-secret */
+    sio_cli_strs public_keys;
+    const char *leeway, *notice, *refresh, *min_refetch; /* numbers, parsed by apply */
+    int enabled;                                         /* set by apply: a key is configured */
+} sio_cli_auth;
+
+void sio_cli_auth_init(sio_cli_auth *a);
+
+#define SIO_CLI_AUTH_FLAGS(a)                                                                      \
+    {"--jwt-secret", SIO_CLI_STR, &(a).secret, "HMAC secret of HS* tokens (env SIO_JWT_SECRET)"},  \
+        {"--jwt-secret-file", SIO_CLI_STR, &(a).cfg.secret_file,                                   \
+         "file holding the HMAC secret (SIO_JWT_SECRET_FILE)"},                                    \
+        {"--jwt-public-key", SIO_CLI_STRS, &(a).public_keys,                                       \
+         "PEM public key or certificate, repeatable (SIO_JWT_PUBLIC_KEY, comma-separated)"},       \
+        {"--jwks-file", SIO_CLI_STR, &(a).cfg.jwks_file, "JWKS or JWK file (SIO_JWKS_FILE)"},      \
+        {"--jwks-url", SIO_CLI_STR, &(a).cfg.jwks_url, "JWKS URL, http(s) (SIO_JWKS_URL)"},        \
+        {"--jwks-ca-file", SIO_CLI_STR, &(a).cfg.jwks_ca_file,                                     \
+         "PEM bundle trusted for the JWKS URL (system store; SIO_JWKS_CA_FILE)"},                  \
+        {"--jwks-refresh", SIO_CLI_STR, &(a).refresh,                                              \
+         "s between JWKS URL refreshes (600; SIO_JWKS_REFRESH)"},                                  \
+        {"--jwks-min-refetch", SIO_CLI_STR, &(a).min_refetch,                                      \
+         "fewest s between fetches on an unknown kid (30; SIO_JWKS_MIN_REFETCH)"},                 \
+        {"--jwt-algorithms", SIO_CLI_STR, &(a).cfg.algorithms,                                     \
+         "allowed algs, e.g. RS256,ES256 (all the keys allow; SIO_JWT_ALGORITHMS)"},               \
+        {"--jwt-issuer", SIO_CLI_STR, &(a).cfg.issuer, "required iss (SIO_JWT_ISSUER)"},           \
+        {"--jwt-audience", SIO_CLI_STR, &(a).cfg.audience, "required aud (SIO_JWT_AUDIENCE)"},     \
+        {"--jwt-leeway", SIO_CLI_STR, &(a).leeway,                                                 \
+         "s of clock skew on exp/nbf (30; SIO_JWT_LEEWAY)"},                                       \
+        {"--jwt-expiring-notice", SIO_CLI_STR, &(a).notice,                                        \
+         "s before exp to emit auth:expiring (60; SIO_JWT_EXPIRING_NOTICE)"},                      \
+        {"--jwt-user-claim", SIO_CLI_STR, &(a).cfg.user_claim,                                     \
+         "user id claims (sub,nameid,user_id; SIO_JWT_USER_CLAIM)"},                               \
+        {"--jwt-org-claim", SIO_CLI_STR, &(a).cfg.org_claim,                                       \
+         "organization claims (organization_id,tenant_id; SIO_JWT_ORG_CLAIM)"},                    \
+    {                                                                                              \
+        "--jwt-role-claim", SIO_CLI_STR, &(a).cfg.role_claim,                                      \
+            "role claims (role; SIO_JWT_ROLE_CLAIM)"                                               \
+    }
+
+/** Fills flags not given from the environment and checks the numbers. Returns 0 (a->enabled
+ *  says whether any key source is configured) or -1 after printing what is wrong. */
+int sio_cli_auth_apply(sio_cli_auth *a, const char *prog);
 
 #endif

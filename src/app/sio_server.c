@@ -4,6 +4,8 @@
  * port 3000 at /socket.io/ with Node's defaults and answers GET /health. The chat gateway (JWT
  * auth, rooms, backend emits) builds on this binary.
  */
+#include <sio/auth.h>
+#include <sio/http.h>
 #include <sio/sio.h>
 
 #include "app/cli.h"
@@ -11,6 +13,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -56,6 +59,96 @@ static void on_disconnect(sio_socket *s, const char *reason, void *user)
     app_log(SIO_LOG_DEBUG, "socket %s disconnected: %s", sio_socket_id(s), reason);
 }
 
+/* GET <stats-path>/auth: the authenticator's counters as JSON. */
+static void auth_stats_route(sio_http_request *req, void *user)
+{
+    sio_auth_stats st;
+    sio_auth_get_stats(user, &st);
+    char body[768];
+    int n = snprintf(
+        body, sizeof(body),
+        "{\"accepted\":%llu,\"refused\":{\"TOKEN_MISSING\":%llu,\"TOKEN_INVALID\":%llu,"
+        "\"TOKEN_EXPIRED\":%llu,\"TOKEN_NOT_YET_VALID\":%llu,\"TOKEN_ALGORITHM\":%llu,"
+        "\"TOKEN_AUDIENCE\":%llu,\"TOKEN_ISSUER\":%llu},\"refreshes_ok\":%llu,"
+        "\"refreshes_refused\":%llu,\"expiring_notices\":%llu,\"expired_disconnects\":%llu,"
+        "\"jwks_fetches\":%llu,\"jwks_fetch_failures\":%llu,\"keys\":%zu}",
+        (unsigned long long)st.accepted, (unsigned long long)st.refused_missing,
+        (unsigned long long)st.refused_invalid, (unsigned long long)st.refused_expired,
+        (unsigned long long)st.refused_not_yet_valid, (unsigned long long)st.refused_algorithm,
+        (unsigned long long)st.refused_audience, (unsigned long long)st.refused_issuer,
+        (unsigned long long)st.refreshes_ok, (unsigned long long)st.refreshes_refused,
+        (unsigned long long)st.expiring_notices, (unsigned long long)st.expired_disconnects,
+        (unsigned long long)st.jwks_fetches, (unsigned long long)st.jwks_fetch_failures, st.keys);
+    sio_http_header ct = {"content-type", "application/json"};
+    sio_http_respond(req, 200, &ct, 1, body, (size_t)n);
+}
+
+/* With a key configured, every namespace requires a token: the authenticator protects "/" (the
+ * program's only namespace; one the program adds must call sio_auth_protect too). Returns the
+ * authenticator, NULL when no key is configured, or exits the program on a bad configuration. */
+static sio_auth *setup_auth(sio_server *srv, sio_cli_auth *cli, const char *stats_path)
+{
+    if (!cli->enabled)
+        return NULL;
+    int err = 0;
+    sio_auth *auth = sio_auth_new(srv, &cli->cfg, &err);
+    if (!auth || sio_auth_protect(auth, sio_server_of(srv, "/")) < 0) {
+        app_log(SIO_LOG_ERROR, "JWT authentication: %s", sio_strerror(auth ? SIO_ENOMEM : err));
+        exit(1);
+    }
+    if (stats_path && stats_path[0]) {
+        char path[512];
+        snprintf(path, sizeof(path), "%s/auth", strcmp(stats_path, "/") ? stats_path : "");
+        sio_http_route r = {.method = "GET", .path = path, .cb = auth_stats_route, .user = auth};
+        sio_server_route_add(srv, &r);
+    }
+    return auth;
+}
+
+/* Authentication counters for /metrics (docs/metrics.md). */
+static void auth_metrics(sio_app_text *t, void *user)
+{
+    sio_auth_stats st;
+    sio_auth_get_stats(user, &st);
+    const struct {
+        const char *code;
+        uint64_t v;
+    } refused[] = {
+        {"TOKEN_MISSING", st.refused_missing},
+        {"TOKEN_INVALID", st.refused_invalid},
+        {"TOKEN_EXPIRED", st.refused_expired},
+        {"TOKEN_NOT_YET_VALID", st.refused_not_yet_valid},
+        {"TOKEN_ALGORITHM", st.refused_algorithm},
+        {"TOKEN_AUDIENCE", st.refused_audience},
+        {"TOKEN_ISSUER", st.refused_issuer},
+    };
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        char labels[48];
+        snprintf(labels, sizeof(labels), "code=\"%s\"", refused[i].code);
+        if (i == 0)
+            sio_app_metric(t, "sio_auth_failures_total", "counter",
+                           "connections refused by JWT authentication, by code", labels,
+                           (double)refused[i].v);
+        else
+            sio_app_sample(t, "sio_auth_failures_total", labels, (double)refused[i].v);
+    }
+    sio_app_metric(t, "sio_auth_accepted_total", "counter", "connections whose token verified",
+                   NULL, (double)st.accepted);
+    sio_app_metric(t, "sio_auth_refreshes_total", "counter", "auth:refresh outcomes",
+                   "result=\"ok\"", (double)st.refreshes_ok);
+    sio_app_sample(t, "sio_auth_refreshes_total", "result=\"refused\"",
+                   (double)st.refreshes_refused);
+    sio_app_metric(t, "sio_auth_expired_disconnects_total", "counter",
+                   "sockets disconnected when their token expired", NULL,
+                   (double)st.expired_disconnects);
+    sio_app_metric(t, "sio_auth_jwks_fetches_total", "counter", "JWKS URL fetches, by result",
+                   "result=\"started\"", (double)st.jwks_fetches);
+    sio_app_sample(t, "sio_auth_jwks_fetches_total", "result=\"failed\"",
+                   (double)st.jwks_fetch_failures);
+    sio_app_metric(t, "sio_auth_keys", "gauge", "keys in the current key set", NULL,
+                   (double)st.keys);
+}
+
 int main(int argc, char **argv)
 {
     sio_server_options o;
@@ -67,6 +160,8 @@ int main(int argc, char **argv)
     sio_cli_redis redis;
     sio_cli_redis_init(&redis);
     const char *metrics_path = "/metrics", *status_path = "/status", *node_id = NULL;
+    sio_cli_auth auth_flags;
+    sio_cli_auth_init(&auth_flags);
     sio_cli_flag flags[] = {
         /* HTTP */
         {"--port", SIO_CLI_INT, &h->port, "TCP port (default 3000; 0 = any free port)"},
@@ -120,6 +215,7 @@ int main(int argc, char **argv)
         {"--requests-timeout", SIO_CLI_UINT, &o.adapter.requests_timeout_ms,
          "ms cluster queries wait for other servers (5000)"},
         SIO_CLI_REDIS_FLAGS(redis, o),
+        SIO_CLI_AUTH_FLAGS(auth_flags),
         /* server */
         {"--shutdown-timeout", SIO_CLI_UINT, &o.shutdown_timeout_ms,
          "ms to close connections on SIGTERM/SIGINT (10000)"},
@@ -135,7 +231,8 @@ int main(int argc, char **argv)
     };
     if (sio_cli_parse(argc, argv, flags, "sio-server") < 0)
         return 2;
-    if (sio_cli_redis_apply(&redis, &o, "sio-server") < 0)
+    if (sio_cli_redis_apply(&redis, &o, "sio-server") < 0 ||
+        sio_cli_auth_apply(&auth_flags, "sio-server") < 0)
         return 2;
     if (o.health_path && !o.health_path[0])
         o.health_path = NULL;
@@ -144,6 +241,7 @@ int main(int argc, char **argv)
     sio_server *srv = sio_server_new(NULL, &o);
     if (!srv)
         return 1;
+    sio_auth *auth = setup_auth(srv, &auth_flags, o.stats_path);
     sio_namespace *root = sio_server_of(srv, "/");
     sio_namespace_on_connection(root, on_connection, NULL);
     sio_namespace_on_disconnect(root, on_disconnect, NULL);
@@ -155,7 +253,8 @@ int main(int argc, char **argv)
         node_id = name;
     }
     sio_app_metrics *metrics = sio_app_metrics_new(srv, metrics_path, status_path, node_id);
-    if (!metrics || sio_app_metrics_add_namespace(metrics, root) < 0) {
+    if (!metrics || sio_app_metrics_add_namespace(metrics, root) < 0 ||
+        (auth && sio_app_metrics_add_source(metrics, auth_metrics, auth) < 0)) {
         fprintf(stderr, "sio-server: cannot register the metrics and status routes\n");
         sio_server_free(srv);
         return 1;
@@ -163,6 +262,7 @@ int main(int argc, char **argv)
     printf("listening on port %d\n", sio_server_port(srv));
     fflush(stdout);
     sio_server_run(srv);
+    sio_auth_free(auth);
     sio_server_free(srv);
     sio_app_metrics_free(metrics);
     return 0;

@@ -379,8 +379,8 @@ static int check_header(const json_t *hdr, const sio_jwt_options *o, const char 
     return SIO_JWT_OK;
 }
 
-/* Tries every key the kid and the pinning admit. With a kid, only keys carrying that kid qualify;
- * without one, every key pinned to alg does. */
+/* Tries every key the kid and the pinning admit. With a kid, only keys carrying that kid qualify
+ * (or, when none does, keys without a kid); without one, every key pinned to alg does. */
 static int check_signature(const sio_jwt_keyset *ks, int alg, const char *kid, const uint8_t *in,
                            size_t n, const uint8_t *sig, size_t slen, sio_jwt_detail *d)
 {
@@ -398,6 +398,15 @@ static int check_signature(const sio_jwt_keyset *ks, int alg, const char *kid, c
             return SIO_JWT_OK;
     }
     if (kid && !kid_seen) {
+        /* No key carries this kid. Keys loaded without one (a secret, a PEM file) serve any kid:
+         * issuers stamp a kid on tokens whatever the verifier was configured with. The kid stays
+         * reported as unknown, so that a JWKS refresh is still tried when they do not verify. */
+        for (size_t i = 0; ks && i < ks->count; i++) {
+            const jwt_key *k = &ks->keys[i];
+            if (!k->kid && (k->algs & SIO_JWT_ALG_BIT(alg)) &&
+                verify_signature(k, alg, in, n, sig, slen))
+                return SIO_JWT_OK;
+        }
         d->unknown_kid = true;
         return fail(d, SIO_JWT_TOKEN_INVALID, "unknown kid");
     }

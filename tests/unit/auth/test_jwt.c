@@ -497,6 +497,21 @@ Test(jwt_pinning, kid_selects_only_keys_with_that_kid)
     sio_jwt_keyset_free(ks);
 }
 
+Test(jwt_pinning, keys_without_kid_serve_any_kid)
+{
+    sio_jwt_keyset *ks = secret_keyset();
+    sio_jwt_detail d;
+    /* a secret loaded without kid verifies a token that names one, and reports it unknown only
+     * when the signature does not match */
+    expect(verify(ks, hs256("{\"alg\":\"HS256\",\"kid\":\"k1\"}", all_payload), &d), d, SIO_JWT_OK,
+           NULL);
+    const char *t =
+        hmac_token("{\"alg\":\"HS256\",\"kid\":\"k1\"}", all_payload, EVP_sha256(), "other", 5);
+    expect(verify(ks, t, &d), d, SIO_JWT_TOKEN_INVALID, "unknown kid");
+    cr_assert(d.unknown_kid);
+    sio_jwt_keyset_free(ks);
+}
+
 /* ---- key loading ----------------------------------------------------------------------------- */
 
 Test(jwt_keys, rsa_1024_is_refused_at_load)
