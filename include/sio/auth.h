@@ -111,6 +111,16 @@ typedef struct sio_auth_stats {
     size_t keys;                                /* keys in the current set */
 } sio_auth_stats;
 
+/**
+ * Verifies a bearer token with the current key set, for HTTP APIs authenticated with the same
+ * tokens (sio-server's backend API). No key fetch happens here: a kid unknown to the current set
+ * fails. On success the role claim (the configured names) is copied into role (NUL-terminated,
+ * "" when absent; cut to role_cap - 1 bytes). Returns 0, or a negative code with *code set to
+ * the connect_error name ("TOKEN_INVALID", "TOKEN_EXPIRED", ...; static). Never logs the token.
+ */
+SIO_API int sio_auth_verify_token(sio_auth *a, const char *token, char *role, size_t role_cap,
+                                  const char **code);
+
 /** Fills out with a's counters. */
 SIO_API void sio_auth_get_stats(const sio_auth *a, sio_auth_stats *out);
 

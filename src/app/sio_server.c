@@ -9,6 +9,7 @@
 #include <sio/sio.h>
 
 #include "app/cli.h"
+#include "app/backend_api.h"
 #include "app/metrics.h"
 
 #include <stdarg.h>
@@ -160,6 +161,9 @@ int main(int argc, char **argv)
     sio_cli_redis redis;
     sio_cli_redis_init(&redis);
     const char *metrics_path = "/metrics", *status_path = "/status", *node_id = NULL;
+    sio_backend_api_options api_o;
+    sio_backend_api_options_init(&api_o);
+    api_o.token = getenv("SIO_API_TOKEN");
     sio_cli_auth auth_flags;
     sio_cli_auth_init(&auth_flags);
     sio_cli_flag flags[] = {
@@ -221,6 +225,11 @@ int main(int argc, char **argv)
          "ms to close connections on SIGTERM/SIGINT (10000)"},
         {"--stats-path", SIO_CLI_STR, &o.stats_path, "serve counters as JSON at this path (off)"},
         {"--health-path", SIO_CLI_STR, &o.health_path, "health route (/health; \"\" = off)"},
+        {"--api-token", SIO_CLI_STR, &api_o.token,
+         "backend API bearer secret (SIO_API_TOKEN); enables /api/emit, /api/disconnect, "
+         "/api/sockets"},
+        {"--api-role", SIO_CLI_STR, &api_o.role, "JWT role accepted by the backend API (admin)"},
+        {"--api-max-body", SIO_CLI_SIZE, &api_o.max_body, "backend API body limit (1 MiB)"},
         {"--metrics-path", SIO_CLI_STR, &metrics_path,
          "Prometheus metrics route (/metrics; \"\" = off)"},
         {"--status-path", SIO_CLI_STR, &status_path, "status JSON route (/status; \"\" = off)"},
@@ -259,11 +268,23 @@ int main(int argc, char **argv)
         sio_server_free(srv);
         return 1;
     }
+    sio_backend_api *api = NULL;
+    if ((api_o.token && *api_o.token) || auth) {
+        api_o.auth = auth;
+        if (!(api = sio_backend_api_new(srv, &api_o))) {
+            fprintf(stderr, "sio-server: cannot register the backend API routes\n");
+            sio_server_free(srv);
+            return 1;
+        }
+        app_log(SIO_LOG_INFO, "backend API on /api/ (%s%s%s)", api_o.token ? "service token" : "",
+                api_o.token && auth ? ", " : "", auth ? "JWT with role" : "");
+    }
     printf("listening on port %d\n", sio_server_port(srv));
     fflush(stdout);
     sio_server_run(srv);
     sio_auth_free(auth);
     sio_server_free(srv);
     sio_app_metrics_free(metrics);
+    sio_backend_api_free(api);
     return 0;
 }

@@ -74,6 +74,29 @@ static int verify_token(const sio_auth *a, const char *token, json_t **payload, 
                           payload, d);
 }
 
+int sio_auth_verify_token(sio_auth *a, const char *token, char *role, size_t role_cap,
+                          const char **code)
+{
+    json_t *payload = NULL;
+    sio_jwt_detail d;
+    memset(&d, 0, sizeof(d));
+    int rc = verify_token(a, token, &payload, &d);
+    if (role && role_cap)
+        role[0] = 0;
+    if (rc == 0) {
+        sio_jwt_claims c;
+        if (sio_jwt_claims_extract(payload, &a->names, &c) == 0) {
+            if (c.role && role && role_cap)
+                snprintf(role, role_cap, "%s", c.role);
+            sio_jwt_claims_deinit(&c);
+        }
+    }
+    json_decref(payload);
+    if (code)
+        *code = rc == 0 ? "OK" : sio_jwt_code_str(rc);
+    return rc;
+}
+
 /* Finds and verifies the token of a connecting socket. */
 static int verify_socket(const sio_auth *a, sio_socket *s, json_t **payload, sio_jwt_detail *d)
 {
