@@ -9,6 +9,8 @@
 #     formatter over its own libevent connections;
 #   - src/adapter/redis/ includes only libc, include/, src/common/, protocol/, its own headers,
 #     libevent (<event2/...>), hiredis and OpenSSL (TLS through bufferevent_openssl);
+#   - src/httpc/ (the HTTP client) includes only libc, include/, src/common/, protocol/, its own
+#     headers, libevent (<event2/...>) and OpenSSL;
 #   - the rest of src/adapter/ includes only libc, include/, src/common/ and its own headers;
 #   - src/socketio/ never includes src/http/ nor libevent; its room index (rooms.[ch]) includes only libc,
 #     include/, src/common/ and its own header, so it stays free of sockets and the loop.
@@ -77,6 +79,14 @@ violations() {
         else
           [[ "$name" == common/* && -f "src/$name" ]] || [ -f "protocol/$name" ] || [ -f "$dir/$name" ] ||
             echo "$f $name src/adapter/redis/ includes only libc, include/, src/common/, protocol/, libevent, hiredis, OpenSSL and its own headers"
+        fi ;;
+      src/httpc/*)
+        if [[ "$inc" == \<* ]]; then
+          is_libc "$name" || [[ "$name" == sio/* || "$name" == event2/* || "$name" == openssl/* ]] ||
+            echo "$f $name src/httpc/ includes only libc, include/, src/common/, protocol/, libevent, OpenSSL and its own headers"
+        else
+          [[ "$name" == common/* && -f "src/$name" ]] || [ -f "protocol/$name" ] || [ -f "$dir/$name" ] ||
+            echo "$f $name src/httpc/ includes only libc, include/, src/common/, protocol/, libevent, OpenSSL and its own headers"
         fi ;;
       src/adapter/*)
         if [[ "$inc" == \<* ]]; then
