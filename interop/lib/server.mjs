@@ -33,6 +33,8 @@ const SANITIZER_PATTERNS = [
 ];
 
 function binaryFor(kind) {
+  // "gateway": sio-server itself (its --gateway mode), not a reference server
+  if (kind === "gateway") return process.env.GATEWAY_SERVER || path.join(defaultBuildDir, "src", "app", "sio-server");
   const envName = kind === "eio" ? "EIO_SERVER" : "SIO_SERVER";
   const fromEnv = process.env[envName];
   if (fromEnv) return fromEnv;
@@ -40,7 +42,7 @@ function binaryFor(kind) {
 }
 
 function commandFor(kind, extraArgs) {
-  if (TARGET === "node") {
+  if (TARGET === "node" && kind !== "gateway") {
     return {
       cmd: process.execPath,
       args: [path.join(here, "node-reference-servers.mjs"), kind, "--port", "0", ...extraArgs],
@@ -54,7 +56,7 @@ function commandFor(kind, extraArgs) {
 }
 
 /**
- * @param {"eio"|"sio"} kind
+ * @param {"eio"|"sio"|"gateway"} kind
  * @param {{pingInterval?: number, pingTimeout?: number, maxPayload?: number}} [options]
  */
 export async function startServer(kind, options = {}) {
@@ -67,7 +69,9 @@ export async function startServer(kind, options = {}) {
   const { cmd: bin, args: binArgs } = commandFor(kind, extraArgs);
   // options.wrap: a command line to run the server under (e.g. ["prlimit", "--nofile=64", "--"])
   const [cmd, ...args] = options.wrap ? [...options.wrap, bin, ...binArgs] : [bin, ...binArgs];
-  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+  // options.env: extra environment variables for the server process
+  const env = options.env ? { ...process.env, ...options.env } : process.env;
+  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], env });
 
   let stdout = "";
   let stderr = "";

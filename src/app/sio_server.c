@@ -7,9 +7,11 @@
 #include <sio/sio.h>
 
 #include "app/cli.h"
+#include "gateway/gateway.h"
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -54,6 +56,67 @@ static void on_disconnect(sio_socket *s, const char *reason, void *user)
     app_log(SIO_LOG_DEBUG, "socket %s disconnected: %s", sio_socket_id(s), reason);
 }
 
+/* ---- the chat gateway (src/gateway, docs/gateway.md) ---------------------------------------- */
+/* --gateway runs it with identities taken from the CONNECT auth object (test-only, until the
+ * gateway follows the JWT key). */
+typedef struct gateway_cli {
+    int enabled;
+    sio_gateway_options o;
+} gateway_cli;
+
+#define GATEWAY_FLAGS(g)                                                                           \
+    {"--gateway", SIO_CLI_BOOL, &(g).enabled,                                                      \
+     "chat gateway, TEST ONLY: identity from the CONNECT auth object (off)"},                      \
+        {"--typing-timeout", SIO_CLI_UINT, &(g).o.typing_timeout_ms,                               \
+         "ms a typing state lasts unrefreshed (5000)"},                                            \
+        {"--rate-limit", SIO_CLI_UINT, &(g).o.rate_limit,                                          \
+         "events per minute per socket (60; 0 = off)"},                                            \
+        {"--typing-rate-limit", SIO_CLI_UINT, &(g).o.typing_rate_limit,                            \
+         "typing events per 5 s per socket (10; 0 = off)"},                                        \
+        {"--max-connections-per-user", SIO_CLI_UINT, &(g).o.max_connections_per_user,              \
+         "sockets of one user on this node (3; 0 = off)"},                                         \
+        {"--authorize-url", SIO_CLI_STR, &(g).o.authorize_url,                                     \
+         "POST joins here for a decision (off: any user may join)"},                               \
+        {"--authorize-token", SIO_CLI_STR, &(g).o.authorize_token,                                 \
+         "bearer token for --authorize-url (or SIO_AUTHORIZE_TOKEN)"},                             \
+        {"--authorize-cache-ttl", SIO_CLI_UINT, &(g).o.authorize_cache_ttl_ms,                     \
+         "ms a join decision is cached (60000; 0 = never)"},                                       \
+        {"--authorize-timeout", SIO_CLI_UINT, &(g).o.authorize_timeout_ms,                         \
+         "ms to wait for --authorize-url (5000)"},                                                 \
+        {"--room-prefix-user", SIO_CLI_STR, &(g).o.room_prefix_user, "(user:)"},                   \
+        {"--room-prefix-org", SIO_CLI_STR, &(g).o.room_prefix_org, "(org:)"},                      \
+    {                                                                                              \
+        "--room-prefix-conversation", SIO_CLI_STR, &(g).o.room_prefix_conversation,                \
+            "(conversation:)"                                                                      \
+    }
+
+static void gateway_log(int level, const char *line, void *user)
+{
+    (void)user;
+    if (level <= log_level)
+        log_line(level, "gateway", line, NULL);
+}
+
+static void gateway_cli_init(gateway_cli *g)
+{
+    g->enabled = 0;
+    sio_gateway_options_init(&g->o);
+    g->o.log = gateway_log;
+}
+
+/* Starts the gateway on "/" when enabled (after any authentication middleware). Returns 0 or -1. */
+static int gateway_start(gateway_cli *g, sio_server *srv, sio_gateway **out)
+{
+    *out = NULL;
+    if (!g->enabled)
+        return 0;
+    if (!g->o.authorize_token)
+        g->o.authorize_token = getenv("SIO_AUTHORIZE_TOKEN");
+    g->o.identity_from_auth = 1;
+    *out = sio_gateway_new(srv, sio_server_of(srv, "/"), &g->o);
+    return *out ? 0 : -1;
+}
+
 int main(int argc, char **argv)
 {
     sio_server_options o;
@@ -64,6 +127,8 @@ int main(int argc, char **argv)
     int verbose = 0, quiet = 0;
     sio_cli_redis redis;
     sio_cli_redis_init(&redis);
+    gateway_cli gateway;
+    gateway_cli_init(&gateway);
     sio_cli_flag flags[] = {
         /* HTTP */
         {"--port", SIO_CLI_INT, &h->port, "TCP port (default 3000; 0 = any free port)"},
@@ -117,6 +182,7 @@ int main(int argc, char **argv)
         {"--requests-timeout", SIO_CLI_UINT, &o.adapter.requests_timeout_ms,
          "ms cluster queries wait for other servers (5000)"},
         SIO_CLI_REDIS_FLAGS(redis, o),
+        GATEWAY_FLAGS(gateway),
         /* server */
         {"--shutdown-timeout", SIO_CLI_UINT, &o.shutdown_timeout_ms,
          "ms to close connections on SIGTERM/SIGINT (10000)"},
@@ -140,9 +206,15 @@ int main(int argc, char **argv)
     sio_namespace *root = sio_server_of(srv, "/");
     sio_namespace_on_connection(root, on_connection, NULL);
     sio_namespace_on_disconnect(root, on_disconnect, NULL);
+    sio_gateway *gw;
+    if (gateway_start(&gateway, srv, &gw) < 0) {
+        sio_server_free(srv);
+        return 1;
+    }
     printf("listening on port %d\n", sio_server_port(srv));
     fflush(stdout);
     sio_server_run(srv);
     sio_server_free(srv);
+    sio_gateway_free(gw); /* after the server: its last disconnects still reach the gateway */
     return 0;
 }
