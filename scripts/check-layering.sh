@@ -14,6 +14,8 @@
 #     headers: no loop, no HTTP client (those are for auth.c and protect.c);
 #   - src/httpc/ (the HTTP client) includes only libc, include/, src/common/, protocol/, its own
 #     headers, libevent (<event2/...>) and OpenSSL;
+#   - src/gateway/ (the chat gateway) is written on the public API: it includes only libc,
+#     include/, its own headers, src/httpc/, libevent (<event2/...>) and jansson;
 #   - the rest of src/adapter/ includes only libc, include/, src/common/ and its own headers;
 #   - src/socketio/ never includes src/http/ nor libevent; its room index (rooms.[ch]) includes only libc,
 #     include/, src/common/ and its own header, so it stays free of sockets and the loop.
@@ -98,6 +100,14 @@ violations() {
         else
           [[ "$name" == common/* && -f "src/$name" ]] || [ -f "protocol/$name" ] || [ -f "$dir/$name" ] ||
             echo "$f $name src/httpc/ includes only libc, include/, src/common/, protocol/, libevent, OpenSSL and its own headers"
+        fi ;;
+      src/gateway/*)
+        if [[ "$inc" == \<* ]]; then
+          is_libc "$name" || [[ "$name" == sio/* || "$name" == event2/* || "$name" == jansson.h ]] ||
+            echo "$f $name src/gateway/ includes only libc, include/, src/httpc/, libevent, jansson and its own headers"
+        else
+          [[ "$name" == gateway/* || "$name" == httpc/httpc.h ]] ||
+            echo "$f $name src/gateway/ includes only libc, include/, src/httpc/, libevent, jansson and its own headers"
         fi ;;
       src/adapter/*)
         if [[ "$inc" == \<* ]]; then

@@ -33,6 +33,8 @@ const SANITIZER_PATTERNS = [
 ];
 
 function binaryFor(kind) {
+  // "gateway": sio-server itself (its --gateway mode), not a reference server
+  if (kind === "gateway") return process.env.GATEWAY_SERVER || path.join(defaultBuildDir, "src", "app", "sio-server");
   const envName = kind === "eio" ? "EIO_SERVER" : "SIO_SERVER";
   const fromEnv = process.env[envName];
   if (fromEnv) return fromEnv;
@@ -40,7 +42,7 @@ function binaryFor(kind) {
 }
 
 function commandFor(kind, extraArgs, binOverride) {
-  if (TARGET === "node") {
+  if (TARGET === "node" && kind !== "gateway") {
     return {
       cmd: process.execPath,
       args: [path.join(here, "node-reference-servers.mjs"), kind, "--port", "0", ...extraArgs],
@@ -54,9 +56,9 @@ function commandFor(kind, extraArgs, binOverride) {
 }
 
 /**
- * @param {"eio"|"sio"} kind
+ * @param {"eio"|"sio"|"gateway"} kind
  * @param {{pingInterval?: number, pingTimeout?: number, maxPayload?: number, args?: string[],
- *          bin?: string}} [options]
+ *          bin?: string, command?: string[], env?: object}} [options]
  */
 export async function startServer(kind, options = {}) {
   const extraArgs = [];
@@ -73,7 +75,9 @@ export async function startServer(kind, options = {}) {
     : commandFor(kind, extraArgs, options.bin);
   // options.wrap: a command line to run the server under (e.g. ["prlimit", "--nofile=64", "--"])
   const [cmd, ...args] = options.wrap ? [...options.wrap, bin, ...binArgs] : [bin, ...binArgs];
-  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+  // options.env: extra environment variables for the server process
+  const env = options.env ? { ...process.env, ...options.env } : process.env;
+  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], env });
 
   let stdout = "";
   let stderr = "";

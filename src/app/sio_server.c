@@ -11,6 +11,7 @@
 #include "app/cli.h"
 #include "app/backend_api.h"
 #include "app/metrics.h"
+#include "gateway/gateway.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -150,6 +151,117 @@ static void auth_metrics(sio_app_text *t, void *user)
                    (double)st.keys);
 }
 
+/* ---- the chat gateway (src/gateway, docs/gateway.md) ------------------------------------- */
+
+/* --gateway runs it with identities taken from the CONNECT auth object (test-only, until the
+ * gateway follows the JWT key). */
+typedef struct gateway_cli {
+    int enabled;
+    sio_gateway_options o;
+} gateway_cli;
+
+#define GATEWAY_FLAGS(g)                                                                           \
+    {"--gateway", SIO_CLI_BOOL, &(g).enabled,                                                      \
+     "chat gateway, TEST ONLY: identity from the CONNECT auth object (off)"},                      \
+        {"--typing-timeout", SIO_CLI_UINT, &(g).o.typing_timeout_ms,                               \
+         "ms a typing state lasts unrefreshed (5000)"},                                            \
+        {"--rate-limit", SIO_CLI_UINT, &(g).o.rate_limit,                                          \
+         "events per minute per socket (60; 0 = off)"},                                            \
+        {"--typing-rate-limit", SIO_CLI_UINT, &(g).o.typing_rate_limit,                            \
+         "typing events per 5 s per socket (10; 0 = off)"},                                        \
+        {"--max-connections-per-user", SIO_CLI_UINT, &(g).o.max_connections_per_user,              \
+         "sockets of one user on this node (3; 0 = off)"},                                         \
+        {"--authorize-url", SIO_CLI_STR, &(g).o.authorize_url,                                     \
+         "POST joins here for a decision (off: any user may join)"},                               \
+        {"--authorize-token", SIO_CLI_STR, &(g).o.authorize_token,                                 \
+         "bearer token for --authorize-url (or SIO_AUTHORIZE_TOKEN)"},                             \
+        {"--authorize-cache-ttl", SIO_CLI_UINT, &(g).o.authorize_cache_ttl_ms,                     \
+         "ms a join decision is cached (60000; 0 = never)"},                                       \
+        {"--authorize-timeout", SIO_CLI_UINT, &(g).o.authorize_timeout_ms,                         \
+         "ms to wait for --authorize-url (5000)"},                                                 \
+        {"--room-prefix-user", SIO_CLI_STR, &(g).o.room_prefix_user, "(user:)"},                   \
+        {"--room-prefix-org", SIO_CLI_STR, &(g).o.room_prefix_org, "(org:)"},                      \
+    {                                                                                              \
+        "--room-prefix-conversation", SIO_CLI_STR, &(g).o.room_prefix_conversation,                \
+            "(conversation:)"                                                                      \
+    }
+
+static void gateway_log(int level, const char *line, void *user)
+{
+    (void)user;
+    if (level <= log_level)
+        log_line(level, "gateway", line, NULL);
+}
+
+static void gateway_cli_init(gateway_cli *g)
+{
+    g->enabled = 0;
+    sio_gateway_options_init(&g->o);
+    g->o.log = gateway_log;
+}
+
+/* Starts the gateway on "/" when a JWT key is configured (auth not NULL; its middleware is
+ * registered already, so the gateway's runs after it and sees the claims), or, for tests only,
+ * with --gateway and no key: identities then come unverified from the CONNECT auth object.
+ * Returns 0 or -1. */
+static int gateway_start(gateway_cli *g, sio_server *srv, sio_auth *auth, sio_gateway **out)
+{
+    *out = NULL;
+    if (!g->enabled && !auth)
+        return 0;
+    if (!g->o.authorize_token)
+        g->o.authorize_token = getenv("SIO_AUTHORIZE_TOKEN");
+    g->o.identity_from_auth = auth == NULL;
+    if (!auth)
+        log_line(SIO_LOG_WARN, "gateway",
+                 "--gateway without a JWT key: identities are NOT verified (tests only)", NULL);
+    *out = sio_gateway_new(srv, sio_server_of(srv, "/"), &g->o);
+    return *out ? 0 : -1;
+}
+
+/* Gateway counters for /metrics. */
+static void gateway_metrics(sio_app_text *t, void *user)
+{
+    sio_gateway_stats st;
+    sio_gateway_get_stats(user, &st);
+    char labels[64];
+    for (int i = 0; i < SIO_GW_EV_COUNT; i++) {
+        snprintf(labels, sizeof(labels), "event=\"%s\"", sio_gateway_event_name(i));
+        if (i == 0)
+            sio_app_metric(t, "sio_gateway_events_total", "counter", "gateway events received",
+                           labels, (double)st.events[i]);
+        else
+            sio_app_sample(t, "sio_gateway_events_total", labels, (double)st.events[i]);
+    }
+    for (int i = 0; i < SIO_GW_ERR_COUNT; i++) {
+        snprintf(labels, sizeof(labels), "code=\"%s\"", sio_gateway_error_name(i));
+        if (i == 0)
+            sio_app_metric(t, "sio_gateway_errors_total", "counter", "error events sent, by code",
+                           labels, (double)st.errors[i]);
+        else
+            sio_app_sample(t, "sio_gateway_errors_total", labels, (double)st.errors[i]);
+    }
+    sio_app_metric(t, "sio_rate_limit_hits_total", "counter", "events dropped by rate limits",
+                   "bucket=\"events\"", (double)st.rate_limited_events);
+    sio_app_sample(t, "sio_rate_limit_hits_total", "bucket=\"typing\"",
+                   (double)st.rate_limited_typing);
+    sio_app_metric(t, "sio_typing_expiries_total", "counter",
+                   "typing states closed by the typing timeout", NULL, (double)st.typing_expiries);
+    sio_app_metric(t, "sio_authorize_decisions_total", "counter", "join authorisation decisions",
+                   "result=\"allowed\"", (double)st.authorize_allowed);
+    sio_app_sample(t, "sio_authorize_decisions_total", "result=\"denied\"",
+                   (double)st.authorize_denied);
+    sio_app_sample(t, "sio_authorize_decisions_total", "result=\"unavailable\"",
+                   (double)st.authorize_unavailable);
+    sio_app_sample(t, "sio_authorize_decisions_total", "result=\"cached\"",
+                   (double)st.authorize_cached);
+    sio_app_metric(t, "sio_connection_limit_refusals_total", "counter",
+                   "connections refused with CONNECTION_LIMIT", NULL,
+                   (double)st.connection_limit_refusals);
+    sio_app_metric(t, "sio_online_users", "gauge", "users with a socket on this node", NULL,
+                   (double)st.users);
+}
+
 int main(int argc, char **argv)
 {
     sio_server_options o;
@@ -166,6 +278,8 @@ int main(int argc, char **argv)
     api_o.token = getenv("SIO_API_TOKEN");
     sio_cli_auth auth_flags;
     sio_cli_auth_init(&auth_flags);
+    gateway_cli gateway;
+    gateway_cli_init(&gateway);
     sio_cli_flag flags[] = {
         /* HTTP */
         {"--port", SIO_CLI_INT, &h->port, "TCP port (default 3000; 0 = any free port)"},
@@ -220,6 +334,7 @@ int main(int argc, char **argv)
          "ms cluster queries wait for other servers (5000)"},
         SIO_CLI_REDIS_FLAGS(redis, o),
         SIO_CLI_AUTH_FLAGS(auth_flags),
+        GATEWAY_FLAGS(gateway),
         /* server */
         {"--shutdown-timeout", SIO_CLI_UINT, &o.shutdown_timeout_ms,
          "ms to close connections on SIGTERM/SIGINT (10000)"},
@@ -271,6 +386,9 @@ int main(int argc, char **argv)
     sio_backend_api *api = NULL;
     if ((api_o.token && *api_o.token) || auth) {
         api_o.auth = auth;
+        api_o.prefix_user = gateway.o.room_prefix_user; /* the gateway's room names */
+        api_o.prefix_org = gateway.o.room_prefix_org;
+        api_o.prefix_conversation = gateway.o.room_prefix_conversation;
         if (!(api = sio_backend_api_new(srv, &api_o))) {
             fprintf(stderr, "sio-server: cannot register the backend API routes\n");
             sio_server_free(srv);
@@ -279,6 +397,12 @@ int main(int argc, char **argv)
         app_log(SIO_LOG_INFO, "backend API on /api/ (%s%s%s)", api_o.token ? "service token" : "",
                 api_o.token && auth ? ", " : "", auth ? "JWT with role" : "");
     }
+    sio_gateway *gw;
+    if (gateway_start(&gateway, srv, auth, &gw) < 0 ||
+        (gw && sio_app_metrics_add_source(metrics, gateway_metrics, gw) < 0)) {
+        sio_server_free(srv);
+        return 1;
+    }
     printf("listening on port %d\n", sio_server_port(srv));
     fflush(stdout);
     sio_server_run(srv);
@@ -286,5 +410,6 @@ int main(int argc, char **argv)
     sio_server_free(srv);
     sio_app_metrics_free(metrics);
     sio_backend_api_free(api);
+    sio_gateway_free(gw); /* after the server: its last disconnects still reach the gateway */
     return 0;
 }

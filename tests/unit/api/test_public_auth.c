@@ -142,9 +142,24 @@ Test(public_auth, refusals_claims_refresh_and_expiry, .timeout = 30)
     free(p);
     cr_assert_eq(a.after_calls, 0, "refused connections never reach the next middleware");
 
-    /* accepted: claims and data, then a refresh, then expiry */
+    /* the same check for HTTP APIs: the role of a good token, the code of a bad one */
     long long now = (long long)time(NULL);
     char payload[256];
+    char role[32];
+    const char *code = NULL;
+    snprintf(payload, sizeof(payload), "{\"sub\":\"svc\",\"role\":\"admin\",\"exp\":%lld}",
+             now + 60);
+    cr_assert_eq(sio_auth_verify_token(auth, token(payload), role, sizeof(role), &code), 0);
+    cr_assert_str_eq(role, "admin");
+    cr_assert_str_eq(code, "OK");
+    cr_assert_lt(sio_auth_verify_token(auth, token("{\"sub\":\"u\",\"exp\":1000}"), role,
+                                       sizeof(role), &code),
+                 0);
+    cr_assert_str_eq(code, "TOKEN_EXPIRED");
+    cr_assert_lt(sio_auth_verify_token(auth, "a.b.c", role, sizeof(role), &code), 0);
+    cr_assert_str_eq(code, "TOKEN_INVALID");
+
+    /* accepted: claims and data, then a refresh, then expiry */
     snprintf(payload, sizeof(payload),
              "{\"sub\":\"u1\",\"tenant_id\":7,\"role\":\"support\",\"exp\":%lld}", now + 2);
     snprintf(json, sizeof(json), "{\"token\":\"%s\"}", token(payload));

@@ -1,0 +1,680 @@
+/*
+ * The chat gateway (issue 11 section 2): connection cap and presence rooms at connect, the
+ * conversation events, typing states with their expiry, per-socket rate limits. Only the public
+ * API of sio: every per-socket datum lives in a socket slot, freed with the socket. The join
+ * authorisation is in authorize.c.
+ */
+#include "gateway/internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+/* The key of the gateway's per-socket state. */
+static const sio_slot conn_slot = {"gateway"};
+
+/* A user id longer than this is refused at connect: it becomes a room name and a map key. */
+#define GW_MAX_ID_LEN 1024
+
+static const char *const event_names[SIO_GW_EV_COUNT] = {
+    "join_conversation", "leave_conversation", "typing_start", "typing_stop", "ping",
+};
+static const char *const error_names[SIO_GW_ERR_COUNT] = {
+    "BAD_REQUEST",
+    "FORBIDDEN",
+    "UNAVAILABLE",
+    "RATE_LIMITED",
+};
+
+const char *sio_gateway_event_name(int ev)
+{
+    return ev >= 0 && ev < SIO_GW_EV_COUNT ? event_names[ev] : "unknown";
+}
+
+const char *sio_gateway_error_name(int err)
+{
+    return err >= 0 && err < SIO_GW_ERR_COUNT ? error_names[err] : "UNKNOWN";
+}
+
+void sio_gateway_options_init(sio_gateway_options *o)
+{
+    *o = (sio_gateway_options){
+        .typing_timeout_ms = 5000,
+        .rate_limit = 60,
+        .typing_rate_limit = 10,
+        .typing_rate_window_ms = 5000,
+        .max_connections_per_user = 3,
+        .authorize_cache_ttl_ms = 60000,
+        .authorize_timeout_ms = 5000,
+        .authorize_cache_max = 10000,
+        .room_prefix_user = "user:",
+        .room_prefix_org = "org:",
+        .room_prefix_conversation = "conversation:",
+    };
+}
+
+uint64_t gw_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void gw_log(const sio_gateway *gw, int level, const char *fmt, ...)
+{
+    if (!gw->o.log)
+        return;
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    gw->o.log(level, line, gw->o.log_user);
+}
+
+/* ---- JSON out ------------------------------------------------------------------------------ */
+
+/* Emits event with obj (stolen) as its only argument. */
+static void emit_obj(sio_socket *s, const char *event, json_t *obj)
+{
+    json_t *arr = json_array();
+    json_array_append_new(arr, obj);
+    char *txt = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
+    if (txt)
+        sio_socket_emit(s, event, txt, NULL, 0, 0);
+    free(txt);
+    json_decref(arr);
+}
+
+/* Answers ack (may be NULL) with obj (stolen). */
+static void ack_obj(sio_ack *ack, json_t *obj)
+{
+    if (!ack) {
+        json_decref(obj);
+        return;
+    }
+    json_t *arr = json_array();
+    json_array_append_new(arr, obj);
+    char *txt = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
+    sio_ack_send(ack, txt ? txt : "[]", NULL, 0);
+    free(txt);
+    json_decref(arr);
+}
+
+/* The `error` event {code, message}, and {ok:false, error:{code, message}} to the ack. */
+static void reply_error(gw_conn *c, sio_ack *ack, int err, const char *message)
+{
+    const char *code = sio_gateway_error_name(err);
+    c->gw->stats.errors[err]++;
+    if (c->s && sio_socket_connected(c->s))
+        emit_obj(c->s, "error", json_pack("{s:s,s:s}", "code", code, "message", message));
+    if (ack)
+        ack_obj(ack,
+                json_pack("{s:b,s:{s:s,s:s}}", "ok", 0, "error", "code", code, "message", message));
+}
+
+/* ---- rooms and typing ---------------------------------------------------------------------- */
+
+static char *room_name(const char *prefix, const char *id)
+{
+    size_t pl = strlen(prefix), il = strlen(id);
+    char *r = malloc(pl + il + 1);
+    if (r) {
+        memcpy(r, prefix, pl);
+        memcpy(r + pl, id, il + 1);
+    }
+    return r;
+}
+
+static int is_member(const gw_conn *c, const char *room)
+{
+    size_t n = sio_socket_room_count(c->s);
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(sio_socket_room(c->s, i), room))
+            return 1;
+    return 0;
+}
+
+/* user_typing to the conversation room, the sender excepted (its own room is its id). Also
+ * reaches the room's members on other servers through the adapter. */
+static void typing_broadcast(gw_conn *c, const char *conv, int typing)
+{
+    char *room = room_name(c->gw->o.room_prefix_conversation, conv);
+    json_t *arr = json_pack("[{s:s,s:s,s:b}]", "conversation_id", conv, "user_id", c->user_id,
+                            "typing", typing);
+    char *txt = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
+    if (room && txt) {
+        const char *rooms[1] = {room};
+        const char *except[1] = {sio_socket_id(c->s)};
+        sio_target to = {rooms, 1, except, 1, 0};
+        sio_namespace_emit(c->gw->nsp, &to, "user_typing", txt, NULL, 0);
+    }
+    free(txt);
+    json_decref(arr);
+    free(room);
+}
+
+static gw_typing *typing_find(gw_conn *c, const char *conv)
+{
+    for (size_t i = 0; i < GW_MAX_TYPING; i++)
+        if (c->typing[i].timer && !strcmp(c->typing[i].conv, conv))
+            return &c->typing[i];
+    return NULL;
+}
+
+/* Ends a typing state; announce: tell the room typing:false. */
+static void typing_end(gw_typing *t, int announce)
+{
+    event_free(t->timer);
+    t->timer = NULL;
+    if (announce && t->conn->s)
+        typing_broadcast(t->conn, t->conv, 0);
+}
+
+static void typing_expired(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    gw_typing *t = arg;
+    t->conn->gw->stats.typing_expiries++;
+    typing_end(t, 1);
+}
+
+static void typing_arm(gw_conn *c, gw_typing *t)
+{
+    unsigned ms = c->gw->o.typing_timeout_ms;
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    event_add(t->timer, &tv);
+}
+
+/* Opens or refreshes the typing state of conv. Returns 0 or SIO_ENOMEM. */
+static int typing_start(gw_conn *c, const char *conv)
+{
+    gw_typing *t = typing_find(c, conv);
+    if (!t) {
+        gw_typing *oldest = NULL;
+        for (size_t i = 0; i < GW_MAX_TYPING && !t; i++) {
+            if (!c->typing[i].timer)
+                t = &c->typing[i];
+            else if (!oldest || c->typing[i].started_ms < oldest->started_ms)
+                oldest = &c->typing[i];
+        }
+        if (!t) { /* GW_MAX_TYPING conversations at once: the oldest one stops */
+            typing_end(oldest, 1);
+            t = oldest;
+        }
+        t->timer = event_new(c->gw->base, -1, 0, typing_expired, t);
+        if (!t->timer)
+            return SIO_ENOMEM;
+        t->conn = c;
+        t->started_ms = gw_now_ms();
+        memcpy(t->conv, conv, GW_UUID_LEN + 1);
+    }
+    typing_arm(c, t);
+    return 0;
+}
+
+static void typing_end_all(gw_conn *c, int announce)
+{
+    for (size_t i = 0; i < GW_MAX_TYPING; i++)
+        if (c->typing[i].timer)
+            typing_end(&c->typing[i], announce);
+}
+
+/* ---- per-socket state ---------------------------------------------------------------------- */
+
+static void user_count_add(sio_gateway *gw, const char *user_id, int delta)
+{
+    json_int_t n = json_integer_value(json_object_get(gw->users, user_id)) + delta;
+    if (n <= 0)
+        json_object_del(gw->users, user_id);
+    else
+        json_object_set_new(gw->users, user_id, json_integer(n));
+}
+
+static void conn_uncount(gw_conn *c)
+{
+    if (c->counted) {
+        c->counted = 0;
+        user_count_add(c->gw, c->user_id, -1);
+    }
+}
+
+/* The slot's free function: runs when the socket is freed, connected or not. */
+static void conn_free(void *v)
+{
+    gw_conn *c = v;
+    gw_authorize_cancel(c, NULL);
+    typing_end_all(c, 0);
+    conn_uncount(c);
+    free(c->user_id);
+    free(c->org_id);
+    free(c->role);
+    free(c);
+}
+
+static char *dup_claim(json_t *data, const char *name)
+{
+    json_t *v = json_object_get(data, name);
+    if (!json_is_string(v) || !json_string_length(v) || json_string_length(v) > GW_MAX_ID_LEN ||
+        strlen(json_string_value(v)) != json_string_length(v))
+        return NULL;
+    return strdup(json_string_value(v));
+}
+
+/* ---- connect ------------------------------------------------------------------------------- */
+
+/* Test-only identity: the CONNECT auth object's fields become the socket data, as the JWT
+ * middleware would set them. */
+static void identity_mw(sio_socket *s, sio_next *next, void *user)
+{
+    (void)user;
+    json_t *auth = json_loads(sio_socket_auth(s), 0, NULL);
+    json_t *uid = json_object_get(auth, "user_id");
+    if (!json_is_string(uid)) {
+        json_decref(auth);
+        sio_next_refuse(next, "Authentication required (user_id in auth)",
+                        "{\"code\":\"TOKEN_MISSING\"}");
+        return;
+    }
+    json_t *data = json_object();
+    static const char *const keys[] = {"user_id", "organization_id", "role"};
+    for (size_t i = 0; i < 3; i++) {
+        json_t *v = json_object_get(auth, keys[i]);
+        json_object_set(data, keys[i], json_is_string(v) ? v : json_null());
+    }
+    char *txt = json_dumps(data, JSON_COMPACT);
+    int rc = txt ? sio_socket_set_data(s, txt) : SIO_ENOMEM;
+    free(txt);
+    json_decref(data);
+    json_decref(auth);
+    if (rc < 0)
+        sio_next_refuse(next, "server error", NULL);
+    else
+        sio_next_accept(next);
+}
+
+/* Runs after authentication: reads the identity, enforces the per-user cap (sockets counted on
+ * this node, from here until the socket is freed, so concurrent connects cannot overshoot) and
+ * attaches the per-socket state. */
+static void cap_mw(sio_socket *s, sio_next *next, void *user)
+{
+    sio_gateway *gw = user;
+    json_t *data = json_loads(sio_socket_data(s), 0, NULL);
+    char *uid = dup_claim(data, "user_id");
+    if (!uid) {
+        json_decref(data);
+        sio_next_refuse(next, "The token names no user", "{\"code\":\"TOKEN_INVALID\"}");
+        return;
+    }
+    json_int_t have = json_integer_value(json_object_get(gw->users, uid));
+    unsigned cap = gw->o.max_connections_per_user;
+    if (cap && have >= (json_int_t)cap) {
+        gw->stats.connection_limit_refusals++;
+        gw_log(gw, SIO_LOG_INFO, "user %s refused: %lld connections already", uid, (long long)have);
+        char msg[96];
+        snprintf(msg, sizeof(msg), "Maximum connections per user reached (%u)", cap);
+        free(uid);
+        json_decref(data);
+        sio_next_refuse(next, msg, "{\"code\":\"CONNECTION_LIMIT\"}");
+        return;
+    }
+    gw_conn *c = calloc(1, sizeof(*c));
+    if (c) {
+        c->gw = gw;
+        c->user_id = uid;
+        c->org_id = dup_claim(data, "organization_id");
+        c->role = dup_claim(data, "role");
+        c->events.tokens = gw->o.rate_limit;
+        c->typing_bucket.tokens = gw->o.typing_rate_limit;
+        c->events.last_ms = c->typing_bucket.last_ms = gw_now_ms();
+    }
+    json_decref(data);
+    if (!c || sio_socket_set_slot(s, &conn_slot, c, conn_free) < 0) {
+        if (c)
+            conn_free(c);
+        else
+            free(uid);
+        sio_next_refuse(next, "server error", NULL);
+        return;
+    }
+    user_count_add(gw, uid, 1);
+    c->counted = 1;
+    sio_next_accept(next);
+}
+
+static void on_connection(sio_socket *s, void *user)
+{
+    sio_gateway *gw = user;
+    gw_conn *c = sio_socket_slot(s, &conn_slot);
+    if (!c)
+        return;
+    c->s = s;
+    gw->stats.connections++;
+    char *room = room_name(gw->o.room_prefix_user, c->user_id);
+    if (room)
+        sio_socket_join(s, room);
+    free(room);
+    if (c->org_id && (room = room_name(gw->o.room_prefix_org, c->org_id))) {
+        sio_socket_join(s, room);
+        free(room);
+    }
+    emit_obj(s, "connected",
+             json_pack("{s:s,s:s,s:s?,s:s?}", "message", "Connected to chat server", "user_id",
+                       c->user_id, "organization_id", c->org_id, "role", c->role));
+}
+
+/* The socket has left its rooms already; typing states still tell the others they ended. */
+static void on_disconnect(sio_socket *s, const char *reason, void *user)
+{
+    (void)reason;
+    (void)user;
+    gw_conn *c = sio_socket_slot(s, &conn_slot);
+    if (!c)
+        return;
+    typing_end_all(c, 1);
+    gw_authorize_cancel(c, NULL);
+    conn_uncount(c);
+    c->s = NULL;
+}
+
+/* ---- events -------------------------------------------------------------------------------- */
+
+/* Takes a token; capacity 0 means no limit. */
+static int bucket_take(gw_bucket *b, unsigned capacity, unsigned window_ms, uint64_t now)
+{
+    if (!capacity || !window_ms)
+        return 1;
+    b->tokens += (double)(now - b->last_ms) * capacity / window_ms;
+    if (b->tokens > capacity)
+        b->tokens = capacity;
+    b->last_ms = now;
+    if (b->tokens < 1.0)
+        return 0;
+    b->tokens -= 1.0;
+    return 1;
+}
+
+static int is_uuid(const char *p, size_t len)
+{
+    if (len != GW_UUID_LEN)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        char ch = p[i];
+        int dash = i == 8 || i == 13 || i == 18 || i == 23;
+        int hex = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
+        if (dash ? ch != '-' : !hex)
+            return 0;
+    }
+    return 1;
+}
+
+/*
+ * The common start of every event: the socket's state, the counter, the rate limits (typing
+ * events spend from both buckets), and the payload's conversation_id in canonical lower case
+ * (when conv is not NULL). Returns the state, or NULL when the event was answered (an error)
+ * or is not the gateway's.
+ */
+static gw_conn *event_begin(sio_socket *s, int ev, const sio_args *args, sio_ack *ack,
+                            char conv[GW_UUID_LEN + 1])
+{
+    gw_conn *c = sio_socket_slot(s, &conn_slot);
+    if (!c || !c->s)
+        return NULL;
+    sio_gateway *gw = c->gw;
+    gw->stats.events[ev]++;
+    uint64_t now = gw_now_ms();
+    if (!bucket_take(&c->events, gw->o.rate_limit, 60000, now)) {
+        gw->stats.rate_limited_events++;
+        reply_error(c, ack, SIO_GW_ERR_RATE_LIMITED, "Too many events, slow down");
+        return NULL;
+    }
+    int typing = ev == SIO_GW_EV_TYPING_START || ev == SIO_GW_EV_TYPING_STOP;
+    if (typing && !bucket_take(&c->typing_bucket, gw->o.typing_rate_limit,
+                               gw->o.typing_rate_window_ms, now)) {
+        gw->stats.rate_limited_typing++;
+        reply_error(c, ack, SIO_GW_ERR_RATE_LIMITED, "Too many typing events, slow down");
+        return NULL;
+    }
+    if (!conv)
+        return c;
+    size_t len = 0;
+    const char *txt = sio_args_json(args, 0, &len);
+    json_t *payload = txt ? json_loadb(txt, len, JSON_DECODE_ANY, NULL) : NULL;
+    json_t *id = json_object_get(payload, "conversation_id");
+    const char *why = NULL;
+    if (!json_is_object(payload))
+        why = "Payload must be an object with a conversation_id";
+    else if (!id)
+        why = "conversation_id is required";
+    else if (!json_is_string(id))
+        why = "conversation_id must be a string";
+    else if (!is_uuid(json_string_value(id), json_string_length(id)))
+        why = "conversation_id must be a UUID";
+    if (!why) {
+        const char *p = json_string_value(id);
+        for (size_t i = 0; i <= GW_UUID_LEN; i++)
+            conv[i] = (char)(p[i] >= 'A' && p[i] <= 'F' ? p[i] + ('a' - 'A') : p[i]);
+    }
+    json_decref(payload);
+    if (why) {
+        reply_error(c, ack, SIO_GW_ERR_BAD_REQUEST, why);
+        return NULL;
+    }
+    return c;
+}
+
+void gw_join_finish(gw_conn *c, const char *conv, sio_ack *ack, int allowed, int err,
+                    const char *message)
+{
+    if (!c->s || !sio_socket_connected(c->s)) {
+        if (ack)
+            sio_ack_free(ack);
+        return;
+    }
+    if (allowed) {
+        char *room = room_name(c->gw->o.room_prefix_conversation, conv);
+        int rc = room ? sio_socket_join(c->s, room) : SIO_ENOMEM;
+        free(room);
+        if (rc == SIO_ELIMIT) {
+            allowed = 0;
+            err = SIO_GW_ERR_BAD_REQUEST;
+            message = "Too many rooms joined";
+        } else if (rc < 0) {
+            allowed = 0;
+            err = SIO_GW_ERR_UNAVAILABLE;
+            message = "Could not join the conversation";
+        }
+    }
+    if (!allowed) {
+        reply_error(c, ack, err, message);
+        return;
+    }
+    char text[64 + GW_UUID_LEN];
+    snprintf(text, sizeof(text), "Joined conversation %s", conv);
+    emit_obj(c->s, "joined_conversation",
+             json_pack("{s:s,s:s}", "conversation_id", conv, "message", text));
+    ack_obj(ack, json_pack("{s:b,s:s,s:s}", "ok", 1, "conversation_id", conv, "message", text));
+}
+
+static void on_join(sio_socket *s, const char *event, const sio_args *args, sio_ack *ack,
+                    void *user)
+{
+    (void)event;
+    (void)user;
+    char conv[GW_UUID_LEN + 1];
+    gw_conn *c = event_begin(s, SIO_GW_EV_JOIN, args, ack, conv);
+    if (c)
+        gw_authorize(c, conv, ack);
+}
+
+static void on_leave(sio_socket *s, const char *event, const sio_args *args, sio_ack *ack,
+                     void *user)
+{
+    (void)event;
+    (void)user;
+    char conv[GW_UUID_LEN + 1];
+    gw_conn *c = event_begin(s, SIO_GW_EV_LEAVE, args, ack, conv);
+    if (!c)
+        return;
+    gw_authorize_cancel(c, conv);
+    char *room = room_name(c->gw->o.room_prefix_conversation, conv);
+    if (room)
+        sio_socket_leave(s, room);
+    free(room);
+    gw_typing *t = typing_find(c, conv);
+    if (t)
+        typing_end(t, 1);
+    emit_obj(s, "left_conversation", json_pack("{s:s}", "conversation_id", conv));
+    ack_obj(ack, json_pack("{s:b,s:s}", "ok", 1, "conversation_id", conv));
+}
+
+static void on_typing(sio_socket *s, const char *event, const sio_args *args, sio_ack *ack,
+                      void *user)
+{
+    (void)user;
+    int start = !strcmp(event, "typing_start");
+    char conv[GW_UUID_LEN + 1];
+    gw_conn *c =
+        event_begin(s, start ? SIO_GW_EV_TYPING_START : SIO_GW_EV_TYPING_STOP, args, ack, conv);
+    if (!c)
+        return;
+    char *room = room_name(c->gw->o.room_prefix_conversation, conv);
+    int member = room && is_member(c, room);
+    free(room);
+    if (!member) {
+        reply_error(c, ack, SIO_GW_ERR_FORBIDDEN, "Not a member of this conversation");
+        return;
+    }
+    gw_typing *t = typing_find(c, conv);
+    if (start) {
+        if (typing_start(c, conv) < 0) {
+            reply_error(c, ack, SIO_GW_ERR_UNAVAILABLE, "Out of memory");
+            return;
+        }
+    } else if (t) {
+        typing_end(t, 0);
+    }
+    typing_broadcast(c, conv, start);
+    ack_obj(ack, json_pack("{s:b,s:s,s:b}", "ok", 1, "conversation_id", conv, "typing", start));
+}
+
+static void on_ping(sio_socket *s, const char *event, const sio_args *args, sio_ack *ack,
+                    void *user)
+{
+    (void)event;
+    (void)user;
+    gw_conn *c = event_begin(s, SIO_GW_EV_PING, args, ack, NULL);
+    if (!c)
+        return;
+    struct timespec ts;
+    struct tm tm;
+    char stamp[40], iso[64];
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(iso, sizeof(iso), "%s.%03ldZ", stamp, ts.tv_nsec / 1000000L);
+    emit_obj(s, "pong", json_pack("{s:s}", "timestamp", iso));
+    ack_obj(ack, json_pack("{s:b,s:s}", "ok", 1, "timestamp", iso));
+}
+
+/* ---- lifecycle ----------------------------------------------------------------------------- */
+
+/* Copies the option strings into one block owned by the gateway. */
+static int copy_strings(sio_gateway *gw)
+{
+    const char **fields[] = {&gw->o.authorize_url, &gw->o.authorize_token, &gw->o.room_prefix_user,
+                             &gw->o.room_prefix_org, &gw->o.room_prefix_conversation};
+    size_t n = sizeof(fields) / sizeof(fields[0]), total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += *fields[i] ? strlen(*fields[i]) + 1 : 0;
+    char *p = gw->strings = malloc(total ? total : 1);
+    if (!p)
+        return SIO_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        if (!*fields[i])
+            continue;
+        size_t l = strlen(*fields[i]) + 1;
+        memcpy(p, *fields[i], l);
+        *fields[i] = p;
+        p += l;
+    }
+    return 0;
+}
+
+sio_gateway *sio_gateway_new(sio_server *srv, sio_namespace *nsp, const sio_gateway_options *o)
+{
+    sio_gateway *gw = calloc(1, sizeof(*gw));
+    if (!gw)
+        return NULL;
+    gw->srv = srv;
+    gw->nsp = nsp;
+    gw->base = sio_server_base(srv);
+    gw->o = *o;
+    if (!gw->o.room_prefix_user || !gw->o.room_prefix_org || !gw->o.room_prefix_conversation ||
+        !gw->o.typing_timeout_ms) {
+        gw_log(gw, SIO_LOG_ERROR, "gateway: room prefixes and a typing timeout are required");
+        free(gw);
+        return NULL;
+    }
+    if (gw->o.authorize_url && !gw->o.authorize_url[0])
+        gw->o.authorize_url = NULL;
+    gw->users = json_object();
+    gw->authz_cache = json_object();
+    int ok = copy_strings(gw) == 0 && gw->users && gw->authz_cache;
+    if (ok && gw->o.authorize_url && !strncmp(gw->o.authorize_url, "https://", 8) &&
+        !(gw->tls = sio_httpc_tls_new(NULL))) {
+        gw_log(gw, SIO_LOG_ERROR, "gateway: cannot load the trusted certificates for %s",
+               gw->o.authorize_url);
+        sio_gateway_free(gw);
+        return NULL;
+    }
+    if (ok && gw->o.identity_from_auth)
+        ok = sio_namespace_use(nsp, identity_mw, gw) == 0;
+    ok = ok && sio_namespace_use(nsp, cap_mw, gw) == 0;
+    for (int ev = 0; ok && ev < SIO_GW_EV_COUNT; ev++) {
+        static const sio_event_cb handlers[SIO_GW_EV_COUNT] = {on_join, on_leave, on_typing,
+                                                               on_typing, on_ping};
+        ok = sio_namespace_on(nsp, event_names[ev], handlers[ev], gw) == 0;
+    }
+    if (!ok) {
+        gw_log(gw, SIO_LOG_ERROR, "gateway: out of memory");
+        sio_gateway_free(gw);
+        return NULL;
+    }
+    sio_namespace_on_connection(nsp, on_connection, gw);
+    sio_namespace_on_disconnect(nsp, on_disconnect, gw);
+    if (gw->o.identity_from_auth)
+        gw_log(gw, SIO_LOG_WARN,
+               "gateway: TEST MODE, identities are taken from the CONNECT auth object "
+               "unverified; never use this in production");
+    if (gw->o.authorize_url)
+        gw_log(gw, SIO_LOG_INFO, "gateway: joins authorised by %s (cache %u ms, timeout %u ms)",
+               gw->o.authorize_url, gw->o.authorize_cache_ttl_ms, gw->o.authorize_timeout_ms);
+    else
+        gw_log(gw, SIO_LOG_WARN,
+               "gateway: no --authorize-url: any authenticated user may join any conversation");
+    return gw;
+}
+
+void sio_gateway_free(sio_gateway *gw)
+{
+    if (!gw)
+        return;
+    json_decref(gw->users);
+    json_decref(gw->authz_cache);
+    sio_httpc_tls_free(gw->tls);
+    free(gw->strings);
+    free(gw);
+}
+
+void sio_gateway_get_stats(const sio_gateway *gw, sio_gateway_stats *out)
+{
+    *out = gw->stats;
+    out->users = json_object_size(gw->users);
+    out->authorize_cache_entries = json_object_size(gw->authz_cache);
+}
