@@ -87,8 +87,11 @@ static int looks_like_sid(const char *s, size_t n)
     return 1;
 }
 
+/* A received message that cannot be used: counted in the server's stats (adapter_received and
+ * adapter_dropped) and logged, rate-limited. */
 static void log_bad(ra *a, const char *what, const char *reason)
 {
+    sio_adapter_host_dropped(a->host);
     a->bad++;
     /* the first few, then every 1000th: a flood of garbage does not flood the log */
     if (a->bad_logged < 5 || a->bad % 1000 == 0) {
