@@ -54,8 +54,9 @@ function commandFor(kind, extraArgs) {
 }
 
 /**
- * @param {"eio"|"sio"} kind
- * @param {{pingInterval?: number, pingTimeout?: number, maxPayload?: number}} [options]
+ * @param {string} kind "eio" | "sio" (or a label when options.command is given)
+ * @param {{pingInterval?: number, pingTimeout?: number, maxPayload?: number, args?: string[],
+ *          wrap?: string[], command?: string[]}} [options]
  */
 export async function startServer(kind, options = {}) {
   const extraArgs = [];
