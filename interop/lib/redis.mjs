@@ -1,7 +1,7 @@
 // Real Redis peers for the interop tests of the Redis adapter (interop/redis/): redis-server
 // (one, or a 3-master Redis Cluster made with redis-cli --cluster create) on free loopback
 // ports, sio-reference-server / sio-server / Node socket.io nodes joined to it, and the small
-// helpers those tests share. Everything started here is stopped by stopAll() (SIGKILL for Redis),
+// utilities those tests share. Everything started here is stopped by stopAll() (SIGKILL for Redis),
 // which the test files call from after() so that a failing test leaves nothing behind.
 
 import { spawn, spawnSync } from "node:child_process";
@@ -38,6 +38,14 @@ if (!HAVE_REDIS && process.env.INTEROP_REQUIRED === "1") {
 }
 
 const tracked = new Set(); // redis processes and servers still to stop
+// A test file that ends without its after() hooks (a crash, a runner timeout short of SIGKILL)
+// must not leave Redis running
+process.on("exit", () => {
+  for (const t of tracked) {
+    for (const n of t.nodes ?? [t]) n.child?.kill("SIGKILL");
+    if (t.kind !== undefined) t.signal("SIGKILL");
+  }
+});
 
 function portBindable(port) {
   return new Promise((resolve) => {

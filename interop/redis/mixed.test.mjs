@@ -9,7 +9,7 @@ import {
   SKIP, ms, startRedis, startRedisCluster, startNodeOfKind, stopAll, clients, call, Counter,
   waitUntil,
 } from "../lib/redis.mjs";
-import { sleep } from "../lib/util.mjs";
+import { sleep, bytes, isBinary, toBuffer } from "../lib/util.mjs";
 
 const CONFIGS = [
   { name: "classic, sio+sio", redis: "single", mode: "classic", kinds: ["sio", "sio"] },
@@ -90,6 +90,25 @@ for (const cfg of CONFIGS) {
         });
       });
     }
+
+    it("binary arguments cross both ways as binary, byte for byte (each client once)", async () => {
+      for (const sender of [a2, b2]) {
+        const e = ev("bin");
+        const c = new Counter(all, e);
+        const one = bytes(3000, seq);
+        const two = Buffer.from([0, 1, 2, 255]);
+        await call(sender, "to-room", [], [], e, one, { nested: [two, "t"] });
+        await c.settle(all);
+        for (const s of all) {
+          assert.equal(c.of(s), 1);
+          const [x, y] = c.args(s)[0];
+          assert.ok(isBinary(x) && toBuffer(x).equals(one), "first argument's bytes");
+          assert.ok(isBinary(y.nested[0]) && toBuffer(y.nested[0]).equals(two), "nested binary");
+          assert.equal(y.nested[1], "t");
+        }
+        c.stop();
+      }
+    });
 
     it("fetchSockets returns the other node's sockets with their data (both directions)", async () => {
       for (const asker of [a2, b2]) {
