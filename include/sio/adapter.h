@@ -152,6 +152,11 @@ SIO_API const sio_adapter_ops *sio_adapter_memory(void);
  */
 SIO_API int sio_adapter_host_receive(sio_adapter_host *host, const sio_cluster_msg *msg);
 
+/** Counts a message the adapter received but could not hand over (undecodable, over a limit,
+ *  a refused format): sio_server_stats.adapter_received and adapter_dropped grow by one, as for
+ *  a message sio_adapter_host_receive drops. */
+SIO_API void sio_adapter_host_dropped(sio_adapter_host *host);
+
 /** The loop the server runs on (for the adapter's own connections). */
 SIO_API struct event_base *sio_adapter_host_base(const sio_adapter_host *host);
 

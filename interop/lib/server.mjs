@@ -56,9 +56,9 @@ function commandFor(kind, extraArgs, binOverride) {
 }
 
 /**
- * @param {"eio"|"sio"|"gateway"} kind
+ * @param {string} kind "eio" | "sio" | "gateway" (or a label when options.command is given)
  * @param {{pingInterval?: number, pingTimeout?: number, maxPayload?: number, args?: string[],
- *          bin?: string, command?: string[], env?: object}} [options]
+ *          bin?: string, wrap?: string[], command?: string[], env?: object}} [options]
  */
 export async function startServer(kind, options = {}) {
   const extraArgs = [];

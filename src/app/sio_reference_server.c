@@ -488,6 +488,185 @@ static void on_whoami(sio_socket *s, const char *ev, const sio_args *a, sio_ack 
     ack_json(ack, &j);
 }
 
+/* Arguments from..end of a as one JSON array text (malloc'd; NULL when out of memory). */
+static char *args_tail(const sio_args *a, size_t from)
+{
+    json_text j = {0};
+    json_put(&j, "[", 1);
+    for (size_t i = from, count = sio_args_count(a); i < count; i++) {
+        size_t n;
+        const char *v = sio_args_json(a, i, &n);
+        if (i > from)
+            json_put(&j, ",", 1);
+        json_put(&j, v, n);
+    }
+    json_put(&j, "]", 1);
+    if (j.failed) {
+        free(j.p);
+        return NULL;
+    }
+    return j.p;
+}
+
+/* sockets-join / sockets-leave(rooms[], except[], room, ack): io.in(rooms).except(except)
+ * .socketsJoin(room) (or socketsLeave) across the cluster, then ack(). */
+static void sockets_room(sio_socket *s, const sio_args *a, sio_ack *ack, int join)
+{
+    char rs[16][256], es[16][256], room[256];
+    const char *rooms[16], *except[16];
+    sio_target t = {rooms, string_list(a, 0, rs, rooms, 16), except,
+                    string_list(a, 1, es, except, 16), 0};
+    if (sio_args_string(a, 2, room, sizeof(room)) < 0) {
+        if (ack)
+            ack_error(ack, SIO_EINVAL);
+        return;
+    }
+    long rc = join ? sio_namespace_sockets_join(sio_socket_namespace(s), &t, room)
+                   : sio_namespace_sockets_leave(sio_socket_namespace(s), &t, room);
+    if (!ack)
+        return;
+    if (rc < 0)
+        ack_error(ack, (int)rc);
+    else
+        sio_ack_send(ack, NULL, NULL, 0);
+}
+
+static void on_sockets_join(sio_socket *s, const char *ev, const sio_args *a, sio_ack *ack, void *u)
+{
+    sockets_room(s, a, ack, 1);
+}
+
+static void on_sockets_leave(sio_socket *s, const char *ev, const sio_args *a, sio_ack *ack,
+                             void *u)
+{
+    sockets_room(s, a, ack, 0);
+}
+
+/* disconnect-sockets(rooms[], except[], close, ack): io.in(rooms).except(except)
+ * .disconnectSockets(close) across the cluster, then ack() (the sender may be among them). */
+static void on_disconnect_sockets(sio_socket *s, const char *ev, const sio_args *a, sio_ack *ack,
+                                  void *u)
+{
+    char rs[16][256], es[16][256];
+    const char *rooms[16], *except[16];
+    sio_target t = {rooms, string_list(a, 0, rs, rooms, 16), except,
+                    string_list(a, 1, es, except, 16), 0};
+    size_t n;
+    const char *v = sio_args_json(a, 2, &n);
+    int close = v && n == 4 && !memcmp(v, "true", 4);
+    sio_namespace *nsp = sio_socket_namespace(s);
+    if (ack)
+        sio_ack_send(ack, NULL, NULL, 0);
+    sio_namespace_disconnect_sockets(nsp, &t, close);
+}
+
+/* Answer of a broadcast or server-side emit with acks: ack({timeout, responses}), each response
+ * being the first argument of one answer (Node passes one value per answer across servers). */
+static void on_acks(sio_namespace *nsp, int status, const sio_args *const *responses, size_t n,
+                    void *user)
+{
+    json_text j = {0};
+    json_puts(&j, status == SIO_ETIMEDOUT ? "[{\"timeout\":true" : "[{\"timeout\":false");
+    if (status < 0 && status != SIO_ETIMEDOUT) {
+        json_puts(&j, ",\"error\":");
+        json_string(&j, sio_strerror(status));
+    }
+    json_puts(&j, ",\"responses\":[");
+    for (size_t i = 0; i < n; i++) {
+        size_t len;
+        const char *v = sio_args_json(responses[i], 0, &len);
+        if (i)
+            json_put(&j, ",", 1);
+        if (v)
+            json_put(&j, v, len);
+        else
+            json_puts(&j, "null");
+    }
+    json_puts(&j, "]}]");
+    ack_json(user, &j);
+}
+
+/* to-room-ack(rooms[], except[], timeoutMs, event, ...args, ack): io.to(rooms).except(except)
+ * .timeout(ms).emit(event, ...args, cb) across the cluster; ack({timeout, responses}). */
+static void on_to_room_ack(sio_socket *s, const char *ev, const sio_args *a, sio_ack *ack, void *u)
+{
+    char rs[16][256], es[16][256], event[256];
+    const char *rooms[16], *except[16];
+    sio_target t = {rooms, string_list(a, 0, rs, rooms, 16), except,
+                    string_list(a, 1, es, except, 16), 0};
+    long long timeout = 0;
+    if (!ack)
+        return;
+    if (sio_args_int(a, 2, &timeout) < 0 || sio_args_string(a, 3, event, sizeof(event)) < 0) {
+        ack_error(ack, SIO_EINVAL);
+        return;
+    }
+    char *json = args_tail(a, 4);
+    if (!json) {
+        ack_error(ack, SIO_ENOMEM);
+        return;
+    }
+    sio_bin bins[16];
+    size_t nb = collect_bins(a, bins, 16);
+    ack = sio_ack_retain(ack);
+    long rc = sio_namespace_emit_ack(sio_socket_namespace(s), &t, event, json, bins, nb,
+                                     (unsigned)timeout, on_acks, ack);
+    free(json);
+    if (rc < 0)
+        ack_error(ack, (int)rc);
+}
+
+/* sse(event, ...args, ack): io.serverSideEmit(event, ...args, cb) with acks from every other
+ * server (requests timeout); ack({timeout, responses}). */
+static void on_sse(sio_socket *s, const char *ev, const sio_args *a, sio_ack *ack, void *u)
+{
+    char event[256];
+    if (!ack)
+        return;
+    if (sio_args_string(a, 0, event, sizeof(event)) < 0) {
+        ack_error(ack, SIO_EINVAL);
+        return;
+    }
+    char *json = args_tail(a, 1);
+    if (!json) {
+        ack_error(ack, SIO_ENOMEM);
+        return;
+    }
+    sio_bin bins[16];
+    size_t nb = collect_bins(a, bins, 16);
+    ack = sio_ack_retain(ack);
+    int rc =
+        sio_namespace_server_emit(sio_socket_namespace(s), event, json, bins, nb, 0, on_acks, ack);
+    free(json);
+    if (rc < 0)
+        ack_error(ack, rc);
+}
+
+/* Server-side events from other servers: forwarded to this server's clients of / as
+ * server-event(event, ...args); an ack wanted is answered with "pong-sio". */
+static void on_server_event(sio_namespace *nsp, const char *event, const sio_args *args,
+                            sio_ack *ack, void *user)
+{
+    size_t n;
+    const char *arr = sio_args_array(args, &n);
+    json_text j = {0};
+    json_put(&j, "[", 1);
+    json_string(&j, event);
+    if (n > 2) {
+        json_put(&j, ",", 1);
+        json_put(&j, arr + 1, n - 2);
+    }
+    json_put(&j, "]", 1);
+    sio_bin bins[16];
+    size_t nb = collect_bins(args, bins, 16);
+    sio_target local = {NULL, 0, NULL, 0, SIO_EMIT_LOCAL};
+    if (!j.failed)
+        sio_namespace_emit(nsp, &local, "server-event", j.p, bins, nb);
+    free(j.p);
+    if (ack)
+        sio_ack_send(ack, "[\"pong-sio\"]", NULL, 0);
+}
+
 /* ---- connect middleware -------------------------------------------------------------------- */
 
 /* The auth object arrives as JSON.stringify output (no spaces), so the serialised pair can be
@@ -798,7 +977,8 @@ int main(int argc, char **argv)
         {"--shutdown-timeout", SIO_CLI_UINT, &o.shutdown_timeout_ms,
          "ms to close connections on SIGTERM (10000)"},
         {"--cluster-api", SIO_CLI_BOOL, &cluster_api,
-         "events fetch, set-data, all-rooms, server-count on /"},
+         "events fetch, set-data, all-rooms, server-count, sockets-join/leave, "
+         "disconnect-sockets, to-room-ack, sse on /; server-side events"},
         {"--async-auth-ms", SIO_CLI_INT, &async_auth,
          "namespaces /async-auth (answers after N ms) and /sync-auth"},
         {"--stalled-middleware", SIO_CLI_BOOL, &stalled,
@@ -844,6 +1024,12 @@ int main(int argc, char **argv)
         sio_namespace_on(root, "set-data", on_set_data, NULL);
         sio_namespace_on(root, "all-rooms", on_cluster_query, NULL);
         sio_namespace_on(root, "server-count", on_cluster_query, NULL);
+        sio_namespace_on(root, "sockets-join", on_sockets_join, NULL);
+        sio_namespace_on(root, "sockets-leave", on_sockets_leave, NULL);
+        sio_namespace_on(root, "disconnect-sockets", on_disconnect_sockets, NULL);
+        sio_namespace_on(root, "to-room-ack", on_to_room_ack, NULL);
+        sio_namespace_on(root, "sse", on_sse, NULL);
+        sio_namespace_on_server_event(root, on_server_event, NULL);
     }
     setup_plain(sio_server_of(srv, "/custom"), NULL);
     static char secret[] = "secret", ok[] = "ok";

@@ -299,6 +299,15 @@ int sio_adapter_host_receive(sio_adapter_host *host, const sio_cluster_msg *m)
     return rc < 0 ? SIO_EINVAL : 0;
 }
 
+void sio_adapter_host_dropped(sio_adapter_host *host)
+{
+    sio_io *io = host->io;
+    if (io->shutting_down)
+        return;
+    io->stats->adapter_received++;
+    io->stats->adapter_dropped++;
+}
+
 struct event_base *sio_adapter_host_base(const sio_adapter_host *host)
 {
     return host->io->base;

@@ -87,8 +87,11 @@ static int looks_like_sid(const char *s, size_t n)
     return 1;
 }
 
+/* A received message that cannot be used: counted in the server's stats (adapter_received and
+ * adapter_dropped) and logged, rate-limited. */
 static void log_bad(ra *a, const char *what, const char *reason)
 {
+    sio_adapter_host_dropped(a->host);
     a->bad++;
     /* the first few, then every 1000th: a flood of garbage does not flood the log */
     if (a->bad_logged < 5 || a->bad % 1000 == 0) {
@@ -417,17 +420,39 @@ static void on_python_message(ra *a, const char *payload, size_t len)
             rc = SIO_EUNSUPPORTED; /* base64 attachments: not accepted (docs/deployment.md) */
             break;
         }
-        /* ["event", ...args]: the event name, then the argument list's members */
-        const char *args;
-        size_t alen, nb;
-        rc = value_json(a, &ar, &m.data, 0, &args, &alen, bins, &nb);
-        if (rc < 0)
-            break;
+        /* ["event", ...args]: the event name, then the argument list's members. A data that
+         * is not a list is one argument (what Python's emit makes of a single value), null or
+         * absent none. */
+        const char *args = "[]";
+        size_t alen = 2, nb = 0;
+        if (m.data.p) {
+            rc = value_json(a, &ar, &m.data, 0, &args, &alen, bins, &nb);
+            if (rc < 0)
+                break;
+        }
         const char *ev = str_z(&ar, m.event);
+        if (!ev) {
+            rc = SIO_EPROTO;
+            break;
+        }
+        if (alen == 4 && !memcmp(args, "null", 4))
+            args = "[]", alen = 2;
+        else if (!alen || args[0] != '[') {
+            char *w = arena_keep(&ar, malloc(alen + 3));
+            if (!w) {
+                rc = SIO_ENOMEM;
+                break;
+            }
+            w[0] = '[';
+            memcpy(w + 1, args, alen);
+            w[alen + 1] = ']';
+            w[alen + 2] = 0;
+            args = w, alen += 2;
+        }
         size_t elen = strlen(ev);
         char *d = arena_keep(&ar, malloc(elen * 6 + alen + 8));
-        if (!d || alen < 2 || args[0] != '[') {
-            rc = SIO_EPROTO;
+        if (!d || alen < 2) {
+            rc = d ? SIO_EPROTO : SIO_ENOMEM;
             break;
         }
         size_t k = 0;

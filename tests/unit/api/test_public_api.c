@@ -1444,6 +1444,11 @@ Test(public_api, cluster)
     sio_server_get_stats(cluster[1].srv, &st1);
     cr_assert_eq(st1.adapter_received, st0.adapter_received + 2);
     cr_assert_eq(st1.adapter_dropped, st0.adapter_dropped + 2);
+    /* a message the adapter itself could not decode counts the same way */
+    sio_adapter_host_dropped(cluster[1].host);
+    sio_server_get_stats(cluster[1].srv, &st1);
+    cr_assert_eq(st1.adapter_received, st0.adapter_received + 3);
+    cr_assert_eq(st1.adapter_dropped, st0.adapter_dropped + 3);
 
     /* disconnect_sockets on A disconnects B's client */
     cr_assert_eq(sio_namespace_disconnect_sockets(na, &to_b, 0), 0);
