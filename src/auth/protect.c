@@ -248,6 +248,14 @@ static void on_expire(evutil_socket_t fd, short what, void *arg)
         add_ms(st->expire_ev, NOT_CONNECTED_RETRY_MS);
         return;
     }
+    /* libevent measures from its cached loop time, which may lag the wall clock: never act
+     * before exp + leeway by the wall clock the token is judged by */
+    sio_auth_plan p =
+        sio_auth_plan_timers(wall_ms(), st->claims.exp, st->auth->leeway_s, st->auth->notice_s);
+    if (p.expire_ms > 0) {
+        add_ms(st->expire_ev, p.expire_ms);
+        return;
+    }
     st->auth->stats.expired_disconnects++;
     sio_log(SIO_LOG_INFO, "auth", "socket %s: token expired, disconnecting", sio_socket_id(s));
     sio_socket_emit(s, "error",
