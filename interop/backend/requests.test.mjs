@@ -79,9 +79,9 @@ describe("backend API: authentication and request validation", { skip: SKIP, tim
     assert.equal(r.json.sockets.length, 1);
 
     for (const [tok, what] of [
-      [token({ sub: "agent-7", role: "operator" }), "role operator"],
-      [token({ sub: "agent-7", role: "Admin" }), "role Admin (case matters)"],
-      [token({ sub: "agent-7", role: "" }), "empty role"],
+      [token({ sub: "staff-7", role: "operator" }), "role operator"],
+      [token({ sub: "staff-7", role: "Admin" }), "role Admin (case matters)"],
+      [token({ sub: "staff-7", role: "" }), "empty role"],
     ]) {
       assertError(await api(A, "emit", EMIT, `Bearer ${tok}`), 403, "FORBIDDEN", what);
       assertError(await request(A, "GET", "/api/sockets", { auth: `Bearer ${tok}` }), 403, "FORBIDDEN", what);
