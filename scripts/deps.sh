@@ -18,7 +18,8 @@ SUDO=""
 
 APT_PKGS=(build-essential meson ninja-build pkg-config cmake clang libclang-rt-14-dev
   libevent-dev libssl-dev libhiredis-dev libcriterion-dev libjansson-dev zlib1g-dev
-  dpkg-dev redis-server redis-tools nginx-light nodejs npm chromium)
+  dpkg-dev redis-server redis-tools nginx-light nodejs npm chromium
+  python3-socketio python3-websocket python3-requests)
 
 missing=()
 for p in "${APT_PKGS[@]}"; do

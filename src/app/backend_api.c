@@ -17,12 +17,15 @@
 #include <string.h>
 
 #define MAX_TARGETS 1024
+#define MAX_NAMESPACES 16
 
 struct sio_backend_api {
     sio_server *srv;
     sio_backend_api_options o;
     char *token, *role, *pu, *po, *pc;
     sio_backend_api_stats stats;
+    sio_namespace *nsps[MAX_NAMESPACES]; /* the namespaces a request may name ("/" first) */
+    size_t nnsps;
 };
 
 void sio_backend_api_options_init(sio_backend_api_options *o)
@@ -51,7 +54,12 @@ static void fail(sio_backend_api *api, sio_http_request *req, int status, const 
         api->stats.bad_requests++;
     json_t *j = json_pack("{s:b,s:{s:s,s:s}}", "ok", 0, "error", "code", code, "message", message);
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    reply(req, status, text ? text : "{\"ok\":false}");
+    /* RFC 6750 section 3: a 401 names the scheme the client must use */
+    static const sio_http_header unauthorized[] = {{"content-type", "application/json"},
+                                                   {"www-authenticate", "Bearer"}};
+    const char *body = text ? text : "{\"ok\":false}";
+    sio_http_respond(req, status, status == 401 ? unauthorized : json_ctype,
+                     status == 401 ? 2 : 1, body, strlen(body));
     free(text);
     json_decref(j);
 }
@@ -158,25 +166,52 @@ static void targets_free(targets *t)
         free(t->except[i]);
 }
 
-/* "to": {rooms, users, conversations, organizations}; "except": rooms or socket ids. */
-static int read_targets(sio_backend_api *api, json_t *to, json_t *body, targets *t)
+/* "to": {rooms, users, conversations, organizations}; "except": rooms or socket ids. Returns
+ * NULL or why the request is refused. A key of "to" that is none of the four is refused, so that
+ * a misspelt one ("user") is not silently ignored. */
+static const char *read_targets(sio_backend_api *api, json_t *to, json_t *body, targets *t)
 {
+    static const char *bad_to =
+        "to must be an object of strings or string lists (rooms, users, conversations, "
+        "organizations)";
     if (!json_is_object(to))
-        return -1;
+        return bad_to;
+    const char *key;
+    json_t *v;
+    json_object_foreach(to, key, v)
+    {
+        if (strcmp(key, "rooms") && strcmp(key, "users") && strcmp(key, "conversations") &&
+            strcmp(key, "organizations"))
+            return bad_to;
+    }
     if (collect(to, "rooms", "", t->rooms, &t->nrooms) < 0 ||
         collect(to, "users", api->pu, t->rooms, &t->nrooms) < 0 ||
         collect(to, "conversations", api->pc, t->rooms, &t->nrooms) < 0 ||
-        collect(to, "organizations", api->po, t->rooms, &t->nrooms) < 0 ||
-        collect(body, "except", "", t->except, &t->nexcept) < 0)
-        return -1;
-    return 0;
+        collect(to, "organizations", api->po, t->rooms, &t->nrooms) < 0)
+        return bad_to;
+    if (collect(body, "except", "", t->except, &t->nexcept) < 0)
+        return "except must be a string or a list of strings (rooms or socket ids)";
+    return NULL;
 }
 
+/* One of the namespaces the program registered, by name; NULL for any other. Never
+ * sio_server_of on a name from the request: that would create the namespace, and a namespace
+ * created here has none of the program's middleware (no authentication) and is never freed. */
+static sio_namespace *namespace_named(sio_backend_api *api, const char *name)
+{
+    for (size_t i = 0; i < api->nnsps; i++)
+        if (!strcmp(sio_namespace_name(api->nsps[i]), name))
+            return api->nsps[i];
+    return NULL;
+}
+
+/* The body's "namespace" ("/" when absent); NULL when it is not a string or not registered. */
 static sio_namespace *namespace_of(sio_backend_api *api, json_t *body)
 {
     json_t *n = json_object_get(body, "namespace");
-    const char *name = json_is_string(n) ? json_string_value(n) : "/";
-    return name[0] == '/' ? sio_server_of(api->srv, name) : NULL;
+    if (n && !json_is_string(n))
+        return NULL;
+    return namespace_named(api, n ? json_string_value(n) : "/");
 }
 
 /* ---- POST /api/emit ----------------------------------------------------------------------- */
@@ -201,9 +236,11 @@ static void emit_route(sio_http_request *req, void *user)
     else if (args && !json_is_array(args))
         why = "args must be an array";
     else if (!nsp)
-        why = "namespace must start with /";
-    else if (!to || read_targets(api, to, body, &t) < 0)
-        why = "to must be an object of string lists (rooms, users, conversations, organizations)";
+        why = "namespace must be the name of a namespace this server serves (\"/\")";
+    else if (!to)
+        why = "to is required: {rooms, users, conversations, organizations}";
+    else if ((why = read_targets(api, to, body, &t)) != NULL)
+        ;
     else if (!t.nrooms)
         why = "no target: give at least one room, user, conversation or organization";
     if (why) {
@@ -248,11 +285,14 @@ static void disconnect_route(sio_http_request *req, void *user)
     targets t = {0};
     sio_namespace *nsp = namespace_of(api, body);
     json_t *reason = json_object_get(body, "reason"), *close = json_object_get(body, "close");
-    if (!nsp || collect(body, "users", api->pu, t.rooms, &t.nrooms) < 0 ||
-        collect(body, "rooms", "", t.rooms, &t.nrooms) < 0 || !t.nrooms ||
-        (reason && !json_is_string(reason))) {
+    if (!nsp) {
         fail(api, req, 400, "BAD_REQUEST",
-             "give users or rooms (string lists); reason, if any, a string");
+             "namespace must be the name of a namespace this server serves (\"/\")");
+    } else if (collect(body, "users", api->pu, t.rooms, &t.nrooms) < 0 ||
+        collect(body, "rooms", "", t.rooms, &t.nrooms) < 0 || !t.nrooms ||
+        (reason && !json_is_string(reason)) || (close && !json_is_boolean(close))) {
+        fail(api, req, 400, "BAD_REQUEST",
+             "give users or rooms (string lists); reason, if any, a string; close a boolean");
     } else {
         sio_target tg = {(const char *const *)t.rooms, t.nrooms, NULL, 0, 0};
         long n = sio_namespace_disconnect_sockets(nsp, &tg, json_is_true(close));
@@ -307,9 +347,9 @@ static void sockets_route(sio_http_request *req, void *user)
     long n = sio_http_request_query_param(req, "room", room, sizeof(room));
     char ns[256] = "/";
     sio_http_request_query_param(req, "namespace", ns, sizeof(ns));
-    sio_namespace *nsp = ns[0] == '/' ? sio_server_of(api->srv, ns) : NULL;
+    sio_namespace *nsp = namespace_named(api, ns);
     if (!nsp || n == SIO_ELIMIT) {
-        fail(api, req, 400, "BAD_REQUEST", "room too long, or namespace not starting with /");
+        fail(api, req, 400, "BAD_REQUEST", "room too long, or not a namespace this server serves");
         return;
     }
     const char *r = room;
@@ -343,7 +383,8 @@ sio_backend_api *sio_backend_api_new(sio_server *srv, const sio_backend_api_opti
          .cb = disconnect_route},
         {.method = "GET", .path = "/api/sockets", .cb = sockets_route},
     };
-    int ok = api->pu && api->po && api->pc;
+    api->nsps[api->nnsps++] = sio_server_of(srv, "/");
+    int ok = api->pu && api->po && api->pc && api->nsps[0];
     for (size_t i = 0; ok && i < sizeof(routes) / sizeof(routes[0]); i++) {
         routes[i].user = api;
         ok = sio_server_route_add(srv, &routes[i]) == 0;
@@ -353,6 +394,16 @@ sio_backend_api *sio_backend_api_new(sio_server *srv, const sio_backend_api_opti
         return NULL;
     }
     return api;
+}
+
+int sio_backend_api_add_namespace(sio_backend_api *api, sio_namespace *nsp)
+{
+    if (namespace_named(api, sio_namespace_name(nsp)))
+        return 0;
+    if (api->nnsps == MAX_NAMESPACES)
+        return SIO_ELIMIT;
+    api->nsps[api->nnsps++] = nsp;
+    return 0;
 }
 
 void sio_backend_api_free(sio_backend_api *api)

@@ -29,6 +29,11 @@ typedef struct sio_backend_api sio_backend_api;
 sio_backend_api *sio_backend_api_new(sio_server *srv, const sio_backend_api_options *o);
 void sio_backend_api_free(sio_backend_api *api);
 
+/** Lets requests name nsp ("namespace" of an emit or disconnect, ?namespace= of /api/sockets).
+ *  "/" is there from the start; a name never registered is refused with 400, so that a request
+ *  cannot create a namespace (one without the program's middleware). 0 or SIO_ELIMIT (16). */
+int sio_backend_api_add_namespace(sio_backend_api *api, sio_namespace *nsp);
+
 /** Counters for /metrics: requests by route and outcome. */
 typedef struct sio_backend_api_stats {
     uint64_t emits, disconnects, socket_lists; /* accepted requests */

@@ -262,6 +262,21 @@ static void gateway_metrics(sio_app_text *t, void *user)
                    (double)st.users);
 }
 
+/* Backend API counters for /metrics. */
+static void api_metrics(sio_app_text *t, void *user)
+{
+    sio_backend_api_stats st;
+    sio_backend_api_get_stats(user, &st);
+    sio_app_metric(t, "sio_api_requests_total", "counter", "backend API requests accepted, by route",
+                   "route=\"emit\"", (double)st.emits);
+    sio_app_sample(t, "sio_api_requests_total", "route=\"disconnect\"", (double)st.disconnects);
+    sio_app_sample(t, "sio_api_requests_total", "route=\"sockets\"", (double)st.socket_lists);
+    sio_app_metric(t, "sio_api_refusals_total", "counter",
+                   "backend API requests refused, by reason (401/403; 400)",
+                   "reason=\"unauthorized\"", (double)st.unauthorized);
+    sio_app_sample(t, "sio_api_refusals_total", "reason=\"bad_request\"", (double)st.bad_requests);
+}
+
 int main(int argc, char **argv)
 {
     sio_server_options o;
@@ -389,7 +404,9 @@ int main(int argc, char **argv)
         api_o.prefix_user = gateway.o.room_prefix_user; /* the gateway's room names */
         api_o.prefix_org = gateway.o.room_prefix_org;
         api_o.prefix_conversation = gateway.o.room_prefix_conversation;
-        if (!(api = sio_backend_api_new(srv, &api_o))) {
+        if (!(api = sio_backend_api_new(srv, &api_o)) ||
+            sio_app_metrics_add_source(metrics, api_metrics, api) < 0) {
+            sio_backend_api_free(api);
             fprintf(stderr, "sio-server: cannot register the backend API routes\n");
             sio_server_free(srv);
             return 1;
