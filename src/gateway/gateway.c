@@ -678,3 +678,15 @@ void sio_gateway_get_stats(const sio_gateway *gw, sio_gateway_stats *out)
     out->users = json_object_size(gw->users);
     out->authorize_cache_entries = json_object_size(gw->authz_cache);
 }
+
+void sio_gateway_set_limits(sio_gateway *gw, const sio_gateway_options *o)
+{
+    if (o->typing_timeout_ms) /* required */
+        gw->o.typing_timeout_ms = o->typing_timeout_ms;
+    gw->o.rate_limit = o->rate_limit;
+    gw->o.typing_rate_limit = o->typing_rate_limit;
+    gw->o.typing_rate_window_ms = o->typing_rate_window_ms;
+    gw->o.max_connections_per_user = o->max_connections_per_user;
+    gw->o.authorize_cache_ttl_ms = o->authorize_cache_ttl_ms;
+    gw->o.authorize_timeout_ms = o->authorize_timeout_ms;
+}

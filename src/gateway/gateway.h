@@ -103,6 +103,13 @@ sio_gateway *sio_gateway_new(sio_server *srv, sio_namespace *nsp, const sio_gate
 /** Frees the gateway. Call after sio_server_free (see sio_gateway_new). NULL is a no-op. */
 void sio_gateway_free(sio_gateway *gw);
 
+/** Applies the limits of o that may change while sockets are connected (a reload):
+ *  typing_timeout_ms, rate_limit, typing_rate_limit, typing_rate_window_ms,
+ *  max_connections_per_user, authorize_cache_ttl_ms and authorize_timeout_ms. They take effect
+ *  at their next use (a running typing timer keeps its time; a connection over a lowered cap
+ *  stays). Other options need a new gateway. */
+void sio_gateway_set_limits(sio_gateway *gw, const sio_gateway_options *o);
+
 /** Fills out with the gateway's counters. */
 void sio_gateway_get_stats(const sio_gateway *gw, sio_gateway_stats *out);
 
