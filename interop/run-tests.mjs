@@ -13,7 +13,7 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const AREAS = ["eio", "sio", "browser", "hostile", "faults", "nginx", "auth", "gateway", "redis", "backend", "metrics", "python", "config"];
+const AREAS = ["eio", "sio", "browser", "hostile", "faults", "nginx", "auth", "gateway", "redis", "backend", "metrics", "python", "config", "presence"];
 
 const [area = "all", ...extra] = process.argv.slice(2);
 const areas = area === "all" ? AREAS : [area];

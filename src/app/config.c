@@ -363,7 +363,8 @@ static int on_ini(void *user, const char *section, const char *name, const char 
     return 1;
 }
 
-/* Splits a comma-separated environment value into l (copies kept). */
+/* Splits an environment value of a repeatable flag at commas or semicolons (relay rules use ';')
+ * into l (copies kept). */
 static int env_values(sio_cli *c, const sio_cli_flag *f, const char *v, vals *l)
 {
     if (f->type != SIO_CLI_STRS) {
@@ -371,11 +372,16 @@ static int env_values(sio_cli *c, const sio_cli_flag *f, const char *v, vals *l)
         return k ? vals_add(l, k) : -1;
     }
     for (const char *p = v; *p;) {
-        size_t len = strcspn(p, ",");
-        char *k = len ? keep(c, p, len) : NULL;
-        if (len && (!k || vals_add(l, k) < 0))
+        size_t len = strcspn(p, ",;");
+        while (len && (*p == ' ' || *p == '\t'))
+            p++, len--;
+        size_t n = len;
+        while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+            n--;
+        char *k = n ? keep(c, p, n) : NULL;
+        if (n && (!k || vals_add(l, k) < 0))
             return -1;
-        p += len + (p[len] == ',');
+        p += len + (p[len] == ',' || p[len] == ';');
     }
     return 0;
 }

@@ -12,7 +12,11 @@
 #include "app/logging.h"
 #include "app/backend_api.h"
 #include "app/metrics.h"
+#include "app/presence.h"
+#include "app/relay.h"
 #include "gateway/gateway.h"
+
+#include <event2/event.h>
 
 #include <signal.h>
 #include <stdarg.h>
@@ -257,6 +261,208 @@ static void gateway_metrics(sio_app_text *t, void *user)
                    (double)st.users);
 }
 
+/* ---- Redis relay and presence (src/app/relay.c, presence.c, docs/presence.md) ------------- */
+
+typedef struct cluster_cli {
+    sio_cli_strs relay;         /* --relay rules (else SIO_RELAY, ';'-separated) */
+    const char *relay_redis;    /* else SIO_RELAY_REDIS, else --redis */
+    int relay_redis_cluster;    /* --relay-redis is a Redis Cluster */
+    size_t relay_max_bytes;     /* 1 MiB */
+    unsigned presence_lease_ms; /* 30000 */
+    const char *presence_key;   /* sio:presence */
+    char *env_rules;            /* SIO_RELAY's copy, split in place */
+    const char *rules[SIO_RELAY_MAX_RULES];
+    size_t nrules;
+} cluster_cli;
+
+#define CLUSTER_FLAGS(c)                                                                           \
+    {"--relay", SIO_CLI_STRS, &(c).relay,                                                          \
+     "relay rule 'channel-pattern=event[@room]', repeatable (SIO_RELAY, ';'-separated)"},          \
+        {"--relay-redis", SIO_CLI_STR, &(c).relay_redis,                                           \
+         "Redis URL of the relay (SIO_RELAY_REDIS; default: --redis)"},                            \
+        {"--relay-redis-cluster", SIO_CLI_BOOL, &(c).relay_redis_cluster,                          \
+         "--relay-redis lists Redis Cluster seeds"},                                               \
+        {"--relay-max-bytes", SIO_CLI_SIZE, &(c).relay_max_bytes,                                  \
+         "largest relayed payload (1 MiB; larger ones are dropped)"},                              \
+        {"--presence-lease", SIO_CLI_UINT, &(c).presence_lease_ms,                                 \
+         "ms within which a dead node's users go offline (30000)"},                                \
+    {                                                                                              \
+        "--presence-key", SIO_CLI_STR, &(c).presence_key,                                          \
+            "Redis key prefix of presence (sio:presence)"                                          \
+    }
+
+static char relay_module[] = "relay", presence_module[] = "presence";
+
+static void module_log(int level, const char *line, void *user)
+{
+    if (level <= log_level)
+        log_line(level, user, line, NULL);
+}
+
+/* The relay's rules and URL: flags, else the environment. Returns 0 or -1 (printed). */
+static int cluster_cli_apply(cluster_cli *c, const sio_cli_redis *redis)
+{
+    for (size_t i = 0; i < c->relay.n; i++)
+        c->rules[c->nrules++] = c->relay.v[i];
+    const char *env = getenv("SIO_RELAY");
+    if (!c->nrules && env && *env) {
+        if (!(c->env_rules = strdup(env)))
+            return -1;
+        for (char *save = NULL, *t = strtok_r(c->env_rules, ";", &save); t;
+             t = strtok_r(NULL, ";", &save)) {
+            while (*t == ' ' || *t == '\t')
+                t++;
+            for (char *e = t + strlen(t); e > t && (e[-1] == ' ' || e[-1] == '\t');)
+                *--e = 0;
+            if (!*t)
+                continue;
+            if (c->nrules == SIO_RELAY_MAX_RULES) {
+                fprintf(stderr, "sio-server: more than %d relay rules\n", SIO_RELAY_MAX_RULES);
+                return -1;
+            }
+            c->rules[c->nrules++] = t;
+        }
+    }
+    for (size_t i = 0; i < c->nrules; i++) {
+        char why[128];
+        if (sio_relay_rule_check(c->rules[i], why, sizeof(why)) < 0) {
+            fprintf(stderr, "sio-server: bad relay rule '%s': %s\n", c->rules[i], why);
+            return -1;
+        }
+    }
+    if (!c->relay_redis && (env = getenv("SIO_RELAY_REDIS")) && *env)
+        c->relay_redis = env;
+    if (!c->relay_redis) {
+        c->relay_redis = redis->cfg.url;
+        c->relay_redis_cluster = redis->cfg.cluster;
+    }
+    if (c->nrules && !c->relay_redis) {
+        fprintf(stderr, "sio-server: --relay needs --relay-redis or --redis\n");
+        return -1;
+    }
+    return 0;
+}
+
+static void relay_metrics(sio_app_text *t, void *user)
+{
+    sio_relay_stats st;
+    sio_relay_get_stats(user, &st);
+    sio_app_metric(t, "sio_relay_messages_total", "counter",
+                   "Redis relay messages, by outcome (received; events forwarded; dropped)",
+                   "outcome=\"received\"", (double)st.received);
+    sio_app_sample(t, "sio_relay_messages_total", "outcome=\"forwarded\"", (double)st.forwarded);
+    sio_app_sample(t, "sio_relay_messages_total", "outcome=\"invalid_json\"",
+                   (double)st.invalid_json);
+    sio_app_sample(t, "sio_relay_messages_total", "outcome=\"oversized\"", (double)st.oversized);
+    sio_app_sample(t, "sio_relay_messages_total", "outcome=\"emit_failed\"",
+                   (double)st.emit_failures);
+    sio_app_metric(t, "sio_relay_deliveries_total", "counter",
+                   "relayed event packets queued for this node's clients", NULL,
+                   (double)st.deliveries);
+    sio_app_metric(t, "sio_relay_rules", "gauge", "relay rules in force", NULL, (double)st.rules);
+    sio_app_metric(t, "sio_relay_redis_up", "gauge", "1 while the relay's Redis link is up", NULL,
+                   st.redis_up);
+}
+
+/* One sample per organization: label values escaped as the text format wants. */
+static void org_sample(const char *org, size_t online, void *user)
+{
+    char labels[300], *o = labels;
+    o += sprintf(o, "organization=\"");
+    for (const char *p = org; *p && o < labels + sizeof(labels) - 4; p++) {
+        if (*p == '\\' || *p == '"' || *p == '\n')
+            *o++ = '\\';
+        *o++ = *p == '\n' ? 'n' : *p;
+    }
+    strcpy(o, "\"");
+    sio_app_sample(user, "sio_presence_online_users", labels, (double)online);
+}
+
+static void presence_metrics(sio_app_text *t, void *user)
+{
+    sio_presence_stats st;
+    sio_presence_get_stats(user, &st);
+    sio_app_metric(t, "sio_presence_users", "gauge",
+                   "users online (with an organization; cluster-wide with Redis)", NULL,
+                   (double)st.users);
+    sio_app_metric(t, "sio_presence_organizations", "gauge", "organizations with a user online",
+                   NULL, (double)st.orgs);
+    sio_app_text_printf(t, "# HELP sio_presence_online_users users online per organization (the "
+                           "first 1000 organizations)\n# TYPE sio_presence_online_users gauge\n");
+    sio_presence_foreach_org(user, 1000, org_sample, t);
+    sio_app_metric(t, "sio_presence_transitions_total", "counter",
+                   "presence transitions decided by this node", "status=\"online\"",
+                   (double)st.online);
+    sio_app_sample(t, "sio_presence_transitions_total", "status=\"offline\"", (double)st.offline);
+    sio_app_metric(t, "sio_presence_updates_total", "counter",
+                   "presence:update events emitted to this node's clients", NULL,
+                   (double)st.updates);
+    sio_app_metric(t, "sio_presence_lists_total", "counter", "presence:list requests answered",
+                   NULL, (double)st.lists);
+    sio_app_metric(t, "sio_presence_resyncs_total", "counter",
+                   "re-registrations of this node's counts in Redis", NULL, (double)st.resyncs);
+    sio_app_metric(t, "sio_presence_swept_nodes_total", "counter",
+                   "nodes whose lease lapsed (or restarted), removed by this node", NULL,
+                   (double)st.swept_nodes);
+    sio_app_metric(t, "sio_presence_redis_errors_total", "counter",
+                   "presence scripts that failed or timed out", NULL, (double)st.redis_errors);
+    sio_app_metric(t, "sio_presence_redis_up", "gauge", "1 while presence reaches Redis", NULL,
+                   st.redis ? st.redis_up : 1);
+}
+
+/* Starts the relay (with rules) and presence (with the gateway), and adds their metrics.
+ * Returns 0 or -1. */
+static int cluster_start(cluster_cli *c, const sio_cli_redis *redis, const gateway_cli *g,
+                         sio_server *srv, sio_gateway *gw, const char *node_addr,
+                         sio_app_metrics *metrics, sio_relay **relay, sio_presence **presence)
+{
+    sio_namespace *root = sio_server_of(srv, "/");
+    if (c->nrules) {
+        sio_relay_options ro;
+        sio_relay_options_init(&ro);
+        ro.redis_url = c->relay_redis;
+        ro.redis_cluster = c->relay_redis_cluster;
+        if (c->relay_max_bytes)
+            ro.max_message_bytes = c->relay_max_bytes;
+        ro.log = module_log;
+        ro.log_user = relay_module;
+        if (!(*relay = sio_relay_new(srv, root, &ro, c->rules, c->nrules)) ||
+            sio_app_metrics_add_source(metrics, relay_metrics, *relay) < 0)
+            return -1;
+    }
+    if (gw) {
+        sio_presence_options po;
+        sio_presence_options_init(&po);
+        po.redis_url = redis->cfg.url;
+        po.redis_cluster = redis->cfg.cluster;
+        if (c->presence_lease_ms)
+            po.lease_ms = c->presence_lease_ms;
+        if (c->presence_key)
+            po.key = c->presence_key;
+        po.node_addr = node_addr;
+        po.org_prefix = g->o.room_prefix_org;
+        po.user_prefix = g->o.room_prefix_user;
+        po.log = module_log;
+        po.log_user = presence_module;
+        if (!(*presence = sio_presence_new(srv, root, gw, &po)) ||
+            sio_app_metrics_add_source(metrics, presence_metrics, *presence) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Before sio_server_free: presence leaves the cluster, both close their Redis connections, and
+ * the loop runs the callbacks that closing owes. */
+static void cluster_stop(sio_server *srv, sio_relay *relay, sio_presence *presence)
+{
+    sio_presence_stop(presence);
+    if (relay) {
+        sio_relay_free(relay);
+        for (int i = 0; i < 3; i++)
+            event_base_loop(sio_server_base(srv), EVLOOP_NONBLOCK);
+    }
+}
+
 /* Backend API counters for /metrics. */
 static void api_metrics(sio_app_text *t, void *user)
 {
@@ -478,6 +684,7 @@ int main(int argc, char **argv)
     sio_cli_auth_init(&auth_flags);
     gateway_cli gateway;
     gateway_cli_init(&gateway);
+    cluster_cli cluster = {0};
     sio_cli_flag flags[] = {
         /* HTTP */
         {"--port", SIO_CLI_INT, &h->port, "TCP port (default 3000; 0 = any free port)"},
@@ -533,6 +740,7 @@ int main(int argc, char **argv)
         SIO_CLI_REDIS_FLAGS(redis, o),
         SIO_CLI_AUTH_FLAGS(auth_flags),
         GATEWAY_FLAGS(gateway),
+        CLUSTER_FLAGS(cluster),
         /* server */
         {"--shutdown-timeout", SIO_CLI_UINT, &o.shutdown_timeout_ms,
          "ms to close connections on SIGTERM/SIGINT (10000)"},
@@ -561,8 +769,11 @@ int main(int argc, char **argv)
         return 0;
     }
     if (sio_cli_redis_apply(&redis, &o, "sio-server") < 0 ||
-        sio_cli_auth_apply(&auth_flags, "sio-server") < 0)
+        sio_cli_auth_apply(&auth_flags, "sio-server") < 0 ||
+        cluster_cli_apply(&cluster, &redis) < 0) {
+        free(cluster.env_rules);
         return 2;
+    }
     if (o.health_path && !o.health_path[0])
         o.health_path = NULL;
     if (logs_apply(&ops) < 0)
@@ -605,23 +816,32 @@ int main(int argc, char **argv)
                 api_o.token && auth ? ", " : "", auth ? "JWT with role" : "");
     }
     sio_gateway *gw;
+    sio_relay *relay = NULL;
+    sio_presence *presence = NULL;
+    int rc = 0;
+    app_ctx ctx = {cli, srv, &o, &ops, &auth_flags, auth, &gateway, NULL};
     if (gateway_start(&gateway, srv, auth, &gw) < 0 ||
-        (gw && sio_app_metrics_add_source(metrics, gateway_metrics, gw) < 0)) {
-        sio_server_free(srv);
-        return 1;
+        (gw && sio_app_metrics_add_source(metrics, gateway_metrics, gw) < 0) ||
+        cluster_start(&cluster, &redis, &gateway, srv, gw, node_id, metrics, &relay, &presence) <
+            0) {
+        rc = 1;
+    } else {
+        ctx.gw = gw;
+        log_summary(&ctx, &redis);
+        sio_server_on_signal(srv, SIGHUP, on_sighup, &ctx);
+        printf("listening on port %d\n", sio_server_port(srv));
+        fflush(stdout);
+        sio_server_run(srv);
     }
-    app_ctx ctx = {cli, srv, &o, &ops, &auth_flags, auth, &gateway, gw};
-    log_summary(&ctx, &redis);
-    sio_server_on_signal(srv, SIGHUP, on_sighup, &ctx);
-    printf("listening on port %d\n", sio_server_port(srv));
-    fflush(stdout);
-    sio_server_run(srv);
+    cluster_stop(srv, relay, presence);
     sio_auth_free(auth);
     sio_server_free(srv);
     sio_app_metrics_free(metrics);
     sio_backend_api_free(api);
     sio_gateway_free(gw); /* after the server: its last disconnects still reach the gateway */
+    sio_presence_free(presence); /* after the gateway, whose last releases reach it */
+    free(cluster.env_rules);
     sio_app_access_close();
     sio_cli_free(cli);
-    return 0;
+    return rc;
 }
