@@ -523,6 +523,7 @@ static const char *const reloadable[] = {"jwt-secret",
                                          "max-buffered-packets",
                                          "shutdown-timeout",
                                          "drain-seconds",
+                                         "relay",
                                          "log-level",
                                          "log-format",
                                          "access-log",
@@ -541,7 +542,6 @@ static struct {
 } reload_hooks[8];
 static size_t n_reload_hooks;
 
-static int app_on_reload(app_reload_fn fn, void *user) __attribute__((unused));
 static int app_on_reload(app_reload_fn fn, void *user)
 {
     if (n_reload_hooks == sizeof(reload_hooks) / sizeof(reload_hooks[0]))
@@ -549,6 +549,28 @@ static int app_on_reload(app_reload_fn fn, void *user)
     reload_hooks[n_reload_hooks].fn = fn;
     reload_hooks[n_reload_hooks++].user = user;
     return 0;
+}
+
+/* The relay's rules follow the file on SIGHUP (its Redis connections stay). */
+typedef struct relay_reload {
+    const cluster_cli *cluster;
+    sio_relay *relay;
+} relay_reload;
+
+static void on_relay_reload(const sio_cli *cli, void *user)
+{
+    relay_reload *r = user;
+    if (!sio_cli_changed(cli, "relay"))
+        return;
+    if (!r->relay) {
+        app_log(SIO_LOG_WARN, "reload: relay rules need a restart (the relay was not started)");
+        return;
+    }
+    const sio_cli_strs *l = &r->cluster->relay;
+    if (sio_relay_set_rules(r->relay, l->v, l->n) < 0)
+        app_log(SIO_LOG_ERROR, "reload: relay rules refused; the previous ones stay");
+    else
+        app_log(SIO_LOG_INFO, "reload: %zu relay rules", l->n);
 }
 
 /* What the reload reaches. */
@@ -827,6 +849,9 @@ int main(int argc, char **argv)
         rc = 1;
     } else {
         ctx.gw = gw;
+        static relay_reload rr;
+        rr = (relay_reload){&cluster, relay};
+        app_on_reload(on_relay_reload, &rr);
         log_summary(&ctx, &redis);
         sio_server_on_signal(srv, SIGHUP, on_sighup, &ctx);
         printf("listening on port %d\n", sio_server_port(srv));
