@@ -58,8 +58,8 @@ static void fail(sio_backend_api *api, sio_http_request *req, int status, const 
     static const sio_http_header unauthorized[] = {{"content-type", "application/json"},
                                                    {"www-authenticate", "Bearer"}};
     const char *body = text ? text : "{\"ok\":false}";
-    sio_http_respond(req, status, status == 401 ? unauthorized : json_ctype,
-                     status == 401 ? 2 : 1, body, strlen(body));
+    sio_http_respond(req, status, status == 401 ? unauthorized : json_ctype, status == 401 ? 2 : 1,
+                     body, strlen(body));
     free(text);
     json_decref(j);
 }
@@ -214,14 +214,18 @@ static sio_namespace *namespace_of(sio_backend_api *api, json_t *body)
     return namespace_named(api, n ? json_string_value(n) : "/");
 }
 
+/* The JSON body of an authorised request, or NULL when the request was answered already. */
+static json_t *accepted_body(sio_backend_api *api, sio_http_request *req)
+{
+    return authorize(api, req) < 0 ? NULL : body_json(api, req);
+}
+
 /* ---- POST /api/emit ----------------------------------------------------------------------- */
 
 static void emit_route(sio_http_request *req, void *user)
 {
     sio_backend_api *api = user;
-    if (authorize(api, req) < 0)
-        return;
-    json_t *body = body_json(api, req);
+    json_t *body = accepted_body(api, req);
     if (!body)
         return;
     targets t = {0};
@@ -277,9 +281,7 @@ static void emit_route(sio_http_request *req, void *user)
 static void disconnect_route(sio_http_request *req, void *user)
 {
     sio_backend_api *api = user;
-    if (authorize(api, req) < 0)
-        return;
-    json_t *body = body_json(api, req);
+    json_t *body = accepted_body(api, req);
     if (!body)
         return;
     targets t = {0};
@@ -289,8 +291,8 @@ static void disconnect_route(sio_http_request *req, void *user)
         fail(api, req, 400, "BAD_REQUEST",
              "namespace must be the name of a namespace this server serves (\"/\")");
     } else if (collect(body, "users", api->pu, t.rooms, &t.nrooms) < 0 ||
-        collect(body, "rooms", "", t.rooms, &t.nrooms) < 0 || !t.nrooms ||
-        (reason && !json_is_string(reason)) || (close && !json_is_boolean(close))) {
+               collect(body, "rooms", "", t.rooms, &t.nrooms) < 0 || !t.nrooms ||
+               (reason && !json_is_string(reason)) || (close && !json_is_boolean(close))) {
         fail(api, req, 400, "BAD_REQUEST",
              "give users or rooms (string lists); reason, if any, a string; close a boolean");
     } else {

@@ -220,3 +220,12 @@ void sio_app_access_disconnect(const sio_socket *s, const char *reason)
 {
     access_line(s, "close", reason ? reason : "");
 }
+
+void sio_app_vlog(sio_app_log_cb cb, void *user, int level, const char *fmt, va_list ap)
+{
+    if (!cb)
+        return;
+    char line[512];
+    vsnprintf(line, sizeof(line), fmt, ap);
+    cb(level, line, user);
+}

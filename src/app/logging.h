@@ -9,6 +9,7 @@
 
 #include <sio/sio.h>
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -28,6 +29,13 @@ size_t sio_app_log_format_line(int format, long long now_ms, int level, const ch
                                const char *line, char *out, size_t cap);
 /** Appends s as the contents of a JSON string (escaped, without quotes) to out at *n. */
 void sio_app_json_escape(char *out, size_t cap, size_t *n, const char *s);
+
+/** A module's log callback (level, a formatted line, its user pointer). */
+typedef void (*sio_app_log_cb)(int level, const char *line, void *user);
+/** Formats fmt into one line and hands it to cb (a no-op when cb is NULL): the programs' modules
+ *  (presence, relay) log through their option's callback with this. */
+void sio_app_vlog(sio_app_log_cb cb, void *user, int level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
 
 /** Opens (or reopens, for log rotation: call again after SIGHUP) the access log: a file path
  *  (appended to), "-" for stdout, NULL or "" for none. Returns 0, or -1 (the old one is kept). */

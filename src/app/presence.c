@@ -17,6 +17,7 @@
  * difference (so a resync is idempotent). A resync waits for connect scripts in flight, whose
  * outcome p->local does not know yet.
  */
+#include "app/logging.h"
 #include "app/presence.h"
 
 #include "adapter/redis/client.h"
@@ -176,14 +177,10 @@ static void plog(sio_presence *p, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void plog(sio_presence *p, int level, const char *fmt, ...)
 {
-    if (!p->o.log)
-        return;
-    char line[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
+    sio_app_vlog(p->o.log, p->o.log_user, level, fmt, ap);
     va_end(ap);
-    p->o.log(level, line, p->o.log_user);
 }
 
 /* A failed script: counted, logged (the first few, then every 100th). */

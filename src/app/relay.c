@@ -3,6 +3,7 @@
  * channel pattern is one PSUBSCRIBE (glob characters other than '*' escaped, so Redis and
  * sio_relay_match agree on what matches); a pmessage names its pattern, which selects the rules.
  */
+#include "app/logging.h"
 #include "app/relay.h"
 
 #include "adapter/redis/client.h"
@@ -43,14 +44,10 @@ static void rlog(sio_relay *r, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void rlog(sio_relay *r, int level, const char *fmt, ...)
 {
-    if (!r->o.log)
-        return;
-    char line[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
+    sio_app_vlog(r->o.log, r->o.log_user, level, fmt, ap);
     va_end(ap);
-    r->o.log(level, line, r->o.log_user);
 }
 
 /* A dropped message: logged for the first few, then every 1000th drop. */
