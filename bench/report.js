@@ -81,6 +81,79 @@ const SCENARIOS = {
       ['connects_per_s', 'connects/s', 'higher'],
     ],
   },
+  // cluster and backend scenarios (bench/run.sh, the functions after the main loop)
+  cluster: {
+    title: 'Cluster: 3 nodes on one Redis, 1,500 receivers spread over them, 50 broadcasts/s',
+    figures: [
+      ['max_node_cpu_s_per_million', 'server CPU s per million deliveries, busiest node', 'lower'],
+      ['node0_cpu_s_per_million', '... node 0 (the sender\'s)', 'lower'],
+      ['node1_cpu_s_per_million', '... node 1', 'lower'],
+      ['node2_cpu_s_per_million', '... node 2', 'lower'],
+      ['lat_p50_us', 'delivery time p50 (us)', 'lower'],
+      ['lat_p99_us', 'delivery time p99 (us)', 'lower'],
+      ['aux_cpu_us_per_bcast', 'Redis CPU us per broadcast', 'lower'],
+      ['deliveries_per_s', 'deliveries/s', 'higher'],
+      ['lost', 'lost deliveries', 'lower'],
+    ],
+  },
+  auth_rs256: {
+    title: 'Connect 3,000 clients with an RS256 token',
+    figures: [
+      ['cpu_s_per_1000_conn', 'server CPU s per 1000 connects', 'lower'],
+      ['connects_per_s', 'connects/s', 'higher'],
+      ['failed', 'failed connects', 'lower'],
+    ],
+  },
+  auth_es256: {
+    title: 'Connect 3,000 clients with an ES256 token',
+    figures: [
+      ['cpu_s_per_1000_conn', 'server CPU s per 1000 connects', 'lower'],
+      ['connects_per_s', 'connects/s', 'higher'],
+      ['failed', 'failed connects', 'lower'],
+    ],
+  },
+  gw_join: {
+    title: 'Gateway join_conversation, 400 clients, 1,000/s',
+    figures: [
+      ['cpu_s_per_1000', 'server CPU s per 1000 events', 'lower'],
+      ['received_per_sent', 'replies per event', 'info'],
+    ],
+  },
+  gw_typing: {
+    title: 'Gateway typing_start/stop, 400 clients in conversations of 4, 1,000/s',
+    figures: [
+      ['cpu_s_per_1000', 'server CPU s per 1000 events', 'lower'],
+      ['received_per_sent', 'user_typing deliveries per event', 'info'],
+    ],
+  },
+  emit_api: {
+    title: 'POST /api/emit to one user, 8 keep-alive connections',
+    figures: [
+      ['requests_per_s', 'requests/s', 'higher'],
+      ['cpu_us_per_request', 'server CPU us per request', 'lower'],
+      ['lat_p99_us', 'request time p99 (us)', 'lower'],
+      ['events_per_request', 'events delivered per request', 'info'],
+    ],
+  },
+  relay: {
+    title: 'Relay: PUBLISH status:<user> to message.status, 100 clients',
+    figures: [
+      ['events_per_s', 'messages delivered/s', 'higher'],
+      ['cpu_s_per_1000_events', 'server CPU s per 1000 messages', 'lower'],
+      ['events', 'messages delivered', 'info'],
+      ['published', 'messages published', 'info'],
+      ['redis_cpu_s', 'Redis CPU s', 'info'],
+    ],
+  },
+  metrics: {
+    title: 'GET /metrics with 19,900 clients connected, 100 scrapes',
+    figures: [
+      ['cpu_ms_per_scrape', 'server CPU ms per scrape', 'lower'],
+      ['idle_cpu_ms_per_scrape_time', 'server CPU ms idle over as long', 'info'],
+      ['scrape_ms', 'scrape time ms', 'lower'],
+      ['clients', 'clients connected', 'info'],
+    ],
+  },
 };
 // Shown for every scenario: a large "other CPU" means something else disturbed the run.
 const COMMON = [

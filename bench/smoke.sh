@@ -104,8 +104,38 @@ smoke() { # name binary polling(0/1)
   [ $rc = 0 ] || { bad "$name exited with status $rc on SIGTERM"; tail -n 40 "$tmp/$name.log"; }
 }
 
+# The cluster form (bench/run.sh ONLY=cluster): two sio-bench-server nodes on one Redis, the
+# receivers spread over both, the sender on the first; skipped without redis-server.
+smoke_cluster() {
+  command -v redis-server >/dev/null || { say "no redis-server: cluster check skipped"; return; }
+  local rp=$((PORT + 1)) p1=$((PORT + 2)) p2=$((PORT + 3)) line pids=()
+  PORT=$((PORT + 3))
+  redis-server --port "$rp" --bind 127.0.0.1 --save '' --appendonly no >"$tmp/redis.log" 2>&1 &
+  local redis=$!
+  wait_port "$rp" || { bad "redis-server did not start"; kill "$redis"; return; }
+  for p in "$p1" "$p2"; do
+    "$SIO" --port "$p" --redis "redis://127.0.0.1:$rp" >"$tmp/node-$p.log" 2>&1 &
+    pids+=($!)
+    wait_port "$p" || bad "cluster node on $p did not start"
+  done
+  sleep 0.5
+  line=$("$LOADGEN" fanout --clients 40 --messages 100 --bcast-rate 200 --duration 10 \
+    --port "$p1,$p2" --server-pid "${pids[0]},${pids[1]}" --aux-pid "$redis" --label cluster \
+    --timeout 60 2>"$tmp/err" | grep '^RESULT ' | tail -n 1)
+  say "cluster fanout: $line"
+  check_fanout "cluster fanout" "$line" 40
+  [ -n "$(field node1_cpu_s_per_million "$line")" ] || bad "cluster fanout: no per-node figure"
+  kill -TERM "${pids[@]}"
+  for p in "${pids[@]}"; do
+    wait "$p" || bad "cluster node exited with status $? on SIGTERM"
+  done
+  kill "$redis"
+  wait "$redis" 2>/dev/null
+}
+
 smoke sio "$SIO" 1
 smoke floor "$FLOOR" 0
+smoke_cluster
 if [ $fails != 0 ]; then
   say "$fails check(s) failed"
   exit 1

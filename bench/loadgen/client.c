@@ -75,12 +75,34 @@ static void on_open(lg_ctx *ctx, lg_client *cl, const char *p, size_t n)
     cl->sid_len = (uint8_t)(e - s);
     memcpy(cl->sid, s, cl->sid_len);
     cl->state = LG_CL_OPEN;
-    lg_client_send(ctx, cl, "40", 2);
+    if (ctx->o->nauth == 0) {
+        lg_client_send(ctx, cl, "40", 2);
+        return;
+    }
+    /* CONNECT with an auth object: "40{...}" (not in ctx->scratch: a polling open packet may
+     * be read from there) */
+    static lg_buf connect;
+    const char *auth = ctx->o->auth[cl->gidx % ctx->o->nauth];
+    connect.off = connect.len = 0;
+    if (lg_buf_append(&connect, "40", 2) < 0 || lg_buf_append(&connect, auth, strlen(auth)) < 0) {
+        lg_client_lost(ctx, cl, "out of memory");
+        return;
+    }
+    lg_client_send(ctx, cl, connect.data, connect.len);
 }
 
 static void on_event(lg_ctx *ctx, lg_client *cl, const char *p, size_t n)
 {
     static const char msg[] = "[\"msg\",\"";
+    if (ctx->o->scenario != LG_SCN_FANOUT) {
+        /* any other scenario only needs the event's name: `["name",...]` */
+        if (n < 3 || p[0] != '[' || p[1] != '"')
+            return;
+        const char *e = memchr(p + 2, '"', n - 2);
+        if (e)
+            lg_scn_on_event(ctx, cl, p + 2, (size_t)(e - (p + 2)));
+        return;
+    }
     if (n < sizeof(msg) || memcmp(p, msg, sizeof(msg) - 1) != 0)
         return;
     const char *s = p + sizeof(msg) - 1;

@@ -16,12 +16,15 @@
 #define LG_HIST_SUB 256                    /* sub-buckets per power of two: ~0.4 % resolution */
 #define LG_HIST_BUCKETS (20 * LG_HIST_SUB) /* covers 0 .. 2^27 us (134 s) */
 #define LG_ECHO_RING 64                    /* outstanding acked echoes per client */
+#define LG_MAX_NODES 8  /* servers of a cluster (--port and --server-pid lists) */
+#define LG_MAX_EVENTS 4 /* emit: event templates sent in turn */
 
 typedef enum lg_scenario {
     LG_SCN_CONN,
     LG_SCN_HOLD,
     LG_SCN_FANOUT,
     LG_SCN_ECHO,
+    LG_SCN_EMIT,
 } lg_scenario;
 
 typedef enum lg_transport {
@@ -44,6 +47,21 @@ typedef struct lg_opts {
     uint32_t payload;  /* payload string length in bytes */
     uint32_t inflight; /* conn: handshakes in flight, all processes together */
     pid_t server_pid;  /* 0 = do not sample the server */
+    /* a cluster: client i connects to ports[i % nports] (the fanout sender to ports[0]), and
+     * every server_pids[] entry is sampled; port and server_pid are the first entries */
+    uint16_t ports[LG_MAX_NODES];
+    uint32_t nports;
+    pid_t server_pids[LG_MAX_NODES];
+    uint32_t npids;
+    pid_t aux_pid;     /* another process to sample and report (the cluster's Redis) */
+    double bcast_rate; /* fanout: broadcasts per second at most; 0 = only the window */
+    char **auth;       /* CONNECT auth objects, client i sends auth[i % nauth] */
+    uint32_t nauth;
+    const char *setup_event; /* emit: event array sent once when ready ("%C": conversation) */
+    const char *setup_reply; /* emit: event name that completes the setup event */
+    const char *events[LG_MAX_EVENTS]; /* emit: event arrays sent in turn at --rate */
+    uint32_t nevents;
+    uint32_t group; /* emit: clients per conversation */
     uint32_t procs;
     uint32_t nsrc;
     uint32_t src[LG_MAX_SRC]; /* source IPv4 addresses, network order; 0 = kernel's choice */
@@ -120,6 +138,9 @@ struct lg_client {
     bool joined;
     bool got_end;     /* fanout: end marker received */
     bool post_busy;   /* polling: a POST is in flight */
+    uint8_t node;     /* index into opts->ports */
+    uint32_t gidx;    /* index among all processes' clients */
+    uint32_t nsent;   /* emit: events sent, picks the next template */
     bool get_pending; /* polling: a long-poll GET is in flight */
     uint8_t sid_len;
     char sid[40];
@@ -156,9 +177,10 @@ typedef struct lg_report {
     uint64_t ooo;
     uint64_t skipped; /* echo: sends skipped because a client had too many outstanding */
     uint64_t rtt_max_us;
-    uint64_t polls;  /* polling: GET responses received by receivers (sender excluded) */
-    double cpu_s;    /* this child's user+system CPU so far */
-    char error[128]; /* first fatal error, empty if none */
+    uint64_t polls; /* polling: GET responses received by receivers (sender excluded) */
+    uint64_t delivered_node[LG_MAX_NODES]; /* fanout: deliveries to the clients of each node */
+    double cpu_s;                          /* this child's user+system CPU so far */
+    char error[128];                       /* first fatal error, empty if none */
     uint32_t hist[LG_HIST_BUCKETS];
 } lg_report;
 
@@ -166,7 +188,8 @@ typedef struct lg_report {
 typedef struct lg_ctx {
     const lg_opts *o;
     uint32_t child;
-    uint32_t src; /* source address for this child, network order, 0 = any */
+    uint32_t first; /* global index of this child's first client */
+    uint32_t src;   /* source address for this child, network order, 0 = any */
     int epfd;
     int ctl_in;  /* parent -> child: 'G' go, 'S' stop */
     int ctl_out; /* child -> parent: reports */
@@ -241,6 +264,7 @@ int lg_child_main(lg_ctx *ctx);
 void lg_scn_on_ready(lg_ctx *ctx, lg_client *cl);
 void lg_scn_on_ack(lg_ctx *ctx, lg_client *cl, uint32_t id, const char *p, size_t n);
 void lg_scn_on_msg(lg_ctx *ctx, lg_client *cl, const char *p, size_t n);
+void lg_scn_on_event(lg_ctx *ctx, lg_client *cl, const char *name, size_t n);
 void lg_scn_on_down(lg_ctx *ctx, lg_client *cl, bool was_ready);
 
 #endif

@@ -18,9 +18,11 @@
 
 typedef struct lg_sample {
     bool ok;
-    double cpu_s; /* user + system */
+    double cpu_s; /* user + system, every server of the cluster together */
     double sys_s;
     long rss_kib;
+    double cpu_node[LG_MAX_NODES];
+    double aux_cpu_s;
     double machine_busy_s;
 } lg_sample;
 
@@ -30,12 +32,12 @@ typedef struct lg_child_proc {
     int from_child;
 } lg_child_proc;
 
-static const char *scenario_names[] = {"conn", "hold", "fanout", "echo"};
+static const char *scenario_names[] = {"conn", "hold", "fanout", "echo", "emit"};
 
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: sio-loadgen conn|hold|fanout|echo --port P [options]\n"
+            "usage: sio-loadgen conn|hold|fanout|echo|emit --port P[,P2,...] [options]\n"
             "  --host A          server IPv4 address (127.0.0.1)\n"
             "  --clients N       clients; receivers for fanout (100)\n"
             "  --transport T     websocket | polling (websocket)\n"
@@ -50,7 +52,19 @@ static void usage(void)
             "  --server-pid PID  sample this process's CPU and RSS\n"
             "  --label NAME      server name for the RESULT line\n"
             "  --nap-us U        run phase: sleep U us before each poll (fanout 500, else 0)\n"
-            "  --timeout S       global deadline (120 + duration)\n");
+            "  --timeout S       global deadline (120 + duration)\n"
+            "cluster (several --port and --server-pid entries, client i on port i mod count):\n"
+            "  --aux-pid PID     also sample this process (a Redis) and report its CPU\n"
+            "  --bcast-rate R    fanout: at most R broadcasts per second\n"
+            "authentication and scripted events:\n"
+            "  --auth-file F     CONNECT auth objects, one JSON object a line, client i uses\n"
+            "                    line i mod lines, e.g. {\"token\":\"eyJ...\"}\n"
+            "  --setup-event E   emit: event array sent once connected, e.g.\n"
+            "                    '[\"join_conversation\",{\"conversation_id\":\"%%C\"}]'\n"
+            "                    (%%C: the client's conversation, a UUID)\n"
+            "  --setup-reply N   emit: the event name that completes the setup event\n"
+            "  --event E         emit: event array sent at --rate in total (repeatable, in turn)\n"
+            "  --group G         emit: clients per conversation (10)\n");
     exit(2);
 }
 
@@ -63,6 +77,59 @@ static double num_arg(const char *s, double lo, double hi)
         usage();
     }
     return v;
+}
+
+/* "a,b,c" of numbers in [lo, hi] into out[]; returns the count */
+static uint32_t parse_list(const char *list, double lo, double hi, double *out, uint32_t max)
+{
+    char buf[512];
+    snprintf(buf, sizeof(buf), "%s", list);
+    uint32_t n = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (n >= max) {
+            fprintf(stderr, "sio-loadgen: at most %u entries in '%s'\n", max, list);
+            usage();
+        }
+        out[n++] = num_arg(t, lo, hi);
+    }
+    if (n == 0)
+        usage();
+    return n;
+}
+
+static void read_auth(lg_opts *o, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "sio-loadgen: cannot open %s\n", path);
+        exit(2);
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    uint32_t max = 0;
+    while ((n = getline(&line, &cap, f)) > 0) {
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = 0;
+        if (n == 0)
+            continue;
+        if (o->nauth == max) {
+            max = max ? 2 * max : 64;
+            char **a = realloc(o->auth, max * sizeof(*a));
+            if (!a)
+                exit(1);
+            o->auth = a;
+        }
+        if (!(o->auth[o->nauth++] = strdup(line)))
+            exit(1);
+    }
+    free(line);
+    fclose(f);
+    if (o->nauth == 0) {
+        fprintf(stderr, "sio-loadgen: %s has no auth line\n", path);
+        exit(2);
+    }
 }
 
 static void parse_src(lg_opts *o, const char *list)
@@ -86,9 +153,14 @@ static void set_opt(lg_opts *o, int c, const char *arg, long *nap)
     case 'h':
         o->host = arg;
         break;
-    case 'p':
-        o->port = (uint16_t)num_arg(arg, 1, 65535);
+    case 'p': {
+        double v[LG_MAX_NODES];
+        o->nports = parse_list(arg, 1, 65535, v, LG_MAX_NODES);
+        for (uint32_t i = 0; i < o->nports; i++)
+            o->ports[i] = (uint16_t)v[i];
+        o->port = o->ports[0];
         break;
+    }
     case 'n':
         o->clients = (uint32_t)num_arg(arg, 1, 1e6);
         break;
@@ -110,8 +182,38 @@ static void set_opt(lg_opts *o, int c, const char *arg, long *nap)
     case 'b':
         o->payload = (uint32_t)num_arg(arg, 8, 1 << 20);
         break;
-    case 'P':
-        o->server_pid = (pid_t)num_arg(arg, 1, 1 << 30);
+    case 'P': {
+        double v[LG_MAX_NODES];
+        o->npids = parse_list(arg, 1, 1 << 30, v, LG_MAX_NODES);
+        for (uint32_t i = 0; i < o->npids; i++)
+            o->server_pids[i] = (pid_t)v[i];
+        o->server_pid = o->server_pids[0];
+        break;
+    }
+    case 'A':
+        o->aux_pid = (pid_t)num_arg(arg, 1, 1 << 30);
+        break;
+    case 'B':
+        o->bcast_rate = num_arg(arg, 0, 1e7);
+        break;
+    case 'a':
+        read_auth(o, arg);
+        break;
+    case 'E':
+        o->setup_event = arg;
+        break;
+    case 'R':
+        o->setup_reply = arg;
+        break;
+    case 'e':
+        if (o->nevents >= LG_MAX_EVENTS) {
+            fprintf(stderr, "sio-loadgen: at most %d --event\n", LG_MAX_EVENTS);
+            usage();
+        }
+        o->events[o->nevents++] = arg;
+        break;
+    case 'g':
+        o->group = (uint32_t)num_arg(arg, 1, 1e6);
         break;
     case 'k':
         o->procs = (uint32_t)num_arg(arg, 1, LG_MAX_PROCS);
@@ -144,29 +246,20 @@ static void set_opt(lg_opts *o, int c, const char *arg, long *nap)
 static void parse_opts(int argc, char **argv, lg_opts *o)
 {
     static const struct option longs[] = {
-        {"host", 1, 0, 'h'},
-        {"port", 1, 0, 'p'},
-        {"clients", 1, 0, 'n'},
-        {"src", 1, 0, 's'},
-        {"duration", 1, 0, 'd'},
-        {"rate", 1, 0, 'r'},
-        {"messages", 1, 0, 'm'},
-        {"window", 1, 0, 'w'},
-        {"payload", 1, 0, 'b'},
-        {"server-pid", 1, 0, 'P'},
-        {"transport", 1, 0, 't'},
-        {"procs", 1, 0, 'k'},
-        {"label", 1, 0, 'l'},
-        {"inflight", 1, 0, 'i'},
-        {"timeout", 1, 0, 'T'},
-        {"nap-us", 1, 0, 'z'},
-        {0, 0, 0, 0},
+        {"host", 1, 0, 'h'},       {"port", 1, 0, 'p'},        {"clients", 1, 0, 'n'},
+        {"src", 1, 0, 's'},        {"duration", 1, 0, 'd'},    {"rate", 1, 0, 'r'},
+        {"messages", 1, 0, 'm'},   {"window", 1, 0, 'w'},      {"payload", 1, 0, 'b'},
+        {"server-pid", 1, 0, 'P'}, {"transport", 1, 0, 't'},   {"procs", 1, 0, 'k'},
+        {"label", 1, 0, 'l'},      {"inflight", 1, 0, 'i'},    {"timeout", 1, 0, 'T'},
+        {"nap-us", 1, 0, 'z'},     {"aux-pid", 1, 0, 'A'},     {"bcast-rate", 1, 0, 'B'},
+        {"auth-file", 1, 0, 'a'},  {"setup-event", 1, 0, 'E'}, {"setup-reply", 1, 0, 'R'},
+        {"event", 1, 0, 'e'},      {"group", 1, 0, 'g'},       {0, 0, 0, 0},
     };
     memset(o, 0, sizeof(*o));
     if (argc < 2)
         usage();
     int sc = -1;
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < (int)(sizeof(scenario_names) / sizeof(scenario_names[0])); i++)
         if (strcmp(argv[1], scenario_names[i]) == 0)
             sc = i;
     if (sc < 0)
@@ -183,6 +276,7 @@ static void parse_opts(int argc, char **argv, lg_opts *o)
     o->inflight = 500;
     o->procs = 1;
     o->timeout_s = -1;
+    o->group = 10;
     long nap = -1;
     optind = 2;
     int c;
@@ -211,15 +305,34 @@ static lg_sample sample(const lg_opts *o)
 {
     lg_sample s = {0};
     s.machine_busy_s = lg_machine_busy_s();
-    if (o->server_pid > 0)
-        s.ok = lg_proc_sample(o->server_pid, &s.cpu_s, &s.sys_s, &s.rss_kib) == 0;
+    s.ok = o->npids > 0;
+    for (uint32_t i = 0; i < o->npids; i++) {
+        double cpu, sys;
+        long rss;
+        if (lg_proc_sample(o->server_pids[i], &cpu, &sys, &rss) != 0) {
+            s.ok = false;
+            continue;
+        }
+        s.cpu_node[i] = cpu;
+        s.cpu_s += cpu;
+        s.sys_s += sys;
+        s.rss_kib += rss;
+    }
+    double sys;
+    long rss;
+    if (o->aux_pid > 0 && lg_proc_sample(o->aux_pid, &s.aux_cpu_s, &sys, &rss) != 0)
+        s.aux_cpu_s = 0;
     return s;
 }
 
 static int spawn(const lg_opts *o, lg_child_proc *kids)
 {
     uint64_t start = lg_now_ns();
+    uint32_t first = 0;
     for (uint32_t i = 0; i < o->procs; i++) {
+        uint32_t count = o->clients / o->procs + (i < o->clients % o->procs ? 1u : 0u);
+        if (o->scenario == LG_SCN_FANOUT && i == 0)
+            count++; /* the sender */
         int down[2], up[2];
         if (pipe2(down, O_CLOEXEC) != 0 || pipe2(up, O_CLOEXEC) != 0)
             return -1;
@@ -240,18 +353,18 @@ static int spawn(const lg_opts *o, lg_child_proc *kids)
             ctx.src = o->nsrc ? o->src[i % o->nsrc] : 0;
             ctx.ctl_in = down[0];
             ctx.ctl_out = up[1];
-            ctx.nclients = o->clients / o->procs + (i < o->clients % o->procs ? 1u : 0u);
-            if (o->scenario == LG_SCN_FANOUT && i == 0)
-                ctx.nclients++; /* the sender */
+            ctx.first = first;
+            ctx.nclients = count;
             ctx.inflight_max = o->inflight / o->procs ? o->inflight / o->procs : 1;
             ctx.deadline_ns = start + (uint64_t)(o->timeout_s * 1e9);
             ctx.rng = start ^ ((uint64_t)getpid() << 32) ^ 0x9E3779B97F4A7C15ULL;
-            ctx.rate_here = o->rate * (double)(ctx.nclients) / (double)o->clients;
+            ctx.rate_here = o->rate * (double)count / (double)o->clients;
             _exit(lg_child_main(&ctx));
         }
         close(down[0]);
         close(up[1]);
         kids[i] = (lg_child_proc){.pid = pid, .to_child = down[1], .from_child = up[0]};
+        first += count;
     }
     return 0;
 }
@@ -334,6 +447,8 @@ static void add_up(const lg_opts *o, const lg_report *setup, const lg_report *ru
         t->sum.delivered += r->delivered;
         t->sum.ooo += r->ooo;
         t->sum.polls += r->polls;
+        for (uint32_t k = 0; k < LG_MAX_NODES; k++)
+            t->sum.delivered_node[k] += r->delivered_node[k];
         t->sum.skipped += r->skipped;
         if (r->rtt_max_us > t->sum.rtt_max_us)
             t->sum.rtt_max_us = r->rtt_max_us;
@@ -352,7 +467,7 @@ static double other_cpu(lg_sample a, lg_sample b, double gen)
 {
     double busy = b.machine_busy_s - a.machine_busy_s;
     double srv = a.ok && b.ok ? b.cpu_s - a.cpu_s : 0;
-    double v = busy - srv - gen;
+    double v = busy - srv - gen - (b.aux_cpu_s - a.aux_cpu_s);
     return v > 0 ? v : 0;
 }
 
@@ -408,6 +523,17 @@ static void report_conn(const lg_opts *o, const lg_report *setup, const lg_total
     kv("cpu_s_per_1000_conn", srv, cpu_k);
     kv("gen_cpu_s", true, t->cpu_setup);
     kv("other_cpu_s", true, other);
+    if (o->scenario == LG_SCN_HOLD) {
+        /* events pushed to the held clients (by a backend, through the server) */
+        double es = t->sum.t_last_ns > t->sum.t_first_ns
+                        ? (double)(t->sum.t_last_ns - t->sum.t_first_ns) / 1e9
+                        : 0;
+        kv("events", true, (double)t->sum.delivered);
+        kv("events_per_s", es > 0, es > 0 ? (double)t->sum.delivered / es : 0);
+        bool ev = s1.ok && s3.ok && t->sum.delivered > 0;
+        kv("cpu_s_per_1000_events", ev,
+           ev ? (s3.cpu_s - s1.cpu_s) / ((double)t->sum.delivered / 1000) : 0);
+    }
     printf("\n");
 }
 
@@ -448,6 +574,56 @@ static void report_fanout(const lg_opts *o, const lg_totals *t, lg_sample s1, lg
     kv("gen_cpu_s", true, t->cpu_run);
     kv("other_cpu_s", true, other);
     kv("elapsed_s", true, secs);
+    /* delivery time: from the sender's write to a receiver's read (includes up to --nap-us) */
+    bool lat = t->sum.delivered > 0;
+    kv("lat_p50_us", lat, (double)lg_hist_quantile(t->sum.hist, 0.5));
+    kv("lat_p99_us", lat, (double)lg_hist_quantile(t->sum.hist, 0.99));
+    if (o->npids > 1) {
+        double worst = 0;
+        for (uint32_t i = 0; i < o->npids; i++) {
+            char key[48];
+            double d = (double)t->sum.delivered_node[i];
+            double v = srv && d > 0 ? (s2.cpu_node[i] - s1.cpu_node[i]) / (d / 1e6) : 0;
+            if (v > worst)
+                worst = v;
+            snprintf(key, sizeof(key), "node%u_cpu_s_per_million", i);
+            kv(key, srv && d > 0, v);
+        }
+        kv("max_node_cpu_s_per_million", srv, worst);
+    }
+    if (o->aux_pid > 0) {
+        double aux = s2.aux_cpu_s - s1.aux_cpu_s;
+        kv("aux_cpu_s", true, aux);
+        kv("aux_cpu_us_per_bcast", t->sum.sent > 0,
+           aux * 1e6 / (double)(t->sum.sent ? t->sum.sent : 1));
+    }
+    printf("\n");
+}
+
+static void report_emit(const lg_opts *o, const lg_totals *t, lg_sample s1, lg_sample s2)
+{
+    bool srv = s1.ok && s2.ok && t->sum.sent > 0;
+    double cpu_k = srv ? (s2.cpu_s - s1.cpu_s) / ((double)t->sum.sent / 1000) : 0;
+    double rate = (double)t->sum.sent / o->duration_s;
+    double other = other_cpu(s1, s2, t->cpu_run);
+    printf("%s emit: %llu events sent (%.0f/s) by %u clients, %llu events received, %llu "
+           "skipped\n",
+           o->label, (unsigned long long)t->sum.sent, rate, o->clients,
+           (unsigned long long)t->sum.delivered, (unsigned long long)t->sum.skipped);
+    if (srv)
+        printf("  server: %.4f s CPU per 1000 events (%.0f%% system)\n", cpu_k, sys_share(s1, s2));
+    printf("  generator CPU: %.2f s; other processes: %.2f s\n", t->cpu_run, other);
+    printf("RESULT scenario=emit server=%s clients=%u sent=%llu received=%llu skipped=%llu "
+           "dropped=%llu",
+           o->label, o->clients, (unsigned long long)t->sum.sent,
+           (unsigned long long)t->sum.delivered, (unsigned long long)t->sum.skipped,
+           (unsigned long long)t->sum.dropped);
+    kv("rate_per_s", true, rate);
+    kv("received_per_sent", t->sum.sent > 0,
+       (double)t->sum.delivered / (double)(t->sum.sent ? t->sum.sent : 1));
+    kv("cpu_s_per_1000", srv, cpu_k);
+    kv("gen_cpu_s", true, t->cpu_run);
+    kv("other_cpu_s", true, other);
     printf("\n");
 }
 
@@ -525,12 +701,16 @@ int main(int argc, char **argv)
     lg_sample s1 = sample(&o);
     lg_totals t;
     add_up(&o, setup, setup, &t);
-    if (t.sum.failed > 0 && (o.scenario == LG_SCN_FANOUT || o.scenario == LG_SCN_ECHO)) {
+    if (t.sum.failed > 0 &&
+        (o.scenario == LG_SCN_FANOUT || o.scenario == LG_SCN_ECHO || o.scenario == LG_SCN_EMIT)) {
         fprintf(stderr, "sio-loadgen: %llu of %llu clients failed to connect or join\n",
                 (unsigned long long)t.sum.failed, (unsigned long long)t.sum.clients);
         return abort_run(&o, kids, "setup incomplete");
     }
     tell(&o, kids, 'G');
+    /* a script driving traffic through the server from outside (a backend) waits for this */
+    printf("phase run: %llu clients ready\n", (unsigned long long)t.sum.ready);
+    fflush(stdout);
     if (collect(&o, kids, run, deadline) != 0)
         return abort_run(&o, kids, "run failed");
     lg_sample s2 = sample(&o);
@@ -553,6 +733,9 @@ int main(int argc, char **argv)
         break;
     case LG_SCN_ECHO:
         report_echo(&o, &t, s1, s2);
+        break;
+    case LG_SCN_EMIT:
+        report_emit(&o, &t, s1, s2);
         break;
     }
     if (bad)

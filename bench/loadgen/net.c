@@ -45,8 +45,9 @@ int lg_conn_open(lg_ctx *ctx, lg_conn *c)
             return -err;
         }
     }
-    struct sockaddr_in da = {
-        .sin_family = AF_INET, .sin_port = htons(ctx->o->port), .sin_addr.s_addr = ctx->o->dst};
+    struct sockaddr_in da = {.sin_family = AF_INET,
+                             .sin_port = htons(ctx->o->ports[c->client->node]),
+                             .sin_addr.s_addr = ctx->o->dst};
     if (connect(fd, (struct sockaddr *)&da, sizeof(da)) != 0 && errno != EINPROGRESS) {
         int err = errno;
         close(fd);

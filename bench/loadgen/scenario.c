@@ -12,6 +12,7 @@
 #define ROOM "bench"
 #define FANOUT_IDLE_NS 10000000000ull /* no delivery for 10 s: give up on the rest */
 #define ECHO_DRAIN_NS 5000000000ull   /* wait this long for the last acks */
+#define EMIT_DRAIN_NS 1000000000ull   /* emit: let the server finish the last events */
 #define MAX_PACKET_OVERHEAD 96
 
 static char *pkt;
@@ -43,14 +44,21 @@ static void fanout_pump(lg_ctx *ctx)
         return;
     uint64_t now = lg_now_ns();
     bool time_up = now - ctx->t_run_start > (uint64_t)(o->duration_s * 1e9);
+    /* with --bcast-rate, broadcast k is not sent before k / rate seconds into the run */
+    uint64_t allowed = o->bcast_rate > 0
+                           ? (uint64_t)((double)(now - ctx->t_run_start) * o->bcast_rate / 1e9) + 1
+                           : UINT64_MAX;
     while (!time_up && ctx->bcast_sent < o->messages &&
-           ctx->bcast_sent - ctx->bcast_done < o->window) {
+           ctx->bcast_sent - ctx->bcast_done < o->window && ctx->bcast_sent < allowed) {
         uint64_t seq = ++ctx->bcast_sent;
-        int digits = snprintf(pkt, 32, "%llu|", (unsigned long long)seq);
+        /* "seq|send time|padding": receivers check the order and measure the delivery time
+         * (CLOCK_MONOTONIC is shared by every process on the machine) */
+        unsigned long long t = (unsigned long long)lg_now_ns();
+        int digits = snprintf(pkt, 64, "%llu|%llu|", (unsigned long long)seq, t);
         int pad = (int)o->payload - digits;
         int n = snprintf(pkt, o->payload + MAX_PACKET_OVERHEAD,
-                         "42[\"bcast\",\"" ROOM "\",\"%llu|%.*s\"]", (unsigned long long)seq,
-                         pad > 0 ? pad : 0, ctx->payload);
+                         "42[\"bcast\",\"" ROOM "\",\"%llu|%llu|%.*s\"]", (unsigned long long)seq,
+                         t, pad > 0 ? pad : 0, ctx->payload);
         if (seq == 1)
             ctx->rep.t_first_ns = lg_now_ns();
         ctx->rep.sent = ctx->bcast_sent;
@@ -78,7 +86,8 @@ static void fanout_msg(lg_ctx *ctx, lg_client *cl, const char *p, size_t n)
         }
         return;
     }
-    uint64_t seq = strtoull(p, NULL, 10);
+    char *end;
+    uint64_t seq = strtoull(p, &end, 10);
     if (cl->is_sender) {
         ctx->bcast_done++;
         fanout_pump(ctx);
@@ -89,6 +98,12 @@ static void fanout_msg(lg_ctx *ctx, lg_client *cl, const char *p, size_t n)
     ctx->rep.t_last_ns = now;
     cl->delivered++;
     ctx->rep.delivered++;
+    ctx->rep.delivered_node[cl->node]++;
+    if (end < p + n && *end == '|') {
+        uint64_t t = strtoull(end + 1, NULL, 10);
+        if (t > 0 && t <= now)
+            lg_hist_add(ctx->rep.hist, (now - t) / 1000);
+    }
     if (seq >= cl->next_seq) {
         cl->next_seq = seq + 1; /* a gap shows up as lost at the end */
     } else {
@@ -176,6 +191,70 @@ static bool echo_done(lg_ctx *ctx)
     return true;
 }
 
+/* ---- emit: scripted events ------------------------------------------------------------ */
+
+/* Copies an event template, "%C" replaced by the client's conversation id (a UUID). */
+static int render(const lg_ctx *ctx, const lg_client *cl, const char *tmpl, char *out, size_t cap)
+{
+    size_t n = 0;
+    uint32_t group = ctx->o->group ? ctx->o->group : 1;
+    for (const char *t = tmpl; *t; t++) {
+        if (t[0] == '%' && t[1] == 'C') {
+            int w = snprintf(out + n, cap - n, "00000000-0000-4000-8000-%012u", cl->gidx / group);
+            if (w < 0 || (size_t)w >= cap - n)
+                return -1;
+            n += (size_t)w;
+            t++;
+            continue;
+        }
+        if (n + 1 >= cap)
+            return -1;
+        out[n++] = *t;
+    }
+    out[n] = 0;
+    return (int)n;
+}
+
+static void emit_send(lg_ctx *ctx, lg_client *cl, const char *tmpl)
+{
+    pkt[0] = '4';
+    pkt[1] = '2';
+    int n = render(ctx, cl, tmpl, pkt + 2, ctx->o->payload + MAX_PACKET_OVERHEAD - 2);
+    if (n < 0) {
+        lg_fail(ctx, "event template too long (raise --payload)");
+        return;
+    }
+    lg_client_send(ctx, cl, pkt, (size_t)n + 2);
+}
+
+static void emit_tick(lg_ctx *ctx)
+{
+    uint64_t now = lg_now_ns();
+    if (now >= ctx->t_send_end || ctx->o->nevents == 0)
+        return;
+    uint64_t due = (uint64_t)((double)(now - ctx->t_run_start) * ctx->rate_here / 1e9) + 1;
+    while (ctx->rep.sent + ctx->rep.skipped < due) {
+        lg_client *cl = NULL;
+        for (uint32_t tries = 0; tries < ctx->nclients && !cl; tries++) {
+            lg_client *c = &ctx->clients[ctx->rr++ % ctx->nclients];
+            if (c->state == LG_CL_READY)
+                cl = c;
+        }
+        if (!cl) {
+            ctx->rep.skipped++;
+            continue;
+        }
+        if (ctx->rep.sent++ == 0)
+            ctx->rep.t_first_ns = lg_now_ns();
+        emit_send(ctx, cl, ctx->o->events[cl->nsent++ % ctx->o->nevents]);
+    }
+}
+
+static bool emit_done(lg_ctx *ctx)
+{
+    return lg_now_ns() >= ctx->t_send_end + EMIT_DRAIN_NS;
+}
+
 /* ---- hooks from client.c -------------------------------------------------------------- */
 
 void lg_scn_on_ready(lg_ctx *ctx, lg_client *cl)
@@ -183,6 +262,8 @@ void lg_scn_on_ready(lg_ctx *ctx, lg_client *cl)
     if (ctx->o->scenario == LG_SCN_FANOUT) {
         static const char join[] = "420[\"join\",\"" ROOM "\"]";
         lg_client_send(ctx, cl, join, sizeof(join) - 1);
+    } else if (ctx->o->scenario == LG_SCN_EMIT && ctx->o->setup_event) {
+        emit_send(ctx, cl, ctx->o->setup_event);
     }
     start_more(ctx);
 }
@@ -208,6 +289,25 @@ void lg_scn_on_msg(lg_ctx *ctx, lg_client *cl, const char *p, size_t n)
         fanout_msg(ctx, cl, p, n);
 }
 
+/* Events other than the fanout's "msg": counted as deliveries (emit, hold), the emit scenario's
+ * setup reply completes the client's setup. */
+void lg_scn_on_event(lg_ctx *ctx, lg_client *cl, const char *name, size_t n)
+{
+    const char *reply = ctx->o->setup_reply;
+    if (ctx->o->scenario == LG_SCN_EMIT && reply && !cl->joined && strlen(reply) == n &&
+        memcmp(name, reply, n) == 0) {
+        cl->joined = true;
+        return;
+    }
+    if (!ctx->running)
+        return;
+    uint64_t now = lg_now_ns();
+    if (ctx->o->scenario == LG_SCN_HOLD && ctx->rep.t_first_ns == 0)
+        ctx->rep.t_first_ns = now;
+    ctx->rep.t_last_ns = now;
+    ctx->rep.delivered++;
+}
+
 void lg_scn_on_down(lg_ctx *ctx, lg_client *cl, bool was_ready)
 {
     if (ctx->running && was_ready && !cl->is_sender)
@@ -222,7 +322,9 @@ static bool setup_done(lg_ctx *ctx)
 {
     if (ctx->next_start < ctx->nclients || ctx->inflight > 0)
         return false;
-    if (ctx->o->scenario == LG_SCN_FANOUT)
+    bool joins = ctx->o->scenario == LG_SCN_FANOUT ||
+                 (ctx->o->scenario == LG_SCN_EMIT && ctx->o->setup_event && ctx->o->setup_reply);
+    if (joins)
         for (uint32_t i = 0; i < ctx->nclients; i++)
             if (ctx->clients[i].state == LG_CL_READY && !ctx->clients[i].joined)
                 return false;
@@ -246,6 +348,8 @@ static bool run_done(lg_ctx *ctx)
         return fanout_done(ctx);
     case LG_SCN_ECHO:
         return echo_done(ctx);
+    case LG_SCN_EMIT:
+        return emit_done(ctx);
     default:
         return lg_now_ns() - ctx->t_run_start >= (uint64_t)(ctx->o->duration_s * 1e9);
     }
@@ -263,13 +367,17 @@ static int run_until(lg_ctx *ctx, bool (*done)(lg_ctx *), bool stop_ok)
             return -1;
         }
         bool echo = ctx->running && ctx->o->scenario == LG_SCN_ECHO;
-        int rc = lg_loop_once(ctx, echo ? 1 : 20);
+        bool emit = ctx->running && ctx->o->scenario == LG_SCN_EMIT;
+        bool paced = ctx->running && ctx->o->scenario == LG_SCN_FANOUT && ctx->o->bcast_rate > 0;
+        int rc = lg_loop_once(ctx, echo || emit || paced ? 1 : 20);
         if (rc < 0) {
             lg_fail(ctx, "epoll_wait failed");
             return -1;
         }
         if (echo)
             echo_tick(ctx);
+        else if (emit)
+            emit_tick(ctx);
         else if (ctx->running && ctx->o->scenario == LG_SCN_FANOUT)
             fanout_pump(ctx);
         else if (!ctx->running)
@@ -305,6 +413,8 @@ static int child_init(lg_ctx *ctx)
     for (uint32_t i = 0; i < ctx->nclients; i++) {
         lg_client *cl = &ctx->clients[i];
         cl->idx = i;
+        cl->gidx = ctx->first + i;
+        cl->node = (uint8_t)(cl->gidx % (o->nports ? o->nports : 1));
         cl->next_ack = 1;
         cl->main.fd = cl->post.fd = -1;
         cl->main.client = cl->post.client = cl;
@@ -312,6 +422,7 @@ static int child_init(lg_ctx *ctx)
     if (o->scenario == LG_SCN_FANOUT && ctx->child == 0) {
         ctx->sender = &ctx->clients[0];
         ctx->sender->is_sender = true;
+        ctx->sender->node = 0;
     }
     ctx->rep.clients = ctx->nclients;
     ctx->rep.receivers = ctx->nclients - (ctx->sender ? 1u : 0u);
