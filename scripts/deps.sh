@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what sio needs on a Debian 12 machine, idempotently:
-#  - apt packages (toolchain, libevent, OpenSSL, hiredis, Criterion, jansson, zlib, test peers);
+#  - apt packages (toolchain, libevent, OpenSSL, hiredis, Criterion, jansson, inih, zlib, test
+#    peers);
 #  - a libwebsockets with libevent support. Debian's libwebsockets-dev 4.1.6 is built without it, so
 #    unless the system one defines LWS_WITH_LIBEVENT and carries our correctness patches, we build
 #    Debian's own source package with scripts/lws-patches/series applied as a static library into
@@ -18,7 +19,7 @@ SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"
 
 APT_PKGS=(build-essential meson ninja-build pkg-config cmake clang libclang-rt-14-dev
-  libevent-dev libssl-dev libhiredis-dev libcriterion-dev libjansson-dev zlib1g-dev
+  libevent-dev libssl-dev libhiredis-dev libcriterion-dev libjansson-dev libinih-dev zlib1g-dev
   dpkg-dev redis-server redis-tools nginx-light nodejs npm chromium
   python3-socketio python3-websocket python3-requests)
 

@@ -136,6 +136,10 @@ typedef struct sio_adapter_ops {
     /** Optional: 1 while the adapter reaches the other servers (its connection is up), else 0.
      *  NULL: always 1. For the statistics (sio_server_stats.adapter_up). */
     int (*is_up)(void *self);
+    /** Optional: messages handed to publish that the broker has not taken yet. A draining
+     *  server (sio_server_options.drain_seconds) lets the loop run until it is 0 (or its
+     *  deadline) before it stops. NULL: always 0. */
+    size_t (*pending)(void *self);
 } sio_adapter_ops;
 
 /** The in-memory adapter: a lone server (publishes nothing, server count 1). The default. */

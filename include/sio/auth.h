@@ -121,6 +121,16 @@ typedef struct sio_auth_stats {
 SIO_API int sio_auth_verify_token(sio_auth *a, const char *token, char *role, size_t role_cap,
                                   const char **code);
 
+/**
+ * Reloads the key sources and the policy from c (an operator's SIGHUP): the secret, the secret
+ * file, the PEM files and the JWKS file are read again, the JWKS URL is fetched again (it may
+ * change), and algorithms, issuer, audience, leeway, expiring notice and the JWKS timings are
+ * replaced. Connected sockets stay; new connections and "auth:refresh" use the new set. The
+ * claim names and max_token_bytes keep their values from sio_auth_new. On any error (logged) the
+ * keys in use are kept: returns SIO_EINVAL or SIO_ENOMEM; else 0.
+ */
+SIO_API int sio_auth_reload(sio_auth *a, const sio_auth_config *c);
+
 /** Fills out with a's counters. */
 SIO_API void sio_auth_get_stats(const sio_auth *a, sio_auth_stats *out);
 

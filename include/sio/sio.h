@@ -126,6 +126,10 @@ typedef struct sio_server_options {
     const char *stats_path;       /* NULL = off; e.g. "/stats": GET answers sio_server_stats as
                                      JSON (for operators and tests) */
     const char *health_path;      /* "/health": GET answers {"status":"ok"}; NULL = off */
+    unsigned drain_seconds;       /* 0: SIGTERM shuts down as SIGINT does. Else SIGTERM drains: new
+                                     handshakes and the health route get 503, the open sessions are
+                                     closed in batches spread over this many seconds (their clients
+                                     reconnect elsewhere), then the shutdown above runs */
 } sio_server_options;
 
 /** Counters of a server since it started (monotonic) and gauges (now). */
@@ -185,9 +189,28 @@ SIO_API struct event_base *sio_server_base(const sio_server *srv);
 /** Runs the loop until sio_server_stop() or SIGINT/SIGTERM. On the first signal the server
  *  shuts down gracefully: new handshakes get 503, every session is closed (a held long-poll GET
  *  is answered with the close packet, a WebSocket gets its close frame) and the loop runs until
- *  every connection is gone or shutdown_timeout_ms passed; a second signal stops at once.
- *  Returns 0. */
+ *  every connection is gone and the adapter has handed its queued messages to the broker, or
+ *  shutdown_timeout_ms passed; a second signal stops at once. With drain_seconds, SIGTERM first
+ *  drains (see sio_server_options). Returns 0. */
 SIO_API int sio_server_run(sio_server *srv);
+/** A signal the application handles (sio_server_on_signal), called on the loop. */
+typedef void (*sio_signal_cb)(sio_server *srv, int sig, void *user);
+/**
+ * Lets the application handle sig (SIGHUP to reload, SIGUSR1, ...) on the server's loop while
+ * sio_server_run owns it. SIGINT and SIGTERM stay the server's (shutdown and drain). Several
+ * callbacks may share a signal; they run in the order registered. Returns 0, SIO_EINVAL for
+ * SIGINT, SIGTERM, SIGPIPE or more than 8 callbacks, or SIO_ENOMEM.
+ */
+SIO_API int sio_server_on_signal(sio_server *srv, int sig, sio_signal_cb cb, void *user);
+/**
+ * Applies the limits of o that can change while clients are connected: engine.max_connections,
+ * engine.max_buffered_bytes and engine.max_buffered_packets (read at each use), and
+ * shutdown_timeout_ms and drain_seconds (read at the signal). Every other option needs a new
+ * server.
+ */
+SIO_API void sio_server_update_limits(sio_server *srv, const sio_server_options *o);
+/** Whether the server is shutting down or draining (its health route answers 503). */
+SIO_API int sio_server_draining(const sio_server *srv);
 /** Makes sio_server_run return (safe from any callback). */
 SIO_API void sio_server_stop(sio_server *srv);
 /** Disconnects every client ("server shutting down") and frees everything. Not from a callback. */

@@ -132,6 +132,12 @@ describe("GET /metrics and GET /status", { skip: SKIP, timeout: ms(90000) }, () 
       ["sio_rate_limit_hits_total", "counter"], ["sio_typing_expiries_total", "counter"],
       ["sio_authorize_decisions_total", "counter"], ["sio_connection_limit_refusals_total", "counter"],
       ["sio_online_users", "gauge"],
+      // presence (docs/presence.md): the gateway runs, so presence runs too
+      ["sio_presence_users", "gauge"], ["sio_presence_organizations", "gauge"],
+      ["sio_presence_online_users", "gauge"], ["sio_presence_transitions_total", "counter"],
+      ["sio_presence_updates_total", "counter"], ["sio_presence_lists_total", "counter"],
+      ["sio_presence_resyncs_total", "counter"], ["sio_presence_swept_nodes_total", "counter"],
+      ["sio_presence_redis_errors_total", "counter"], ["sio_presence_redis_up", "gauge"],
     ];
     for (const [name, type] of families) {
       assert.equal(m0.types.get(name), type, `${name} is a ${type}`);

@@ -119,10 +119,9 @@ void sio_cli_auth_init(sio_cli_auth *a)
     sio_auth_config_init(&a->cfg);
 }
 
-/* The flag's value, else the environment variable's (NULL when neither or empty). */
-static const char *flag_or_env(const char *flag, const char *env)
+/* NULL for an empty string: a key given empty in the file means unset. */
+static const char *nonempty(const char *v)
 {
-    const char *v = flag ? flag : getenv(env);
     return v && *v ? v : NULL;
 }
 
@@ -141,55 +140,33 @@ static int seconds(const char *v, unsigned *out, const char *name, const char *p
     return 0;
 }
 
-/* SIO_JWT_PUBLIC_KEY: comma-separated paths, split in a static copy (the program's lifetime). */
-static int env_public_keys(sio_cli_strs *l)
-{
-    static char copy[4096];
-    const char *v = getenv("SIO_JWT_PUBLIC_KEY");
-    if (!v || !*v)
-        return 0;
-    if (strlen(v) >= sizeof(copy))
-        return -1;
-    strcpy(copy, v);
-    for (char *save = NULL, *p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
-        if (l->n == SIO_CLI_STRS_MAX)
-            return -1;
-        l->v[l->n++] = p;
-    }
-    return 0;
-}
-
 int sio_cli_auth_apply(sio_cli_auth *a, const char *prog)
 {
-    sio_auth_config *c = &a->cfg;
-    const char *secret = flag_or_env(a->secret, "SIO_JWT_SECRET");
-    if (secret) {
-        c->secret = secret;
-        c->secret_len = strlen(secret);
-    }
-    c->secret_file = flag_or_env(c->secret_file, "SIO_JWT_SECRET_FILE");
-    if (!a->public_keys.n && env_public_keys(&a->public_keys) < 0) {
-        fprintf(stderr, "%s: SIO_JWT_PUBLIC_KEY: too many or too long\n", prog);
-        return -1;
-    }
-    c->public_key_files = a->public_keys.v;
+    sio_auth_config *c = &a->cfg, d;
+    sio_auth_config_init(&d);
+    const char *secret = nonempty(a->secret);
+    c->secret = secret;
+    c->secret_len = secret ? strlen(secret) : 0;
+    c->secret_file = nonempty(c->secret_file);
+    c->public_key_files = a->public_keys.n ? a->public_keys.v : NULL;
     c->n_public_key_files = a->public_keys.n;
-    c->jwks_file = flag_or_env(c->jwks_file, "SIO_JWKS_FILE");
-    c->jwks_url = flag_or_env(c->jwks_url, "SIO_JWKS_URL");
-    c->jwks_ca_file = flag_or_env(c->jwks_ca_file, "SIO_JWKS_CA_FILE");
-    c->algorithms = flag_or_env(c->algorithms, "SIO_JWT_ALGORITHMS");
-    c->issuer = flag_or_env(c->issuer, "SIO_JWT_ISSUER");
-    c->audience = flag_or_env(c->audience, "SIO_JWT_AUDIENCE");
-    c->user_claim = flag_or_env(c->user_claim, "SIO_JWT_USER_CLAIM");
-    c->org_claim = flag_or_env(c->org_claim, "SIO_JWT_ORG_CLAIM");
-    c->role_claim = flag_or_env(c->role_claim, "SIO_JWT_ROLE_CLAIM");
-    if (seconds(flag_or_env(a->leeway, "SIO_JWT_LEEWAY"), &c->leeway_s, "--jwt-leeway", prog) ||
-        seconds(flag_or_env(a->notice, "SIO_JWT_EXPIRING_NOTICE"), &c->expiring_notice_s,
-                "--jwt-expiring-notice", prog) ||
-        seconds(flag_or_env(a->refresh, "SIO_JWKS_REFRESH"), &c->jwks_refresh_s, "--jwks-refresh",
-                prog) ||
-        seconds(flag_or_env(a->min_refetch, "SIO_JWKS_MIN_REFETCH"), &c->jwks_min_refetch_s,
-                "--jwks-min-refetch", prog))
+    c->jwks_file = nonempty(c->jwks_file);
+    c->jwks_url = nonempty(c->jwks_url);
+    c->jwks_ca_file = nonempty(c->jwks_ca_file);
+    c->algorithms = nonempty(c->algorithms);
+    c->issuer = nonempty(c->issuer);
+    c->audience = nonempty(c->audience);
+    c->user_claim = nonempty(c->user_claim);
+    c->org_claim = nonempty(c->org_claim);
+    c->role_claim = nonempty(c->role_claim);
+    c->leeway_s = d.leeway_s;
+    c->expiring_notice_s = d.expiring_notice_s;
+    c->jwks_refresh_s = d.jwks_refresh_s;
+    c->jwks_min_refetch_s = d.jwks_min_refetch_s;
+    if (seconds(nonempty(a->leeway), &c->leeway_s, "--jwt-leeway", prog) ||
+        seconds(nonempty(a->notice), &c->expiring_notice_s, "--jwt-expiring-notice", prog) ||
+        seconds(nonempty(a->refresh), &c->jwks_refresh_s, "--jwks-refresh", prog) ||
+        seconds(nonempty(a->min_refetch), &c->jwks_min_refetch_s, "--jwks-min-refetch", prog))
         return -1;
     a->enabled =
         c->secret || c->secret_file || c->n_public_key_files || c->jwks_file || c->jwks_url;

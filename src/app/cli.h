@@ -6,6 +6,7 @@
 #define SIO_APP_CLI_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 enum sio_cli_type {
     SIO_CLI_INT,
@@ -34,6 +35,69 @@ typedef struct sio_cli_flag {
 /** Parses argv ("--flag value" or "--flag=value"; switches take no value) into the flags'
  *  targets. Prints usage and returns -1 on an unknown flag (--help included) or a bad value. */
 int sio_cli_parse(int argc, char **argv, const sio_cli_flag *flags, const char *prog);
+
+/* ---- configuration: flags, SIO_* environment variables and an INI file -------------------- */
+/*
+ * Every flag has three other spellings: the environment variable SIO_<NAME> (the flag's name
+ * without the dashes, upper case, '-' as '_'; a repeatable flag takes a comma-separated list;
+ * an empty variable counts as unset), and the key <name> of the INI file given with --config
+ * FILE or SIO_CONFIG (libinih; "name = value", a repeatable flag repeats its line; [sections]
+ * only group and are ignored; ';' and '#' start comments). A switch takes true/false, yes/no,
+ * on/off or 1/0 in the file and the environment. Precedence: flag > environment > file >
+ * default; a repeatable flag takes its whole list from the highest source that has one.
+ */
+enum sio_cli_origin {
+    SIO_CLI_ORIGIN_DEFAULT,
+    SIO_CLI_ORIGIN_FILE,
+    SIO_CLI_ORIGIN_ENV,
+    SIO_CLI_ORIGIN_FLAG
+};
+
+typedef struct sio_cli sio_cli;
+
+/**
+ * Resolves every flag of the table (borrowed until sio_cli_free; argv too) from the four
+ * sources and stores the values in the targets. Also understands --config FILE and
+ * --print-config, which are not in the table. Returns the configuration, or NULL after printing
+ * what is wrong (*status is then the exit status: 2).
+ */
+sio_cli *sio_cli_load(int argc, char **argv, const sio_cli_flag *flags, const char *prog,
+                      int *status);
+void sio_cli_free(sio_cli *c);
+/** Whether --print-config was given. */
+int sio_cli_print_requested(const sio_cli *c);
+/** Writes the effective configuration as INI: one "name = value ; origin" line per value, an
+ *  unset flag commented out, secrets redacted (sio_cli_redact). */
+void sio_cli_print(const sio_cli *c, FILE *out);
+/** The config file in use, or NULL. */
+const char *sio_cli_config_path(const sio_cli *c);
+/** Where a flag's value came from ("port" or "--port"); -1 for an unknown name. */
+int sio_cli_origin(const sio_cli *c, const char *name);
+const char *sio_cli_origin_name(int origin);
+
+/** Told about each flag whose value changed at a reload: applied (it is in the reloadable
+ *  list, its target holds the new value) or not (it needs a restart). */
+typedef void (*sio_cli_change_cb)(const char *name, int applied, void *user);
+/**
+ * Reads the configuration file again (the flags and the environment are those of the start) and
+ * stores the changed values of the flags named in reloadable (names without dashes,
+ * NULL-terminated) in their targets, a flag removed from the file getting its default back.
+ * Nothing is stored when the file is unreadable or has an error: returns -1 after printing
+ * why. Else returns the number of changed flags, each reported to cb (may be NULL).
+ */
+int sio_cli_reload(sio_cli *c, const char *const *reloadable, sio_cli_change_cb cb, void *user);
+/** Whether the last sio_cli_reload changed the flag. */
+int sio_cli_changed(const sio_cli *c, const char *name);
+
+/* Pure functions, exposed for the tests. */
+/** The environment variable of a flag: "--jwt-secret" or "jwt-secret" -> "SIO_JWT_SECRET". */
+void sio_cli_env_name(const char *flag, char *out, size_t cap);
+/** Writes value as it may be shown: "<redacted>" for secrets (names ending in "secret" or
+ *  "token", or containing "password"), the password of URLs ("scheme://user:pass@host") replaced
+ *  by "<redacted>" in every comma-separated URL, else the value itself (cut to cap - 1). */
+void sio_cli_redact(const char *name, const char *value, char *out, size_t cap);
+/** Parses a switch's value: 1, 0, or -1 when it is none of true/false/yes/no/on/off/1/0. */
+int sio_cli_bool(const char *v);
 
 /* The Redis adapter's flags, shared by the programs: put SIO_CLI_REDIS_FLAGS(r) in a flag table
  * and call sio_cli_redis_apply after parsing. */
@@ -67,7 +131,7 @@ void sio_cli_redis_init(sio_cli_redis *r);
 int sio_cli_redis_apply(sio_cli_redis *r, sio_server_options *o, const char *prog);
 
 /* JWT authentication flags (docs/auth.md), shared likewise: SIO_CLI_AUTH_FLAGS(a) in the table,
- * then sio_cli_auth_apply, which also reads the SIO_* environment variables for flags not given. */
+ * then sio_cli_auth_apply (the SIO_* environment variables come from sio_cli_load). */
 #include <sio/auth.h>
 
 typedef struct sio_cli_auth {
@@ -111,8 +175,9 @@ void sio_cli_auth_init(sio_cli_auth *a);
             "role claims (role; SIO_JWT_ROLE_CLAIM)"                                               \
     }
 
-/** Fills flags not given from the environment and checks the numbers. Returns 0 (a->enabled
- *  says whether any key source is configured) or -1 after printing what is wrong. */
+/** Turns the flags into a->cfg and checks the numbers (empty strings count as unset). Call it
+ *  again after a reload. Returns 0 (a->enabled says whether any key source is configured) or -1
+ *  after printing what is wrong. */
 int sio_cli_auth_apply(sio_cli_auth *a, const char *prog);
 
 #endif

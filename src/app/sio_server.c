@@ -9,10 +9,16 @@
 #include <sio/sio.h>
 
 #include "app/cli.h"
+#include "app/logging.h"
 #include "app/backend_api.h"
 #include "app/metrics.h"
+#include "app/presence.h"
+#include "app/relay.h"
 #include "gateway/gateway.h"
 
+#include <event2/event.h>
+
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,19 +28,12 @@
 
 static int log_level = SIO_LOG_INFO;
 
-/* One sink for the library's lines and the program's own, so both share the format and the
- * threshold: "<UTC time> <level> <module>: line" on stderr. */
+/* One sink for the library's lines and the program's own, so both share the format
+ * (--log-format: text "<UTC time> <level> <module>: line" or JSON lines, src/app/logging.h) and
+ * the threshold, on stderr. */
 static void log_line(int level, const char *module, const char *line, void *user)
 {
-    static const char *names[] = {"error", "warn", "info", "debug"};
-    struct timespec ts;
-    struct tm tm;
-    char stamp[32];
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-    fprintf(stderr, "%s.%03ldZ %s %s: %s\n", stamp, ts.tv_nsec / 1000000L,
-            names[level < 0 ? 0 : (level > 3 ? 3 : level)], module, line);
+    sio_app_log_write(level, module, line);
 }
 
 static void app_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -52,12 +51,14 @@ static void app_log(int level, const char *fmt, ...)
 
 static void on_connection(sio_socket *s, void *user)
 {
+    sio_app_access_connect(s);
     app_log(SIO_LOG_DEBUG, "socket %s connected over %s", sio_socket_id(s),
             sio_socket_transport(s));
 }
 
 static void on_disconnect(sio_socket *s, const char *reason, void *user)
 {
+    sio_app_access_disconnect(s, reason);
     app_log(SIO_LOG_DEBUG, "socket %s disconnected: %s", sio_socket_id(s), reason);
 }
 
@@ -209,8 +210,6 @@ static int gateway_start(gateway_cli *g, sio_server *srv, sio_auth *auth, sio_ga
     *out = NULL;
     if (!g->enabled && !auth)
         return 0;
-    if (!g->o.authorize_token)
-        g->o.authorize_token = getenv("SIO_AUTHORIZE_TOKEN");
     g->o.identity_from_auth = auth == NULL;
     if (!auth)
         log_line(SIO_LOG_WARN, "gateway",
@@ -262,13 +261,215 @@ static void gateway_metrics(sio_app_text *t, void *user)
                    (double)st.users);
 }
 
+/* ---- Redis relay and presence (src/app/relay.c, presence.c, docs/presence.md) ------------- */
+
+typedef struct cluster_cli {
+    sio_cli_strs relay;         /* --relay rules (else SIO_RELAY, ';'-separated) */
+    const char *relay_redis;    /* else SIO_RELAY_REDIS, else --redis */
+    int relay_redis_cluster;    /* --relay-redis is a Redis Cluster */
+    size_t relay_max_bytes;     /* 1 MiB */
+    unsigned presence_lease_ms; /* 30000 */
+    const char *presence_key;   /* sio:presence */
+    char *env_rules;            /* SIO_RELAY's copy, split in place */
+    const char *rules[SIO_RELAY_MAX_RULES];
+    size_t nrules;
+} cluster_cli;
+
+#define CLUSTER_FLAGS(c)                                                                           \
+    {"--relay", SIO_CLI_STRS, &(c).relay,                                                          \
+     "relay rule 'channel-pattern=event[@room]', repeatable (SIO_RELAY, ';'-separated)"},          \
+        {"--relay-redis", SIO_CLI_STR, &(c).relay_redis,                                           \
+         "Redis URL of the relay (SIO_RELAY_REDIS; default: --redis)"},                            \
+        {"--relay-redis-cluster", SIO_CLI_BOOL, &(c).relay_redis_cluster,                          \
+         "--relay-redis lists Redis Cluster seeds"},                                               \
+        {"--relay-max-bytes", SIO_CLI_SIZE, &(c).relay_max_bytes,                                  \
+         "largest relayed payload (1 MiB; larger ones are dropped)"},                              \
+        {"--presence-lease", SIO_CLI_UINT, &(c).presence_lease_ms,                                 \
+         "ms within which a dead node's users go offline (30000)"},                                \
+    {                                                                                              \
+        "--presence-key", SIO_CLI_STR, &(c).presence_key,                                          \
+            "Redis key prefix of presence (sio:presence)"                                          \
+    }
+
+static char relay_module[] = "relay", presence_module[] = "presence";
+
+static void module_log(int level, const char *line, void *user)
+{
+    if (level <= log_level)
+        log_line(level, user, line, NULL);
+}
+
+/* The relay's rules and URL: flags, else the environment. Returns 0 or -1 (printed). */
+static int cluster_cli_apply(cluster_cli *c, const sio_cli_redis *redis)
+{
+    for (size_t i = 0; i < c->relay.n; i++)
+        c->rules[c->nrules++] = c->relay.v[i];
+    const char *env = getenv("SIO_RELAY");
+    if (!c->nrules && env && *env) {
+        if (!(c->env_rules = strdup(env)))
+            return -1;
+        for (char *save = NULL, *t = strtok_r(c->env_rules, ";", &save); t;
+             t = strtok_r(NULL, ";", &save)) {
+            while (*t == ' ' || *t == '\t')
+                t++;
+            for (char *e = t + strlen(t); e > t && (e[-1] == ' ' || e[-1] == '\t');)
+                *--e = 0;
+            if (!*t)
+                continue;
+            if (c->nrules == SIO_RELAY_MAX_RULES) {
+                fprintf(stderr, "sio-server: more than %d relay rules\n", SIO_RELAY_MAX_RULES);
+                return -1;
+            }
+            c->rules[c->nrules++] = t;
+        }
+    }
+    for (size_t i = 0; i < c->nrules; i++) {
+        char why[128];
+        if (sio_relay_rule_check(c->rules[i], why, sizeof(why)) < 0) {
+            fprintf(stderr, "sio-server: bad relay rule '%s': %s\n", c->rules[i], why);
+            return -1;
+        }
+    }
+    if (!c->relay_redis && (env = getenv("SIO_RELAY_REDIS")) && *env)
+        c->relay_redis = env;
+    if (!c->relay_redis) {
+        c->relay_redis = redis->cfg.url;
+        c->relay_redis_cluster = redis->cfg.cluster;
+    }
+    if (c->nrules && !c->relay_redis) {
+        fprintf(stderr, "sio-server: --relay needs --relay-redis or --redis\n");
+        return -1;
+    }
+    return 0;
+}
+
+static void relay_metrics(sio_app_text *t, void *user)
+{
+    sio_relay_stats st;
+    sio_relay_get_stats(user, &st);
+    sio_app_metric(t, "sio_relay_messages_total", "counter",
+                   "Redis relay messages, by outcome (received; events forwarded; dropped)",
+                   "outcome=\"received\"", (double)st.received);
+    sio_app_sample(t, "sio_relay_messages_total", "outcome=\"forwarded\"", (double)st.forwarded);
+    sio_app_sample(t, "sio_relay_messages_total", "outcome=\"invalid_json\"",
+                   (double)st.invalid_json);
+    sio_app_sample(t, "sio_relay_messages_total", "outcome=\"oversized\"", (double)st.oversized);
+    sio_app_sample(t, "sio_relay_messages_total", "outcome=\"emit_failed\"",
+                   (double)st.emit_failures);
+    sio_app_metric(t, "sio_relay_deliveries_total", "counter",
+                   "relayed event packets queued for this node's clients", NULL,
+                   (double)st.deliveries);
+    sio_app_metric(t, "sio_relay_rules", "gauge", "relay rules in force", NULL, (double)st.rules);
+    sio_app_metric(t, "sio_relay_redis_up", "gauge", "1 while the relay's Redis link is up", NULL,
+                   st.redis_up);
+}
+
+/* One sample per organization: label values escaped as the text format wants. */
+static void org_sample(const char *org, size_t online, void *user)
+{
+    char labels[300], *o = labels;
+    o += sprintf(o, "organization=\"");
+    for (const char *p = org; *p && o < labels + sizeof(labels) - 4; p++) {
+        if (*p == '\\' || *p == '"' || *p == '\n')
+            *o++ = '\\';
+        *o++ = *p == '\n' ? 'n' : *p;
+    }
+    strcpy(o, "\"");
+    sio_app_sample(user, "sio_presence_online_users", labels, (double)online);
+}
+
+static void presence_metrics(sio_app_text *t, void *user)
+{
+    sio_presence_stats st;
+    sio_presence_get_stats(user, &st);
+    sio_app_metric(t, "sio_presence_users", "gauge",
+                   "users online (with an organization; cluster-wide with Redis)", NULL,
+                   (double)st.users);
+    sio_app_metric(t, "sio_presence_organizations", "gauge", "organizations with a user online",
+                   NULL, (double)st.orgs);
+    sio_app_text_printf(t, "# HELP sio_presence_online_users users online per organization (the "
+                           "first 1000 organizations)\n# TYPE sio_presence_online_users gauge\n");
+    sio_presence_foreach_org(user, 1000, org_sample, t);
+    sio_app_metric(t, "sio_presence_transitions_total", "counter",
+                   "presence transitions decided by this node", "status=\"online\"",
+                   (double)st.online);
+    sio_app_sample(t, "sio_presence_transitions_total", "status=\"offline\"", (double)st.offline);
+    sio_app_metric(t, "sio_presence_updates_total", "counter",
+                   "presence:update events emitted to this node's clients", NULL,
+                   (double)st.updates);
+    sio_app_metric(t, "sio_presence_lists_total", "counter", "presence:list requests answered",
+                   NULL, (double)st.lists);
+    sio_app_metric(t, "sio_presence_resyncs_total", "counter",
+                   "re-registrations of this node's counts in Redis", NULL, (double)st.resyncs);
+    sio_app_metric(t, "sio_presence_swept_nodes_total", "counter",
+                   "nodes whose lease lapsed (or restarted), removed by this node", NULL,
+                   (double)st.swept_nodes);
+    sio_app_metric(t, "sio_presence_redis_errors_total", "counter",
+                   "presence scripts that failed or timed out", NULL, (double)st.redis_errors);
+    sio_app_metric(t, "sio_presence_redis_up", "gauge", "1 while presence reaches Redis", NULL,
+                   st.redis ? st.redis_up : 1);
+}
+
+/* Starts the relay (with rules) and presence (with the gateway), and adds their metrics.
+ * Returns 0 or -1. */
+static int cluster_start(cluster_cli *c, const sio_cli_redis *redis, const gateway_cli *g,
+                         sio_server *srv, sio_gateway *gw, const char *node_addr,
+                         sio_app_metrics *metrics, sio_relay **relay, sio_presence **presence)
+{
+    sio_namespace *root = sio_server_of(srv, "/");
+    if (c->nrules) {
+        sio_relay_options ro;
+        sio_relay_options_init(&ro);
+        ro.redis_url = c->relay_redis;
+        ro.redis_cluster = c->relay_redis_cluster;
+        if (c->relay_max_bytes)
+            ro.max_message_bytes = c->relay_max_bytes;
+        ro.log = module_log;
+        ro.log_user = relay_module;
+        if (!(*relay = sio_relay_new(srv, root, &ro, c->rules, c->nrules)) ||
+            sio_app_metrics_add_source(metrics, relay_metrics, *relay) < 0)
+            return -1;
+    }
+    if (gw) {
+        sio_presence_options po;
+        sio_presence_options_init(&po);
+        po.redis_url = redis->cfg.url;
+        po.redis_cluster = redis->cfg.cluster;
+        if (c->presence_lease_ms)
+            po.lease_ms = c->presence_lease_ms;
+        if (c->presence_key)
+            po.key = c->presence_key;
+        po.node_addr = node_addr;
+        po.org_prefix = g->o.room_prefix_org;
+        po.user_prefix = g->o.room_prefix_user;
+        po.log = module_log;
+        po.log_user = presence_module;
+        if (!(*presence = sio_presence_new(srv, root, gw, &po)) ||
+            sio_app_metrics_add_source(metrics, presence_metrics, *presence) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Before sio_server_free: presence leaves the cluster, both close their Redis connections, and
+ * the loop runs the callbacks that closing owes. */
+static void cluster_stop(sio_server *srv, sio_relay *relay, sio_presence *presence)
+{
+    sio_presence_stop(presence);
+    if (relay) {
+        sio_relay_free(relay);
+        for (int i = 0; i < 3; i++)
+            event_base_loop(sio_server_base(srv), EVLOOP_NONBLOCK);
+    }
+}
+
 /* Backend API counters for /metrics. */
 static void api_metrics(sio_app_text *t, void *user)
 {
     sio_backend_api_stats st;
     sio_backend_api_get_stats(user, &st);
-    sio_app_metric(t, "sio_api_requests_total", "counter", "backend API requests accepted, by route",
-                   "route=\"emit\"", (double)st.emits);
+    sio_app_metric(t, "sio_api_requests_total", "counter",
+                   "backend API requests accepted, by route", "route=\"emit\"", (double)st.emits);
     sio_app_sample(t, "sio_api_requests_total", "route=\"disconnect\"", (double)st.disconnects);
     sio_app_sample(t, "sio_api_requests_total", "route=\"sockets\"", (double)st.socket_lists);
     sio_app_metric(t, "sio_api_refusals_total", "counter",
@@ -277,6 +478,217 @@ static void api_metrics(sio_app_text *t, void *user)
     sio_app_sample(t, "sio_api_refusals_total", "reason=\"bad_request\"", (double)st.bad_requests);
 }
 
+/* ---- configuration, reload, drain and logs (docs/configuration.md, docs/operations.md) ---- */
+
+typedef struct ops_cli {
+    const char *log_level, *log_format, *access_log;
+    int verbose, quiet;
+} ops_cli;
+
+#define OPS_FLAGS(x, o)                                                                            \
+    {"--log-level", SIO_CLI_STR, &(x).log_level,                                                   \
+     "error, warn, info or debug (info; --verbose: debug, --quiet: error)"},                       \
+        {"--log-format", SIO_CLI_STR, &(x).log_format, "text or json: JSON lines (text)"},         \
+        {"--access-log", SIO_CLI_STR, &(x).access_log,                                             \
+         "a line per connection and close: a file, or - for stdout (off)"},                        \
+        {"--drain-seconds", SIO_CLI_UINT, &(o).drain_seconds,                                      \
+         "SIGTERM closes the sessions in batches over this many s, /health 503 (0 = off)"},        \
+        {"--verbose", SIO_CLI_BOOL, &(x).verbose, "debug logging"},                                \
+    {                                                                                              \
+        "--quiet", SIO_CLI_BOOL, &(x).quiet, "errors only"                                         \
+    }
+
+/* What a SIGHUP changes (docs/operations.md lists the same): the other flags need a restart. */
+static const char *const reloadable[] = {"jwt-secret",
+                                         "jwt-secret-file",
+                                         "jwt-public-key",
+                                         "jwks-file",
+                                         "jwks-url",
+                                         "jwks-ca-file",
+                                         "jwks-refresh",
+                                         "jwks-min-refetch",
+                                         "jwt-algorithms",
+                                         "jwt-issuer",
+                                         "jwt-audience",
+                                         "jwt-leeway",
+                                         "jwt-expiring-notice",
+                                         "typing-timeout",
+                                         "rate-limit",
+                                         "typing-rate-limit",
+                                         "max-connections-per-user",
+                                         "authorize-cache-ttl",
+                                         "authorize-timeout",
+                                         "max-connections",
+                                         "max-buffered-bytes",
+                                         "max-buffered-packets",
+                                         "shutdown-timeout",
+                                         "drain-seconds",
+                                         "relay",
+                                         "log-level",
+                                         "log-format",
+                                         "access-log",
+                                         "verbose",
+                                         "quiet",
+                                         NULL};
+
+/* Reload hooks: a module of this program whose settings may change at run time (the relay
+ * rules, ...) registers here; after each SIGHUP, once the file is read again and the changed
+ * values of the flags in reloadable[] are in their targets, every hook runs in order (ask
+ * sio_cli_changed(cli, "flag") what changed). A hook logs its own errors. */
+typedef void (*app_reload_fn)(const sio_cli *cli, void *user);
+static struct {
+    app_reload_fn fn;
+    void *user;
+} reload_hooks[8];
+static size_t n_reload_hooks;
+
+static int app_on_reload(app_reload_fn fn, void *user)
+{
+    if (n_reload_hooks == sizeof(reload_hooks) / sizeof(reload_hooks[0]))
+        return -1;
+    reload_hooks[n_reload_hooks].fn = fn;
+    reload_hooks[n_reload_hooks++].user = user;
+    return 0;
+}
+
+/* The relay's rules follow the file on SIGHUP (its Redis connections stay). */
+typedef struct relay_reload {
+    const cluster_cli *cluster;
+    sio_relay *relay;
+} relay_reload;
+
+static void on_relay_reload(const sio_cli *cli, void *user)
+{
+    relay_reload *r = user;
+    if (!sio_cli_changed(cli, "relay"))
+        return;
+    if (!r->relay) {
+        app_log(SIO_LOG_WARN, "reload: relay rules need a restart (the relay was not started)");
+        return;
+    }
+    const sio_cli_strs *l = &r->cluster->relay;
+    if (sio_relay_set_rules(r->relay, l->v, l->n) < 0)
+        app_log(SIO_LOG_ERROR, "reload: relay rules refused; the previous ones stay");
+    else
+        app_log(SIO_LOG_INFO, "reload: %zu relay rules", l->n);
+}
+
+/* What the reload reaches. */
+typedef struct app_ctx {
+    sio_cli *cli;
+    sio_server *srv;
+    sio_server_options *o;
+    ops_cli *ops;
+    sio_cli_auth *auth_flags;
+    sio_auth *auth;
+    gateway_cli *gateway;
+    sio_gateway *gw;
+} app_ctx;
+
+/* Applies the log flags: level, format, access log (reopened: log rotation). Returns 0 or -1. */
+static int logs_apply(const ops_cli *x)
+{
+    int level = x->verbose ? SIO_LOG_DEBUG : (x->quiet ? SIO_LOG_ERROR : SIO_LOG_INFO);
+    int format = sio_app_log_format_parse(x->log_format ? x->log_format : "text");
+    if (x->log_level && (level = sio_app_log_level_parse(x->log_level)) < 0) {
+        app_log(SIO_LOG_ERROR, "--log-level: error, warn, info or debug");
+        return -1;
+    }
+    if (format < 0) {
+        app_log(SIO_LOG_ERROR, "--log-format: text or json");
+        return -1;
+    }
+    sio_app_log_set_format(format);
+    log_level = level;
+    sio_log_set_sink(log_line, NULL, log_level);
+    if (sio_app_access_open(x->access_log) < 0) {
+        app_log(SIO_LOG_ERROR, "--access-log %s: cannot open", x->access_log);
+        return -1;
+    }
+    return 0;
+}
+
+/* The startup summary: CORS, authentication, limits and cluster mode (secrets redacted). */
+static void log_summary(const app_ctx *c, const sio_cli_redis *redis)
+{
+    const sio_server_options *o = c->o;
+    const sio_auth_config *a = &c->auth_flags->cfg;
+    char url[512];
+    if (sio_cli_config_path(c->cli))
+        app_log(SIO_LOG_INFO, "config: file %s", sio_cli_config_path(c->cli));
+    if (o->http.cors_origin)
+        app_log(SIO_LOG_INFO, "cors: origin %s, credentials %s", o->http.cors_origin,
+                o->http.cors_credentials ? "allowed" : "not allowed");
+    else
+        app_log(SIO_LOG_INFO, "cors: off");
+    if (c->auth) {
+        sio_cli_redact("jwks-url", a->jwks_url, url, sizeof(url));
+        app_log(SIO_LOG_INFO,
+                "auth: JWT keys from%s%s%s %zu public key files%s%s%s%s; algorithms %s",
+                a->secret ? " a secret," : "", a->secret_file ? " the secret file " : "",
+                a->secret_file ? a->secret_file : "", a->n_public_key_files,
+                a->jwks_file ? ", JWKS file " : "", a->jwks_file ? a->jwks_file : "",
+                a->jwks_url ? ", JWKS URL " : "", a->jwks_url ? url : "",
+                a->algorithms ? a->algorithms : "those of the keys");
+    } else {
+        app_log(SIO_LOG_INFO, "auth: off (no JWT key configured)");
+    }
+    app_log(SIO_LOG_INFO,
+            "limits: max-connections %zu, max-payload %zu, max-buffered-bytes %zu, ping "
+            "%u/%u ms, rate-limit %u/min, typing-rate-limit %u, max-connections-per-user %u, "
+            "drain-seconds %u, shutdown-timeout %u ms",
+            o->engine.max_connections, o->engine.max_payload, o->engine.max_buffered_bytes,
+            o->engine.ping_interval_ms, o->engine.ping_timeout_ms, c->gateway->o.rate_limit,
+            c->gateway->o.typing_rate_limit, c->gateway->o.max_connections_per_user,
+            o->drain_seconds, o->shutdown_timeout_ms);
+    if (redis->cfg.url) {
+        sio_cli_redact("redis", redis->cfg.url, url, sizeof(url));
+        app_log(SIO_LOG_INFO, "cluster: Redis %s, %s mode%s%s", url, redis->mode,
+                redis->cfg.cluster ? ", Redis Cluster" : "",
+                redis->cfg.sharded ? (redis->cfg.subscription_mode == SIO_REDIS_SUB_STATIC
+                                          ? ", static subscriptions"
+                                          : ", dynamic subscriptions")
+                                   : "");
+    } else {
+        app_log(SIO_LOG_INFO, "cluster: none (a single node)");
+    }
+}
+
+static void note_change(const char *name, int applied, void *user)
+{
+    if (applied)
+        app_log(SIO_LOG_INFO, "reload: %s changed", name);
+    else
+        app_log(SIO_LOG_WARN, "reload: %s changed in the configuration but needs a restart", name);
+}
+
+/* SIGHUP: the file again, then keys (files re-read, JWKS refetched), limits, logs, hooks. */
+static void on_sighup(sio_server *srv, int sig, void *user)
+{
+    app_ctx *c = user;
+    app_log(SIO_LOG_INFO, "SIGHUP: reloading");
+    int n = sio_cli_reload(c->cli, reloadable, note_change, NULL);
+    if (n < 0) {
+        app_log(SIO_LOG_ERROR, "reload: the configuration has errors; nothing changed");
+        return;
+    }
+    logs_apply(c->ops);
+    if (sio_cli_auth_apply(c->auth_flags, "sio-server") == 0) {
+        if (c->auth)
+            sio_auth_reload(c->auth, &c->auth_flags->cfg);
+        else if (c->auth_flags->enabled)
+            app_log(SIO_LOG_WARN, "reload: JWT authentication can only be turned on by a restart");
+    }
+    if (c->gw)
+        sio_gateway_set_limits(c->gw, &c->gateway->o);
+    sio_server_update_limits(srv, c->o);
+    for (size_t i = 0; i < n_reload_hooks; i++)
+        reload_hooks[i].fn(c->cli, reload_hooks[i].user);
+    app_log(SIO_LOG_INFO, "reload done: %d settings changed", n);
+}
+
+/* ---- main --------------------------------------------------------------------------------- */
+
 int main(int argc, char **argv)
 {
     sio_server_options o;
@@ -284,17 +696,17 @@ int main(int argc, char **argv)
     sio_http_config *h = &o.http;
     sio_engine_config *e = &o.engine;
     sio_socketio_config *io = &o.socketio;
-    int verbose = 0, quiet = 0;
+    ops_cli ops = {0};
     sio_cli_redis redis;
     sio_cli_redis_init(&redis);
     const char *metrics_path = "/metrics", *status_path = "/status", *node_id = NULL;
     sio_backend_api_options api_o;
     sio_backend_api_options_init(&api_o);
-    api_o.token = getenv("SIO_API_TOKEN");
     sio_cli_auth auth_flags;
     sio_cli_auth_init(&auth_flags);
     gateway_cli gateway;
     gateway_cli_init(&gateway);
+    cluster_cli cluster = {0};
     sio_cli_flag flags[] = {
         /* HTTP */
         {"--port", SIO_CLI_INT, &h->port, "TCP port (default 3000; 0 = any free port)"},
@@ -350,6 +762,7 @@ int main(int argc, char **argv)
         SIO_CLI_REDIS_FLAGS(redis, o),
         SIO_CLI_AUTH_FLAGS(auth_flags),
         GATEWAY_FLAGS(gateway),
+        CLUSTER_FLAGS(cluster),
         /* server */
         {"--shutdown-timeout", SIO_CLI_UINT, &o.shutdown_timeout_ms,
          "ms to close connections on SIGTERM/SIGINT (10000)"},
@@ -364,19 +777,29 @@ int main(int argc, char **argv)
          "Prometheus metrics route (/metrics; \"\" = off)"},
         {"--status-path", SIO_CLI_STR, &status_path, "status JSON route (/status; \"\" = off)"},
         {"--node-id", SIO_CLI_STR, &node_id, "this node's name in /status (host:port)"},
-        {"--verbose", SIO_CLI_BOOL, &verbose, "debug logging"},
-        {"--quiet", SIO_CLI_BOOL, &quiet, "errors only"},
+        OPS_FLAGS(ops, o),
         {NULL, 0, NULL, NULL},
     };
-    if (sio_cli_parse(argc, argv, flags, "sio-server") < 0)
-        return 2;
+    int status;
+    static sio_cli *cli; /* static: reachable on every early exit */
+    cli = sio_cli_load(argc, argv, flags, "sio-server", &status);
+    if (!cli)
+        return status;
+    if (sio_cli_print_requested(cli)) {
+        sio_cli_print(cli, stdout);
+        sio_cli_free(cli);
+        return 0;
+    }
     if (sio_cli_redis_apply(&redis, &o, "sio-server") < 0 ||
-        sio_cli_auth_apply(&auth_flags, "sio-server") < 0)
+        sio_cli_auth_apply(&auth_flags, "sio-server") < 0 ||
+        cluster_cli_apply(&cluster, &redis) < 0) {
+        free(cluster.env_rules);
         return 2;
+    }
     if (o.health_path && !o.health_path[0])
         o.health_path = NULL;
-    log_level = verbose ? SIO_LOG_DEBUG : (quiet ? SIO_LOG_ERROR : SIO_LOG_INFO);
-    sio_log_set_sink(log_line, NULL, log_level);
+    if (logs_apply(&ops) < 0)
+        return 2;
     sio_server *srv = sio_server_new(NULL, &o);
     if (!srv)
         return 1;
@@ -415,18 +838,35 @@ int main(int argc, char **argv)
                 api_o.token && auth ? ", " : "", auth ? "JWT with role" : "");
     }
     sio_gateway *gw;
+    sio_relay *relay = NULL;
+    sio_presence *presence = NULL;
+    int rc = 0;
+    app_ctx ctx = {cli, srv, &o, &ops, &auth_flags, auth, &gateway, NULL};
     if (gateway_start(&gateway, srv, auth, &gw) < 0 ||
-        (gw && sio_app_metrics_add_source(metrics, gateway_metrics, gw) < 0)) {
-        sio_server_free(srv);
-        return 1;
+        (gw && sio_app_metrics_add_source(metrics, gateway_metrics, gw) < 0) ||
+        cluster_start(&cluster, &redis, &gateway, srv, gw, node_id, metrics, &relay, &presence) <
+            0) {
+        rc = 1;
+    } else {
+        ctx.gw = gw;
+        static relay_reload rr;
+        rr = (relay_reload){&cluster, relay};
+        app_on_reload(on_relay_reload, &rr);
+        log_summary(&ctx, &redis);
+        sio_server_on_signal(srv, SIGHUP, on_sighup, &ctx);
+        printf("listening on port %d\n", sio_server_port(srv));
+        fflush(stdout);
+        sio_server_run(srv);
     }
-    printf("listening on port %d\n", sio_server_port(srv));
-    fflush(stdout);
-    sio_server_run(srv);
+    cluster_stop(srv, relay, presence);
     sio_auth_free(auth);
     sio_server_free(srv);
     sio_app_metrics_free(metrics);
     sio_backend_api_free(api);
     sio_gateway_free(gw); /* after the server: its last disconnects still reach the gateway */
-    return 0;
+    sio_presence_free(presence); /* after the gateway, whose last releases reach it */
+    free(cluster.env_rules);
+    sio_app_access_close();
+    sio_cli_free(cli);
+    return rc;
 }

@@ -327,6 +327,113 @@ void sio_auth_free(sio_auth *a)
     free(a);
 }
 
+/* Frees the key material, URL and policy strings of a reload's scratch authenticator. */
+static void scratch_free(sio_auth *t)
+{
+    sio_httpc_tls_free(t->tls);
+    sio_jwt_keyset_free(t->ks);
+    if (t->secret) {
+        OPENSSL_cleanse(t->secret, t->secret_len);
+        free(t->secret);
+    }
+    for (size_t i = 0; i < t->npems; i++)
+        free(t->pems[i]);
+    free(t->pems);
+    free(t->pem_lens);
+    if (t->jwks_text) {
+        OPENSSL_cleanse(t->jwks_text, t->jwks_len);
+        free(t->jwks_text);
+    }
+    free(t->jwks_url);
+    free(t->issuer);
+    free(t->audience);
+}
+
+#define SWAP(x, y)                                                                                 \
+    do {                                                                                           \
+        __typeof__(x) tmp_ = (x);                                                                  \
+        (x) = (y);                                                                                 \
+        (y) = tmp_;                                                                                \
+    } while (0)
+
+int sio_auth_reload(sio_auth *a, const sio_auth_config *c)
+{
+    if (!a || !c)
+        return SIO_EINVAL;
+    sio_auth t;
+    memset(&t, 0, sizeof(t));
+    t.opts = a->opts;
+    sio_jwt_options d;
+    sio_jwt_options_init(&d);
+    t.opts.algs = d.algs;
+    t.opts.leeway = c->leeway_s;
+    const char *why = NULL;
+    int rc = 0;
+    if (c->algorithms && sio_jwt_algs_parse(c->algorithms, &t.opts.algs, &why) < 0) {
+        sio_log(SIO_LOG_ERROR, "auth", "reload: algorithms: %s", why ? why : "invalid");
+        rc = SIO_EINVAL;
+    } else if ((c->issuer && !(t.issuer = strdup(c->issuer))) ||
+               (c->audience && !(t.audience = strdup(c->audience))) ||
+               (c->jwks_url && !(t.jwks_url = strdup(c->jwks_url)))) {
+        rc = SIO_ENOMEM;
+    } else if ((rc = load_sources(&t, c)) == 0) {
+        if (!t.secret && !t.npems && !t.jwks_text && !t.jwks_url) {
+            sio_log(SIO_LOG_ERROR, "auth", "reload: no key source configured");
+            rc = SIO_EINVAL;
+        } else if (!(t.ks = build_keyset(&t, NULL, 0, &why))) {
+            sio_log(SIO_LOG_ERROR, "auth", "reload: keys: %s", why);
+            rc = SIO_EINVAL;
+        } else if (t.jwks_url && strncmp(t.jwks_url, "https://", 8) == 0 &&
+                   !(t.tls = sio_httpc_tls_new(c->jwks_ca_file))) {
+            sio_log(SIO_LOG_ERROR, "auth", "reload: JWKS URL: cannot load the trusted store");
+            rc = SIO_EINVAL;
+        } else if (t.jwks_url && !a->refresh_ev &&
+                   !(a->refresh_ev = evtimer_new(a->base, on_refresh, a))) {
+            rc = SIO_ENOMEM;
+        }
+    }
+    if (rc < 0) {
+        scratch_free(&t);
+        sio_log(SIO_LOG_ERROR, "auth", "reload failed: keeping the %zu keys in use",
+                sio_jwt_keyset_count(a->ks));
+        return rc;
+    }
+    /* the old JWKS fetch answers nobody now: the waiters are verified again below */
+    sio_httpc_cancel(a->fetch);
+    a->fetch = NULL;
+    if (a->refresh_ev)
+        evtimer_del(a->refresh_ev);
+    SWAP(a->secret, t.secret);
+    SWAP(a->secret_len, t.secret_len);
+    SWAP(a->pems, t.pems);
+    SWAP(a->pem_lens, t.pem_lens);
+    SWAP(a->npems, t.npems);
+    SWAP(a->jwks_text, t.jwks_text);
+    SWAP(a->jwks_len, t.jwks_len);
+    SWAP(a->ks, t.ks);
+    SWAP(a->jwks_url, t.jwks_url);
+    SWAP(a->tls, t.tls);
+    SWAP(a->issuer, t.issuer);
+    SWAP(a->audience, t.audience);
+    a->opts.algs = t.opts.algs;
+    a->opts.leeway = c->leeway_s;
+    a->opts.issuer = a->issuer;
+    a->opts.audience = a->audience;
+    a->leeway_s = c->leeway_s;
+    a->notice_s = c->expiring_notice_s;
+    a->refresh_s = c->jwks_refresh_s ? c->jwks_refresh_s : 600;
+    a->min_refetch_s = c->jwks_min_refetch_s;
+    a->url_keys_loaded = 0;
+    scratch_free(&t);
+    sio_log(SIO_LOG_INFO, "auth", "reloaded: %zu keys%s%s", sio_jwt_keyset_count(a->ks),
+            a->jwks_url ? ", fetching the JWKS from " : "", a->jwks_url ? a->jwks_url : "");
+    if (a->jwks_url && sio_auth_fetch_start(a) < 0)
+        schedule_refresh(a, a->min_refetch_s ? a->min_refetch_s : 1);
+    if (!a->jwks_url)
+        sio_auth_waiters_resume(a);
+    return 0;
+}
+
 void sio_auth_get_stats(const sio_auth *a, sio_auth_stats *out)
 {
     *out = a->stats;

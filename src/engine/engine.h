@@ -69,7 +69,6 @@ typedef struct eio_stats {
     uint64_t handshakes_denied;         /* refused by the allow_request hook (timeouts included) */
 } eio_stats;
 
-
 /* Callbacks to the layer above. Each runs on the loop thread from inside engine code; they may
  * call eio_session_send/close on any session (closing only marks: frees happen in the reaper). */
 typedef struct eio_callbacks {
@@ -114,6 +113,14 @@ void eio_server_shutdown(eio_server *srv);
 void eio_server_free(eio_server *srv);
 const eio_options *eio_server_options(const eio_server *srv);
 size_t eio_server_session_count(const eio_server *srv);
+/** Drain: new handshakes get 503 from now on; open sessions stay. */
+void eio_server_refuse_handshakes(eio_server *srv);
+/** Drain: closes up to n open sessions (queued packets are sent first, then the close) with
+ *  EIO_CLOSE_SERVER_SHUTDOWN. Returns how many it closed. */
+size_t eio_server_close_some(eio_server *srv, size_t n);
+/** Changes the limits that are read at each use (max_connections, max_buffered_bytes,
+ *  max_buffered_packets) to those of o. */
+void eio_server_set_limits(eio_server *srv, const eio_options *o);
 const eio_stats *eio_server_stats(const eio_server *srv);
 /** Open sessions on WebSocket now (the rest of eio_server_session_count is polling). O(sessions).
  */

@@ -171,6 +171,33 @@ void eio_server_shutdown(eio_server *srv)
     }
 }
 
+void eio_server_refuse_handshakes(eio_server *srv)
+{
+    srv->shutting_down = 1;
+}
+
+size_t eio_server_close_some(eio_server *srv, size_t n)
+{
+    size_t closed = 0;
+    sio_map_iter it;
+    sio_map_iter_init(&it, &srv->sessions);
+    for (sio_map_entry *e; closed < n && (e = sio_map_iter_next(&it));) {
+        eio_session *s = e->value;
+        if (s->state != SESSION_OPEN)
+            continue;
+        eio_session_close(s, EIO_CLOSE_SERVER_SHUTDOWN);
+        closed++;
+    }
+    return closed;
+}
+
+void eio_server_set_limits(eio_server *srv, const eio_options *o)
+{
+    srv->opts.max_connections = o->max_connections;
+    srv->opts.max_buffered_bytes = o->max_buffered_bytes;
+    srv->opts.max_buffered_packets = o->max_buffered_packets;
+}
+
 void eio_server_free(eio_server *srv)
 {
     if (!srv)

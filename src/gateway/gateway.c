@@ -241,13 +241,23 @@ static void conn_uncount(gw_conn *c)
     if (c->counted) {
         c->counted = 0;
         user_count_add(c->gw, c->user_id, -1);
+        if (c->gw->hooks.release)
+            c->gw->hooks.release(c->user_id, c->org_id, c->gw->hooks.user);
     }
 }
+
+/* A connection waiting for the admission hook. c is cleared when the socket is freed first. */
+struct sio_gateway_admission {
+    gw_conn *c;
+    sio_next *next;
+};
 
 /* The slot's free function: runs when the socket is freed, connected or not. */
 static void conn_free(void *v)
 {
     gw_conn *c = v;
+    if (c->admission)
+        c->admission->c = NULL;
     gw_authorize_cancel(c, NULL);
     typing_end_all(c, 0);
     conn_uncount(c);
@@ -298,9 +308,27 @@ static void identity_mw(sio_socket *s, sio_next *next, void *user)
         sio_next_accept(next);
 }
 
+/* CONNECT_ERROR for a user over the cap (have: this node's count, -1 when the hooks decided). */
+static void refuse_limit(sio_gateway *gw, sio_next *next, json_int_t have)
+{
+    unsigned cap = gw->o.max_connections_per_user;
+    gw->stats.connection_limit_refusals++;
+    sio_socket *s = sio_next_socket(next);
+    const char *who = s ? sio_socket_id(s) : "?";
+    if (have >= 0)
+        gw_log(gw, SIO_LOG_INFO, "socket %s refused: its user has %lld connections already", who,
+               (long long)have);
+    else
+        gw_log(gw, SIO_LOG_INFO, "socket %s refused: its user is at the cluster-wide cap", who);
+    char msg[96];
+    snprintf(msg, sizeof(msg), "Maximum connections per user reached (%u)", cap);
+    sio_next_refuse(next, msg, "{\"code\":\"CONNECTION_LIMIT\"}");
+}
+
 /* Runs after authentication: reads the identity, enforces the per-user cap (sockets counted on
- * this node, from here until the socket is freed, so concurrent connects cannot overshoot) and
- * attaches the per-socket state. */
+ * this node, from here until the socket is freed, so concurrent connects cannot overshoot; or,
+ * with hooks, counted by the admission hook, perhaps across a cluster) and attaches the
+ * per-socket state. */
 static void cap_mw(sio_socket *s, sio_next *next, void *user)
 {
     sio_gateway *gw = user;
@@ -313,14 +341,10 @@ static void cap_mw(sio_socket *s, sio_next *next, void *user)
     }
     json_int_t have = json_integer_value(json_object_get(gw->users, uid));
     unsigned cap = gw->o.max_connections_per_user;
-    if (cap && have >= (json_int_t)cap) {
-        gw->stats.connection_limit_refusals++;
-        gw_log(gw, SIO_LOG_INFO, "user %s refused: %lld connections already", uid, (long long)have);
-        char msg[96];
-        snprintf(msg, sizeof(msg), "Maximum connections per user reached (%u)", cap);
+    if (!gw->hooks.admit && cap && have >= (json_int_t)cap) {
         free(uid);
         json_decref(data);
-        sio_next_refuse(next, msg, "{\"code\":\"CONNECTION_LIMIT\"}");
+        refuse_limit(gw, next, have);
         return;
     }
     gw_conn *c = calloc(1, sizeof(*c));
@@ -342,9 +366,57 @@ static void cap_mw(sio_socket *s, sio_next *next, void *user)
         sio_next_refuse(next, "server error", NULL);
         return;
     }
+    if (gw->hooks.admit) {
+        sio_gateway_admission *a = malloc(sizeof(*a));
+        if (!a) {
+            sio_next_refuse(next, "server error", NULL);
+            return;
+        }
+        *a = (sio_gateway_admission){c, next};
+        c->admission = a;
+        gw->hooks.admit(c->user_id, c->org_id, cap, a, gw->hooks.user);
+        return;
+    }
     user_count_add(gw, uid, 1);
     c->counted = 1;
     sio_next_accept(next);
+}
+
+void sio_gateway_set_hooks(sio_gateway *gw, const sio_gateway_hooks *h)
+{
+    gw->hooks = *h;
+}
+
+int sio_gateway_admit(sio_gateway_admission *a, int verdict)
+{
+    gw_conn *c = a->c;
+    sio_next *next = a->next;
+    free(a);
+    if (!c) { /* the socket is gone: the answer only frees next */
+        sio_next_refuse(next, "gone", NULL);
+        return SIO_ECLOSED;
+    }
+    c->admission = NULL;
+    if (verdict == SIO_GW_ADMIT) {
+        user_count_add(c->gw, c->user_id, 1);
+        c->counted = 1;
+        sio_next_accept(next);
+    } else if (verdict == SIO_GW_ADMIT_LIMIT) {
+        refuse_limit(c->gw, next, -1);
+    } else {
+        sio_next_refuse(next, "server error", NULL);
+    }
+    return 0;
+}
+
+int sio_gateway_identity(sio_gateway *gw, sio_socket *s, const char **user_id, const char **org_id)
+{
+    gw_conn *c = sio_socket_slot(s, &conn_slot);
+    if (!c || !c->counted || c->gw != gw)
+        return SIO_ENOTFOUND;
+    *user_id = c->user_id;
+    *org_id = c->org_id;
+    return 0;
 }
 
 static void on_connection(sio_socket *s, void *user)
@@ -677,4 +749,16 @@ void sio_gateway_get_stats(const sio_gateway *gw, sio_gateway_stats *out)
     *out = gw->stats;
     out->users = json_object_size(gw->users);
     out->authorize_cache_entries = json_object_size(gw->authz_cache);
+}
+
+void sio_gateway_set_limits(sio_gateway *gw, const sio_gateway_options *o)
+{
+    if (o->typing_timeout_ms) /* required */
+        gw->o.typing_timeout_ms = o->typing_timeout_ms;
+    gw->o.rate_limit = o->rate_limit;
+    gw->o.typing_rate_limit = o->typing_rate_limit;
+    gw->o.typing_rate_window_ms = o->typing_rate_window_ms;
+    gw->o.max_connections_per_user = o->max_connections_per_user;
+    gw->o.authorize_cache_ttl_ms = o->authorize_cache_ttl_ms;
+    gw->o.authorize_timeout_ms = o->authorize_timeout_ms;
 }

@@ -103,7 +103,54 @@ sio_gateway *sio_gateway_new(sio_server *srv, sio_namespace *nsp, const sio_gate
 /** Frees the gateway. Call after sio_server_free (see sio_gateway_new). NULL is a no-op. */
 void sio_gateway_free(sio_gateway *gw);
 
+/** Applies the limits of o that may change while sockets are connected (a reload):
+ *  typing_timeout_ms, rate_limit, typing_rate_limit, typing_rate_window_ms,
+ *  max_connections_per_user, authorize_cache_ttl_ms and authorize_timeout_ms. They take effect
+ *  at their next use (a running typing timer keeps its time; a connection over a lowered cap
+ *  stays). Other options need a new gateway. */
+void sio_gateway_set_limits(sio_gateway *gw, const sio_gateway_options *o);
+
 /** Fills out with the gateway's counters. */
 void sio_gateway_get_stats(const sio_gateway *gw, sio_gateway_stats *out);
+
+/* ---- hooks: presence and a cluster-wide connection cap (src/app/presence.c) ---------------- */
+
+/** A connection waiting for the admission hook's verdict (see sio_gateway_hooks). */
+typedef struct sio_gateway_admission sio_gateway_admission;
+
+/** Verdicts of sio_gateway_admit. */
+enum sio_gateway_verdict {
+    SIO_GW_ADMIT = 0,        /* accepted: the hook counted one socket of the user */
+    SIO_GW_ADMIT_LIMIT = 1,  /* refused with CONNECTION_LIMIT: nothing counted */
+    SIO_GW_ADMIT_ERROR = -1, /* refused with a server error: nothing counted */
+};
+
+/**
+ * Replaces the gateway's own per-node connection count with the hooks' (a presence service that
+ * may count across a cluster). admit runs in the connect middleware for every socket that passed
+ * authentication, with the identity (org_id may be NULL; both borrowed for the call) and the cap
+ * (max_connections_per_user, 0 = none); it must call sio_gateway_admit exactly once, from inside
+ * or later. release runs exactly once for every admitted socket whose admission still found it
+ * (sio_gateway_admit returned 0): when it disconnects, or when it is freed without having
+ * connected. Set before the server runs; h is copied.
+ */
+typedef struct sio_gateway_hooks {
+    void (*admit)(const char *user_id, const char *org_id, unsigned cap, sio_gateway_admission *a,
+                  void *user);
+    void (*release)(const char *user_id, const char *org_id, void *user);
+    void *user;
+} sio_gateway_hooks;
+void sio_gateway_set_hooks(sio_gateway *gw, const sio_gateway_hooks *h);
+
+/**
+ * The verdict on an admission (an sio_gateway_verdict); a is freed. Returns 0, or SIO_ECLOSED
+ * when the socket went away while the verdict was pending: a SIO_GW_ADMIT then counts nothing
+ * on the gateway's side and release will not run, so the hook undoes its own count.
+ */
+int sio_gateway_admit(sio_gateway_admission *a, int verdict);
+
+/** The identity of a socket the gateway accepted: 0 with *user_id and *org_id (NULL when the
+ *  token had none), borrowed while the socket lives, or SIO_ENOTFOUND. */
+int sio_gateway_identity(sio_gateway *gw, sio_socket *s, const char **user_id, const char **org_id);
 
 #endif

@@ -50,7 +50,9 @@ struct gw_conn {
     char *user_id; /* never NULL once accepted */
     char *org_id;  /* NULL when the token had none */
     char *role;    /* NULL when the token had none */
-    int counted;   /* holds one place in the user's connection count */
+    int counted;   /* holds one place in the user's connection count (and, with hooks, was
+                      admitted: release runs when it ends) */
+    struct sio_gateway_admission *admission; /* a hook's verdict pending, or NULL */
     gw_bucket events, typing_bucket;
     gw_typing typing[GW_MAX_TYPING];
     gw_pending *pending[GW_MAX_PENDING]; /* joins waiting for authorisation */
@@ -66,6 +68,7 @@ struct sio_gateway {
     json_t *authz_cache; /* cache key -> [decision (1 allow, 0 deny), expiry ms] */
     sio_httpc_tls *tls;  /* https authorisation URL: the trusted store, loaded once */
     sio_gateway_stats stats;
+    sio_gateway_hooks hooks; /* admit NULL: the gateway's own per-node cap */
 };
 
 /* Monotonic milliseconds. */

@@ -4,6 +4,7 @@
  * docs/deployment.md, and answers the statistics from the counters each layer keeps.
  */
 #include "server.h"
+#include "drain.h"
 
 #include "common/log.h"
 #include "common/timer.h"
@@ -33,6 +34,19 @@ struct sio_server {
     struct event *drain_ev; /* graceful shutdown: polls for the last connection to go */
     struct timeval drain_start;
     int draining;
+    /* drain (drain_seconds): the batches of closes before the shutdown */
+    struct event *batch_ev;
+    struct timeval batch_start;
+    size_t batch_total, batch_closed;
+    /* signals the application handles (sio_server_on_signal) */
+    struct sig_hook {
+        struct event *ev; /* shared by the hooks of one signal: set on the first of them */
+        int sig;
+        sio_signal_cb cb;
+        void *user;
+        sio_server *srv;
+    } hooks[8];
+    size_t nhooks;
 };
 
 /* ---- statistics --------------------------------------------------------------------------- */
@@ -130,8 +144,12 @@ static const sio_http_header json_type[] = {{"content-type", "application/json"}
 
 static void health_route(sio_http_request *req, void *user)
 {
-    static const char body[] = "{\"status\":\"ok\"}";
-    sio_http_respond(req, 200, json_type, 1, body, sizeof(body) - 1);
+    static const char ok[] = "{\"status\":\"ok\"}", draining[] = "{\"status\":\"draining\"}";
+    const sio_server *srv = user;
+    if (srv->draining)
+        sio_http_respond(req, 503, json_type, 1, draining, sizeof(draining) - 1);
+    else
+        sio_http_respond(req, 200, json_type, 1, ok, sizeof(ok) - 1);
 }
 
 static void stats_route(sio_http_request *req, void *user)
@@ -285,33 +303,34 @@ struct event_base *sio_server_base(const sio_server *srv)
 
 /* ---- run loop and shutdown ---------------------------------------------------------------- */
 
-/* Graceful shutdown: polls until the last connection is gone or the deadline passed. */
+static uint64_t ms_since(const struct timeval *start)
+{
+    struct timeval now, el;
+    evutil_gettimeofday(&now, NULL);
+    evutil_timersub(&now, start, &el);
+    return (uint64_t)el.tv_sec * 1000 + (uint64_t)el.tv_usec / 1000;
+}
+
+/* Graceful shutdown: polls until the last connection is gone and the adapter's queue is empty,
+ * or the deadline passed. */
 static void drain_cb(evutil_socket_t fd, short what, void *arg)
 {
     sio_server *srv = arg;
     size_t left = sio_http_get_stats(srv->http)->connections;
-    struct timeval now, el;
-    evutil_gettimeofday(&now, NULL);
-    evutil_timersub(&now, &srv->drain_start, &el);
-    uint64_t ms = (uint64_t)el.tv_sec * 1000 + (uint64_t)el.tv_usec / 1000;
-    if (left && ms < srv->opts.shutdown_timeout_ms)
+    size_t queued = srv->io ? sio_io_adapter_pending(srv->io) : 0;
+    uint64_t ms = ms_since(&srv->drain_start);
+    if ((left || queued) && ms < srv->opts.shutdown_timeout_ms)
         return;
-    if (left)
-        sio_log(SIO_LOG_WARN, "app", "shutdown: %zu connections still open after %u ms", left,
-                srv->opts.shutdown_timeout_ms);
+    if (left || queued)
+        sio_log(SIO_LOG_WARN, "app",
+                "shutdown: %zu connections still open, %zu cluster messages unsent after %u ms",
+                left, queued, srv->opts.shutdown_timeout_ms);
     event_base_loopbreak(srv->base);
 }
 
-static void on_signal(evutil_socket_t sig, short what, void *arg)
+/* Closes every session and waits (drain_cb) for their connections to go. */
+static void shutdown_begin(sio_server *srv)
 {
-    sio_server *srv = arg;
-    if (srv->draining || !srv->opts.shutdown_timeout_ms) {
-        sio_log(SIO_LOG_INFO, "app", "signal %d: stopping now", (int)sig);
-        event_base_loopbreak(srv->base);
-        return;
-    }
-    sio_log(SIO_LOG_INFO, "app", "signal %d: shutting down (up to %u ms)", (int)sig,
-            srv->opts.shutdown_timeout_ms);
     srv->draining = 1;
     if (srv->io)
         sio_io_shutdown(srv->io);
@@ -323,6 +342,105 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     struct timeval tv = {0, 20000};
     if (!srv->drain_ev || event_add(srv->drain_ev, &tv) < 0)
         event_base_loopbreak(srv->base);
+}
+
+/* Drain: every 50 ms, closes the sessions the schedule (drain.h) says are due; at the window's
+ * end (or with no session left) the shutdown takes over. */
+static void batch_cb(evutil_socket_t fd, short what, void *arg)
+{
+    sio_server *srv = arg;
+    uint64_t window = (uint64_t)srv->opts.drain_seconds * 1000, ms = ms_since(&srv->batch_start);
+    size_t open = eio_server_session_count(srv->engine);
+    size_t left = srv->batch_total - srv->batch_closed;
+    if (open < left)
+        left = open; /* some clients left by themselves */
+    size_t due = sio_drain_due(srv->batch_total, left, ms, window);
+    if (due)
+        srv->batch_closed += eio_server_close_some(srv->engine, due);
+    if (ms < window && eio_server_session_count(srv->engine))
+        return;
+    sio_log(SIO_LOG_INFO, "app", "drain: %zu sessions closed in %llu ms; shutting down",
+            srv->batch_closed, (unsigned long long)ms);
+    event_del(srv->batch_ev);
+    shutdown_begin(srv);
+}
+
+static void drain_begin(sio_server *srv)
+{
+    srv->draining = 2;
+    srv->batch_total = eio_server_session_count(srv->engine);
+    sio_log(SIO_LOG_INFO, "app", "drain: closing %zu sessions over %u s", srv->batch_total,
+            srv->opts.drain_seconds);
+    eio_server_refuse_handshakes(srv->engine);
+    evutil_gettimeofday(&srv->batch_start, NULL);
+    srv->batch_ev = event_new(srv->base, -1, EV_PERSIST, batch_cb, srv);
+    struct timeval tv = {0, 50000};
+    if (!srv->batch_ev || event_add(srv->batch_ev, &tv) < 0)
+        shutdown_begin(srv);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    sio_server *srv = arg;
+    if (srv->draining || !srv->opts.shutdown_timeout_ms) {
+        sio_log(SIO_LOG_INFO, "app", "signal %d: stopping now", (int)sig);
+        event_base_loopbreak(srv->base);
+        return;
+    }
+    if (sig == SIGTERM && srv->opts.drain_seconds && srv->engine) {
+        drain_begin(srv);
+        return;
+    }
+    sio_log(SIO_LOG_INFO, "app", "signal %d: shutting down (up to %u ms)", (int)sig,
+            srv->opts.shutdown_timeout_ms);
+    shutdown_begin(srv);
+}
+
+static void on_hooked_signal(evutil_socket_t sig, short what, void *arg)
+{
+    sio_server *srv = ((struct sig_hook *)arg)->srv;
+    for (size_t i = 0; i < srv->nhooks; i++)
+        if (srv->hooks[i].sig == (int)sig)
+            srv->hooks[i].cb(srv, (int)sig, srv->hooks[i].user);
+}
+
+int sio_server_on_signal(sio_server *srv, int sig, sio_signal_cb cb, void *user)
+{
+    if (!cb || sig <= 0 || sig == SIGINT || sig == SIGTERM || sig == SIGPIPE ||
+        srv->nhooks == sizeof(srv->hooks) / sizeof(srv->hooks[0]))
+        return SIO_EINVAL;
+    struct sig_hook *h = &srv->hooks[srv->nhooks];
+    *h = (struct sig_hook){.sig = sig, .cb = cb, .user = user, .srv = srv};
+    int shared = 0;
+    for (size_t i = 0; i < srv->nhooks; i++)
+        shared |= srv->hooks[i].sig == sig;
+    if (!shared) {
+        h->ev = evsignal_new(srv->base, sig, on_hooked_signal, h);
+        if (!h->ev || event_add(h->ev, NULL) < 0) {
+            if (h->ev)
+                event_free(h->ev);
+            h->ev = NULL;
+            return SIO_ENOMEM;
+        }
+    }
+    srv->nhooks++;
+    return 0;
+}
+
+void sio_server_update_limits(sio_server *srv, const sio_server_options *o)
+{
+    srv->opts.engine.max_connections = o->engine.max_connections;
+    srv->opts.engine.max_buffered_bytes = o->engine.max_buffered_bytes;
+    srv->opts.engine.max_buffered_packets = o->engine.max_buffered_packets;
+    srv->opts.shutdown_timeout_ms = o->shutdown_timeout_ms;
+    srv->opts.drain_seconds = o->drain_seconds;
+    if (srv->engine)
+        eio_server_set_limits(srv->engine, &srv->opts.engine);
+}
+
+int sio_server_draining(const sio_server *srv)
+{
+    return srv->draining != 0;
 }
 
 int sio_server_run(sio_server *srv)
@@ -360,6 +478,11 @@ void sio_server_free(sio_server *srv)
         event_free(srv->sigterm);
     if (srv->drain_ev)
         event_free(srv->drain_ev);
+    if (srv->batch_ev)
+        event_free(srv->batch_ev);
+    for (size_t i = 0; i < srv->nhooks; i++)
+        if (srv->hooks[i].ev)
+            event_free(srv->hooks[i].ev);
     if (srv->clock)
         sio_clock_free(srv->clock);
     if (srv->own_base && srv->base)

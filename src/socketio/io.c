@@ -106,6 +106,11 @@ int sio_io_adapter_up(const sio_io *io)
     return io->aops->is_up ? io->aops->is_up(io->adapter) != 0 : 1;
 }
 
+size_t sio_io_adapter_pending(const sio_io *io)
+{
+    return io->aops->pending ? io->aops->pending(io->adapter) : 0;
+}
+
 size_t sio_io_dynamic_count(const sio_io *io)
 {
     return io->ndyn_alive;

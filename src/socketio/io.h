@@ -40,5 +40,7 @@ int sio_io_add_dynamic(sio_io *io, sio_namespace_match_cb match, sio_namespace_s
 size_t sio_io_dynamic_count(const sio_io *io);
 /** 1 while the adapter reaches the cluster (ops->is_up; the in-memory adapter always). */
 int sio_io_adapter_up(const sio_io *io);
+/** Cluster messages the adapter has not handed to its broker yet (ops->pending; 0 without). */
+size_t sio_io_adapter_pending(const sio_io *io);
 
 #endif

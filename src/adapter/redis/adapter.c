@@ -45,6 +45,7 @@ struct ra {
     sio_adapter_limits lim;
     ra_nsp *nsps;
     int up;
+    size_t publishes_pending; /* PUBLISH commands not answered yet (a drain waits for 0) */
     uint64_t bad, bad_logged; /* malformed messages, and how many were logged about */
 };
 
@@ -826,7 +827,10 @@ static int build_sharded(ra *a, arena *ar, ra_nsp *n, const sio_cluster_msg *msg
 
 static void publish_done(sio_redis_cluster *c, int status, const sio_redis_reply *r, void *user)
 {
-    (void)c, (void)status, (void)r, (void)user; /* fire and forget, as Node's adapter */
+    (void)c, (void)status, (void)r; /* fire and forget, as Node's adapter */
+    ra *a = user;
+    if (a->publishes_pending)
+        a->publishes_pending--;
 }
 
 static int ra_publish(void *self, void *nsp_state, const sio_cluster_msg *msg)
@@ -850,6 +854,8 @@ static int ra_publish(void *self, void *nsp_state, const sio_cluster_msg *msg)
         const char *argv[3] = {a->cfg.sharded ? "SPUBLISH" : "PUBLISH", o.channel, (char *)b.p};
         size_t lens[3] = {strlen(argv[0]), strlen(o.channel), b.len};
         rc = sio_redis_cluster_command(a->rc, o.channel, lens[1], publish_done, a, 3, argv, lens);
+        if (rc == 0)
+            a->publishes_pending++;
     } else if (rc != SIO_EUNSUPPORTED) {
         sio_adapter_host_log(a->host, SIO_LOG_DEBUG, "redis: cannot encode type %d: %s",
                              (int)msg->type, reason ? reason : "invalid");
@@ -1008,6 +1014,11 @@ static int ra_is_up(void *self)
     return ((ra *)self)->up;
 }
 
+static size_t ra_pending(void *self)
+{
+    return ((ra *)self)->publishes_pending;
+}
+
 static void ra_free(void *self)
 {
     ra *a = self;
@@ -1118,6 +1129,7 @@ static const sio_adapter_ops redis_ops = {
     .server_count = ra_server_count,
     .uid = ra_uid,
     .is_up = ra_is_up,
+    .pending = ra_pending,
 };
 
 const sio_adapter_ops *sio_adapter_redis(void)

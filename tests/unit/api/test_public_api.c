@@ -16,6 +16,8 @@
 #include <sio/sio.h>
 
 #include <criterion/criterion.h>
+
+#include <signal.h>
 #include <event2/event.h>
 
 #include <stdio.h>
@@ -197,6 +199,37 @@ Test(public_api, run_until_stopped)
     cr_assert_eq(st.clients_at_stop, 0);
     event_free(t);
     sio_server_free(st.srv);
+}
+
+/* A signal of the application's own (sio_server_on_signal), then a drain on SIGTERM with no
+ * session: the health route answers 503 and the loop ends by itself. */
+static void on_usr1(sio_server *srv, int sig, void *user)
+{
+    (*(int *)user)++;
+    raise(SIGTERM);
+}
+
+Test(public_api, signal_hooks_limits_and_drain)
+{
+    sio_server_options o = test_options();
+    sio_server *srv = sio_server_new(NULL, &o);
+    cr_assert_not_null(srv);
+    int calls = 0;
+    cr_assert_eq(sio_server_on_signal(srv, SIGTERM, on_usr1, &calls), SIO_EINVAL);
+    cr_assert_eq(sio_server_on_signal(srv, SIGINT, on_usr1, &calls), SIO_EINVAL);
+    cr_assert_eq(sio_server_on_signal(srv, SIGUSR1, NULL, &calls), SIO_EINVAL);
+    cr_assert_eq(sio_server_on_signal(srv, SIGUSR1, on_usr1, &calls), 0);
+    o.drain_seconds = 1;
+    o.engine.max_connections = 5;
+    sio_server_update_limits(srv, &o);
+    cr_assert_not(sio_server_draining(srv));
+    raise(SIGUSR1); /* delivered once the loop runs */
+    uint64_t t0 = poll_now_ms();
+    cr_assert_eq(sio_server_run(srv), 0);
+    cr_assert_eq(calls, 1);
+    cr_assert(sio_server_draining(srv));
+    cr_assert_lt(poll_now_ms() - t0, 5000);
+    sio_server_free(srv);
 }
 
 /* ---- one server: the application side -------------------------------------------------------- */

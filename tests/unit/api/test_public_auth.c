@@ -159,6 +159,20 @@ Test(public_auth, refusals_claims_refresh_and_expiry, .timeout = 30)
     cr_assert_lt(sio_auth_verify_token(auth, "a.b.c", role, sizeof(role), &code), 0);
     cr_assert_str_eq(code, "TOKEN_INVALID");
 
+    /* a reload to another secret: tokens of the old one fail, of the new one pass; a reload
+     * without a key source fails and keeps the keys */
+    sio_auth_config other = cfg;
+    other.secret = "another-secret";
+    other.secret_len = strlen("another-secret");
+    cr_assert_eq(sio_auth_reload(auth, &other), 0);
+    cr_assert_lt(sio_auth_verify_token(auth, token(payload), role, sizeof(role), &code), 0);
+    sio_auth_config none;
+    sio_auth_config_init(&none);
+    cr_assert_eq(sio_auth_reload(auth, &none), SIO_EINVAL);
+    cr_assert_eq(sio_auth_reload(NULL, &cfg), SIO_EINVAL);
+    cr_assert_eq(sio_auth_reload(auth, &cfg), 0);
+    cr_assert_eq(sio_auth_verify_token(auth, token(payload), role, sizeof(role), &code), 0);
+
     /* accepted: claims and data, then a refresh, then expiry */
     snprintf(payload, sizeof(payload),
              "{\"sub\":\"u1\",\"tenant_id\":7,\"role\":\"support\",\"exp\":%lld}", now + 2);
