@@ -402,6 +402,10 @@ describe("admin chat: Next.js + three sio nodes + NGINX + Redis, in Chromium", {
     for (const p of [env.stack.nginx, env.stack.app, env.stack.redis, ...env.stack.sio]) {
       assert.throws(() => process.kill(p.pid, 0), `process ${p.pid} is gone`);
     }
+    for (const n of env.stack.sio) {
+      const log = readFileSync(path.join(env.stack.run_dir, `${n.name}.log`), "utf8");
+      assert.doesNotMatch(log, /ERROR: AddressSanitizer|LeakSanitizer|runtime error:/, `${n.name}.log`);
+    }
     env.child = null;
   });
 });
