@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs one area of the interop tests with node's test runner:
 //
-//   node interop/run-tests.mjs eio|sio|browser|hostile|faults|nginx|auth|gateway|redis|backend|metrics|python|config|all [extra node --test options]
+//   node interop/run-tests.mjs eio|sio|browser|hostile|faults|nginx|auth|gateway|redis|backend|metrics|python|config|presence|adminchat|all [extra node --test options]
 //
 // Used by interop/meson.build. Exits 77 (meson: skipped) when the npm dependencies are not
 // installed (run `npm install` in interop/), unless INTEROP_REQUIRED=1, which makes that a failure.
@@ -13,7 +13,7 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const AREAS = ["eio", "sio", "browser", "hostile", "faults", "nginx", "auth", "gateway", "redis", "backend", "metrics", "python", "config", "presence"];
+const AREAS = ["eio", "sio", "browser", "hostile", "faults", "nginx", "auth", "gateway", "redis", "backend", "metrics", "python", "config", "presence", "adminchat"];
 
 const [area = "all", ...extra] = process.argv.slice(2);
 const areas = area === "all" ? AREAS : [area];

@@ -6,7 +6,8 @@
 #    unless the system one defines LWS_WITH_LIBEVENT and carries our correctness patches, we build
 #    Debian's own source package with scripts/lws-patches/series applied as a static library into
 #    third_party/lws, or $SIO_LWS_PREFIX when set (cached: a second run costs nothing).
-#  - the npm packages of interop/ and bench/ (pinned in their package.json files).
+#  - the npm packages of interop/ and bench/ (pinned in their package.json files), then those of
+#    examples/admin-chat (npm ci from its lockfile).
 # Only the Debian archive and the npm registry are contacted.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -115,4 +116,13 @@ fi
     fi
   fi
 done
+# The admin chat example (examples/admin-chat, run by deploy/run.sh and the interop area
+# adminchat): exactly its lockfile.
+chat="$top/examples/admin-chat"
+if [ "${SIO_DEPS_NO_NPM:-0}" != 1 ] && [ -f "$chat/package-lock.json" ]; then
+  if [ ! -d "$chat/node_modules" ] || [ "$chat/package-lock.json" -nt "$chat/node_modules/.stamp" ]; then
+    echo "deps: npm ci in examples/admin-chat/"
+    (cd "$chat" && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.stamp)
+  fi
+fi
 echo "deps: ok"
