@@ -287,6 +287,9 @@ describe("GET /metrics and GET /status", { skip: SKIP, timeout: ms(90000) }, () 
     assert.equal(sa.sockets, alive.length);
     assert.ok(sa.rooms >= alive.length + 2, JSON.stringify(sa));
     assert.equal(sb.sockets, 1);
+    // users: presence's cluster-wide count, the same on both nodes
+    assert.ok(Number.isInteger(sa.users) && sa.users >= 1, JSON.stringify(sa));
+    assert.equal(sa.users, m.v("sio_presence_users"));
     const startTime = m.v("process_start_time_seconds");
     assert.ok(Math.abs(Date.now() / 1000 - sa.uptime_s - startTime) <= 3, "start time and uptime agree");
   });

@@ -35,6 +35,8 @@ struct sio_app_metrics {
         void *user;
     } sources[MAX_SOURCES];
     size_t nsources;
+    size_t (*users_fn)(void *user);
+    void *users_user;
 };
 
 /* ---- text --------------------------------------------------------------------------------- */
@@ -255,14 +257,17 @@ static void status_answer(sio_namespace *nsp, int status, size_t servers, void *
         sockets += sio_namespace_socket_count(m->nsps[i]);
         rooms += sio_namespace_room_count(m->nsps[i]);
     }
-    char body[1024];
+    char body[1024], users[32] = "null";
+    if (m->users_fn)
+        snprintf(users, sizeof(users), "%zu", m->users_fn(m->users_user));
     int n = snprintf(body, sizeof(body),
                      "{\"node\":\"%s\",\"version\":\"%d.%d.%d\",\"uptime_s\":%lld,"
-                     "\"connections\":%zu,\"sessions\":%zu,\"sockets\":%zu,\"rooms\":%zu,"
+                     "\"connections\":%zu,\"sessions\":%zu,\"sockets\":%zu,\"users\":%s,"
+                     "\"rooms\":%zu,"
                      "\"cluster\":{\"up\":%s,\"servers\":%zu}}",
                      m->node_id, SIO_VERSION_MAJOR, SIO_VERSION_MINOR, SIO_VERSION_PATCH,
                      (long long)(time(NULL) - m->started), st.connections, st.sessions, sockets,
-                     rooms, st.adapter_up ? "true" : "false", status == 0 ? servers : 1);
+                     users, rooms, st.adapter_up ? "true" : "false", status == 0 ? servers : 1);
     if (!sio_http_request_is_aborted(sr->req))
         sio_http_respond(sr->req, 200, json_type, 1, body, (size_t)n);
     else
@@ -334,6 +339,12 @@ int sio_app_metrics_add_source(sio_app_metrics *m, sio_app_metrics_source fn, vo
     m->sources[m->nsources].fn = fn;
     m->sources[m->nsources++].user = user;
     return 0;
+}
+
+void sio_app_metrics_set_users(sio_app_metrics *m, size_t (*fn)(void *user), void *user)
+{
+    m->users_fn = fn;
+    m->users_user = user;
 }
 
 void sio_app_metrics_free(sio_app_metrics *m)

@@ -42,6 +42,9 @@ sio_app_metrics *sio_app_metrics_new(sio_server *srv, const char *metrics_path,
 int sio_app_metrics_add_namespace(sio_app_metrics *m, sio_namespace *nsp);
 /** Adds a source of further metric families, written after the server's own. */
 int sio_app_metrics_add_source(sio_app_metrics *m, sio_app_metrics_source fn, void *user);
+/** Where /status reads the number of users online (presence: cluster-wide with Redis); without
+ *  one, "users" is null. */
+void sio_app_metrics_set_users(sio_app_metrics *m, size_t (*fn)(void *user), void *user);
 void sio_app_metrics_free(sio_app_metrics *m);
 
 #endif

@@ -551,6 +551,14 @@ static int app_on_reload(app_reload_fn fn, void *user)
     return 0;
 }
 
+/* /status "users": users online, from presence (cluster-wide with Redis). */
+static size_t presence_users(void *user)
+{
+    sio_presence_stats st;
+    sio_presence_get_stats(user, &st);
+    return st.users;
+}
+
 /* The relay's rules follow the file on SIGHUP (its Redis connections stay). */
 typedef struct relay_reload {
     const cluster_cli *cluster;
@@ -849,6 +857,8 @@ int main(int argc, char **argv)
         rc = 1;
     } else {
         ctx.gw = gw;
+        if (presence)
+            sio_app_metrics_set_users(metrics, presence_users, presence);
         static relay_reload rr;
         rr = (relay_reload){&cluster, relay};
         app_on_reload(on_relay_reload, &rr);
