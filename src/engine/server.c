@@ -113,6 +113,18 @@ void eio_session_mark_dirty(eio_session *s)
         event_active(srv->flush_ev, EV_WRITE, 0);
 }
 
+void eio_conn_ws_flush(eio_session *s, void *conn)
+{
+    eio_server *srv = s->srv;
+    if (srv->dirty != s || s->dirty_next || conn != s->ws)
+        return;
+    srv->dirty = NULL; /* flush_ev stays active and finds nothing */
+    s->dirty = 0;
+    s->dirty_next = NULL;
+    eio_session_flush(s, 1);
+    eio_session_unref(s);
+}
+
 static sio_buf *static_packet(const char *text)
 {
     return sio_buf_from(text, strlen(text));

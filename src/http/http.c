@@ -156,7 +156,9 @@ static void arm_deadline(http_conn *c)
 static int ws_drain(http_conn *c);
 static int on_http_writable(http_conn *c);
 
-/* The engine calls this from its once-per-iteration flush, never from inside an lws callback.
+/* The engine calls this from its once-per-iteration flush, and for a WebSocket whose session is
+ * the only one with anything queued, from that WebSocket's own receive callback
+ * (eio_conn_ws_flush, ws_message); never from another connection's lws callback.
  * When it says so, an open WebSocket or a held long-poll GET with nothing buffered by lws is
  * written right away, which saves arming POLLOUT, a wakeup and disarming it again per message
  * or response. Anything lws could not send it buffers and finishes from its own writable
@@ -929,6 +931,15 @@ static int on_confirm_upgrade(http_conn *c, const char *uri)
     return 0;
 }
 
+static int ws_message(http_conn *c, uint8_t *data, size_t len, int binary)
+{
+    if (eio_conn_ws_message(c->s, c, data, len, binary) < 0)
+        return -1;
+    if (c->s)
+        eio_conn_ws_flush(c->s, c);
+    return 0;
+}
+
 static int on_ws_receive(http_conn *c, void *in, size_t len)
 {
     /* lws may call again with more inflated bytes of a message already refused: stay refused
@@ -940,7 +951,7 @@ static int on_ws_receive(http_conn *c, void *in, size_t len)
     if (first && final && !c->body_len) {
         if (len > c->http->max_payload)
             goto too_large;
-        return eio_conn_ws_message(c->s, c, in, len, binary) < 0 ? -1 : 0;
+        return ws_message(c, in, len, binary);
     }
     if (c->body_len + len > c->http->max_payload)
         goto too_large;
@@ -964,7 +975,7 @@ static int on_ws_receive(http_conn *c, void *in, size_t len)
     size_t n = c->body_len;
     c->body_len = 0;
     /* lws_frame_is_binary reflects the first frame's opcode for continuations */
-    return eio_conn_ws_message(c->s, c, c->body, n, binary) < 0 ? -1 : 0;
+    return ws_message(c, c->body, n, binary);
 too_large:
     c->close_status = LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE;
     eio_session_close(c->s, EIO_CLOSE_PAYLOAD_TOO_LARGE);
