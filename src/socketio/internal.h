@@ -97,9 +97,9 @@ typedef struct socket_slot {
 struct sio_socket {
     char id[SIO_ID_LEN + 1];
     unsigned refcnt;
+    int connected; /* next to refcnt: fills the padding after id */
     sio_namespace *nsp;
     sio_client *client; /* NULL once disconnected */
-    int connected;
     char *auth;
     char *data; /* JSON; NULL = "{}" */
     socket_slot *slots;
