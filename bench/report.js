@@ -223,14 +223,21 @@ function main() {
   );
   out.push('- Ratio is sio/Node: above 1 is better for "higher" figures, below 1 for "lower".');
   const floor = Object.values(runs).some((r) => r.floor);
+  const base = Object.values(runs).some((r) => r.base);
+  if (base)
+    out.push(`- sio base: a second sio build run alongside (${process.env.BENCH_BASE || 'SIO_BASE'}).`);
   if (floor)
     out.push(
       '- Floor: bench/floor, a bare epoll server that does only what the WebSocket scenarios need' +
         ' (no polling, no pings, no checks): what the kernel and the loop cost here.',
     );
   out.push('');
-  out.push('| Scenario | Figure | Better | sio | Node | sio/Node |' + (floor ? ' floor |' : ''));
-  out.push('|---|---|---|---:|---:|---:|' + (floor ? '---:|' : ''));
+  out.push(
+    '| Scenario | Figure | Better | sio | Node | sio/Node |' +
+      (floor ? ' floor |' : '') +
+      (base ? ' sio base |' : ''),
+  );
+  out.push('|---|---|---|---:|---:|---:|' + (floor ? '---:|' : '') + (base ? '---:|' : ''));
   for (const [scn, def] of Object.entries(SCENARIOS)) {
     if (!runs[scn]) continue;
     for (const [key, label, better] of [...def.figures, ...COMMON]) {
@@ -242,6 +249,7 @@ function main() {
       const better_txt = better === 'info' ? '' : better;
       let row = `| ${def.title} | ${label} | ${better_txt} | ${a.text} | ${b.text} | ${ratio} |`;
       if (floor) row += ` ${runs[scn].floor ? cell(runs[scn].floor, key).text : ''} |`;
+      if (base) row += ` ${runs[scn].base ? cell(runs[scn].base, key).text : ''} |`;
       out.push(row);
     }
   }

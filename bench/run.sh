@@ -9,6 +9,8 @@
 #   HOLD_SERVERS=sio    servers the 19,000-client hold runs against
 #   QUICK=1             small sizes, one round: a smoke test, not a measurement
 #   SIO_SERVER=path     another sio server binary to measure
+#   SIO_BASE=path       a second sio server binary (say, an older commit's) run as server "base"
+#                       alongside the others: SERVERS="sio base node floor", HOLD_SERVERS="sio base"
 #   NICE=-10            run servers and generator at this niceness (on a shared machine)
 # The cluster and backend scenarios (cluster, auth-connect, gateway, emit-api, relay, metrics)
 # run after the others; they need redis-server (cluster, relay) and build sio-server.
@@ -33,6 +35,7 @@ die() { log "error: $*"; exit 1; }
 LOADGEN=$BUILD/bench/sio-loadgen
 SIO_SERVER=${SIO_SERVER:-$BUILD/bench/sio-bench-server}
 FLOOR_SERVER=$BUILD/bench/sio-floor-server
+SIO_BASE=${SIO_BASE:-}
 
 build() {
   if [[ ! -f $BUILD/build.ninja ]]; then
@@ -91,6 +94,7 @@ wait_port() {
 start_server() { # name port logfile
   case $1 in
     sio) nice -n "$NICE" "$SIO_SERVER" --port "$2" >"$3" 2>&1 & ;;
+    base) nice -n "$NICE" "$SIO_BASE" --port "$2" >"$3" 2>&1 & ;;
     node) nice -n "$NICE" node "$BENCH/node/server.js" --port "$2" >"$3" 2>&1 & ;;
     floor) nice -n "$NICE" "$FLOOR_SERVER" --port "$2" >"$3" 2>&1 & ;;
   esac
@@ -110,6 +114,7 @@ trap stop_server EXIT
 available() { # server
   case $1 in
     sio) [[ -x $SIO_SERVER ]] ;;
+    base) [[ -n $SIO_BASE && -x $SIO_BASE ]] ;;
     floor) [[ -x $FLOOR_SERVER ]] ;;
     *) true ;;
   esac
@@ -546,7 +551,12 @@ BENCH_MACHINE="$(nproc) CPUs ($cpu_model), $ram, Linux $(uname -r)"
 BENCH_VERSIONS="node $(node -v), socket.io $(nodever socket.io) (engine.io \
 $(nodever engine.io), ws $(nodever ws)), sio $sio_rev"
 BENCH_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
-export BENCH_MACHINE BENCH_VERSIONS BENCH_DATE BENCH_ROUNDS=$ROUNDS BENCH_QUICK=$QUICK
+BENCH_BASE=
+if [[ -n $SIO_BASE ]]; then
+  base_rev=$(git -C "$(dirname "$SIO_BASE")" rev-parse --short HEAD 2>/dev/null || true)
+  BENCH_BASE="$SIO_BASE${base_rev:+, sio $base_rev}"
+fi
+export BENCH_MACHINE BENCH_VERSIONS BENCH_DATE BENCH_ROUNDS=$ROUNDS BENCH_QUICK=$QUICK BENCH_BASE
 node "$BENCH/report.js" "$TSV" >"$RAW/report.md"
 cp "$RAW/report.md" "$RESULTS/latest.md"
 cat "$RESULTS/latest.md"

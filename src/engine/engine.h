@@ -196,6 +196,13 @@ int eio_conn_post_body(eio_session *s, void *conn, uint8_t *body, size_t len);
  *  Returns 0, or -1 if conn must be closed now. */
 int eio_conn_ws_message(eio_session *s, void *conn, uint8_t *data, size_t len, int binary);
 
+/** Writes what the message just handed over by eio_conn_ws_message queued for its own session
+ *  (the answer to it) now, through want_write(conn, 1), instead of at the end of the loop
+ *  iteration. Does nothing unless s is the only session with something queued: when others
+ *  are waiting too (a broadcast), everything waits for the iteration's flush, where frames
+ *  queued for the same session leave in one send. */
+void eio_conn_ws_flush(eio_session *s, void *conn);
+
 /** Pending-GET conn is writable: returns the payload to answer with (new reference; headroom
  *  for lws), or NULL if nothing is to be sent yet. After a non-NULL return the GET is done.
  *  *reject set: answer the GET with the "Bad request" error instead (it is done too). */

@@ -71,7 +71,8 @@ struct eio_server {
     const struct timeval *tv_ping_interval; /* common timeouts */
     const struct timeval *tv_ping_timeout;
     struct event *flush_ev;
-    eio_session *dirty;
+    eio_session *dirty; /* sessions with something to write, in the order they were queued */
+    eio_session **dirty_tail;
     struct event *reap_ev;
     eio_session *reap;
     sio_buf *pkt_ping, *pkt_close, *pkt_noop, *pkt_probe;

@@ -70,6 +70,7 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
     eio_server *srv = arg;
     eio_session *s = srv->dirty;
     srv->dirty = NULL;
+    srv->dirty_tail = &srv->dirty;
     while (s) {
         eio_session *next = s->dirty_next;
         s->dirty = 0;
@@ -107,10 +108,28 @@ void eio_session_mark_dirty(eio_session *s)
     eio_server *srv = s->srv;
     s->dirty = 1;
     eio_session_ref(s);
-    s->dirty_next = srv->dirty;
-    srv->dirty = s;
-    if (!s->dirty_next)
+    /* Appended: the flush writes sessions in the order they were queued, so a broadcast's
+     * frames leave in the order its recipients were visited (join order for a room, as Node
+     * sends them), and echo answers in the order the messages were read. */
+    s->dirty_next = NULL;
+    int first = !srv->dirty;
+    *srv->dirty_tail = s;
+    srv->dirty_tail = &s->dirty_next;
+    if (first)
         event_active(srv->flush_ev, EV_WRITE, 0);
+}
+
+void eio_conn_ws_flush(eio_session *s, void *conn)
+{
+    eio_server *srv = s->srv;
+    if (srv->dirty != s || s->dirty_next || conn != s->ws)
+        return;
+    srv->dirty = NULL; /* flush_ev stays active and finds nothing */
+    srv->dirty_tail = &srv->dirty;
+    s->dirty = 0;
+    s->dirty_next = NULL;
+    eio_session_flush(s, 1);
+    eio_session_unref(s);
 }
 
 static sio_buf *static_packet(const char *text)
@@ -140,6 +159,7 @@ eio_server *eio_server_new(struct event_base *base, const eio_options *opts,
     sio_map_init(&srv->sessions);
     srv->tv_ping_interval = common_timeout(base, opts->ping_interval_ms);
     srv->tv_ping_timeout = common_timeout(base, opts->ping_timeout_ms);
+    srv->dirty_tail = &srv->dirty;
     srv->flush_ev = event_new(base, -1, 0, flush_cb, srv);
     srv->reap_ev = event_new(base, -1, 0, reap_cb, srv);
     /* Control packets are shared by every session. */

@@ -78,7 +78,9 @@ static void arm_deadline(http_conn *c)
 
 /* ---- engine transport ops ------------------------------------------------------------------- */
 
-/* The engine calls this from its once-per-iteration flush, never from inside an lws callback.
+/* The engine calls this from its once-per-iteration flush, and for a WebSocket whose session is
+ * the only one with anything queued, from that WebSocket's own receive callback
+ * (eio_conn_ws_flush, websocket.c ws_message); never from another connection's lws callback.
  * When it says so, an open WebSocket or a held long-poll GET with nothing buffered by lws is
  * written right away, which saves arming POLLOUT, a wakeup and disarming it again per message
  * or response. Anything lws could not send it buffers and finishes from its own writable

@@ -25,6 +25,27 @@ static void *next_socket(void *cursor, sio_room_set **set)
     return s;
 }
 
+/* Walks the target's sockets with visit (members are sio_socket). Sockets released during the
+ * walk stay allocated until the outermost walk of the namespace ends (nsp->dead). */
+static long walk(sio_namespace *nsp, const sio_target *to, sio_rooms_visit_cb visit, void *arg)
+{
+    sio_map_iter it;
+    sio_map_iter_init(&it, &nsp->sockets);
+    sio_rooms_query q = {
+        .rooms = to ? to->rooms : NULL,
+        .nrooms = to ? to->nrooms : 0,
+        .except = to ? to->except : NULL,
+        .nexcept = to ? to->nexcept : 0,
+        .all = next_socket,
+        .all_cursor = &it,
+    };
+    nsp->walks++;
+    long n = sio_rooms_resolve(&nsp->rooms, &q, visit, arg);
+    if (--nsp->walks == 0 && nsp->dead)
+        sio_nsp_free_dead(nsp);
+    return n;
+}
+
 typedef struct visit_ctx {
     int (*fn)(sio_socket *s, void *arg);
     void *arg;
@@ -42,18 +63,8 @@ static int visit_socket(void *member, void *arg)
 long sio_nsp_resolve(sio_namespace *nsp, const sio_target *to, int (*fn)(sio_socket *s, void *arg),
                      void *arg)
 {
-    sio_map_iter it;
-    sio_map_iter_init(&it, &nsp->sockets);
-    sio_rooms_query q = {
-        .rooms = to ? to->rooms : NULL,
-        .nrooms = to ? to->nrooms : 0,
-        .except = to ? to->except : NULL,
-        .nexcept = to ? to->nexcept : 0,
-        .all = next_socket,
-        .all_cursor = &it,
-    };
     visit_ctx v = {fn, arg};
-    return sio_rooms_resolve(&nsp->rooms, &q, visit_socket, &v);
+    return walk(nsp, to, visit_socket, &v);
 }
 
 /* ---- local delivery ----------------------------------------------------------------------- */
@@ -65,10 +76,12 @@ typedef struct send_ctx {
     uint64_t id;
 } send_ctx;
 
-static int send_one(sio_socket *s, void *arg)
+/* A visit of its own rather than through sio_nsp_resolve: one call less per recipient. */
+static int send_one(void *member, void *arg)
 {
     send_ctx *ctx = arg;
-    if (!s->client)
+    sio_socket *s = member;
+    if (!s->connected || !s->client) /* left during the walk */
         return -1;
     if (ctx->bc && sio_bcast_add_part(ctx->bc, s, ctx->id) < 0)
         return -1;
@@ -79,7 +92,7 @@ long sio_nsp_deliver(sio_namespace *nsp, const sio_target *to, const sio_frame *
                      uint64_t id)
 {
     send_ctx ctx = {f, to ? to->flags : 0, bc, id};
-    return sio_nsp_resolve(nsp, to, send_one, &ctx);
+    return walk(nsp, to, send_one, &ctx);
 }
 
 typedef struct join_ctx {

@@ -81,6 +81,11 @@ struct sio_namespace {
     size_t holds;
     int gc_queued;
     sio_namespace *gc_next;
+    /* Walks of the room index in progress (sio_nsp_resolve, nested ones included), and the
+     * sockets whose last reference went during them: freed when the outermost walk ends, so a
+     * walk's selection never points at freed memory and needs no reference per member. */
+    unsigned walks;
+    sio_socket *dead;
 };
 
 typedef struct socket_slot {
@@ -92,9 +97,9 @@ typedef struct socket_slot {
 struct sio_socket {
     char id[SIO_ID_LEN + 1];
     unsigned refcnt;
+    int connected; /* next to refcnt: fills the padding after id */
     sio_namespace *nsp;
     sio_client *client; /* NULL once disconnected */
-    int connected;
     char *auth;
     char *data; /* JSON; NULL = "{}" */
     socket_slot *slots;
@@ -105,6 +110,7 @@ struct sio_socket {
     size_t mw_index;     /* next middleware to run */
     sio_timer *mw_timer; /* bounds the wait for an asynchronous middleware */
     sio_socket *next_in_client;
+    sio_socket *next_dead; /* in nsp->dead */
 };
 
 struct sio_client {
@@ -176,7 +182,10 @@ void sio_io_gc(void *arg);
 /* socket.c */
 sio_socket *sio_socket_new(sio_namespace *nsp, sio_client *c, const char *auth, size_t auth_len);
 void sio_socket_ref(sio_socket *s);
+/* Drops a reference; the last one frees s, or queues it on nsp->dead during a walk. */
 void sio_socket_unref(sio_socket *s);
+/* Frees the sockets queued on nsp->dead (called when the outermost walk ends). */
+void sio_nsp_free_dead(sio_namespace *nsp);
 /* Marks s connected: id map, own room, client list. Returns 0 or SIO_ENOMEM. */
 int sio_socket_attach(sio_socket *s);
 void sio_socket_close(sio_socket *s, const char *reason, int notify_client);

@@ -26,16 +26,6 @@ static void room_deleted(const char *name, size_t len, void *user)
     sio_cluster_room_changed(user, name, len, 0);
 }
 
-static void member_hold(void *member, void *user)
-{
-    sio_socket_ref(member);
-}
-
-static void member_release(void *member, void *user)
-{
-    sio_socket_unref(member);
-}
-
 sio_namespace *sio_nsp_new(sio_io *io, const char *name, size_t len)
 {
     sio_namespace *nsp = calloc(1, sizeof(*nsp));
@@ -52,7 +42,9 @@ sio_namespace *sio_nsp_new(sio_io *io, const char *name, size_t len)
     nsp->io = io;
     sio_map_init(&nsp->sockets);
     sio_map_init(&nsp->handlers);
-    sio_rooms_hooks hooks = {room_created, room_deleted, member_hold, member_release, nsp};
+    /* no hold/release per member: sockets whose last reference goes during a walk are freed
+     * when it ends (nsp->dead, sio_nsp_resolve) */
+    sio_rooms_hooks hooks = {room_created, room_deleted, NULL, NULL, nsp};
     sio_rooms_init(&nsp->rooms, &hooks);
     if (!sio_map_put(&io->nsps, nsp->name, len, nsp)) {
         sio_rooms_deinit(&nsp->rooms);

@@ -313,7 +313,19 @@ static int select_targets(sio_rooms *ix, const sio_rooms_query *q)
         for (size_t k = 0; r && k < r->n; k++)
             r->members[k].set->except = gen;
     }
-    if (q->nrooms) {
+    if (q->nrooms == 1 && !q->nexcept) {
+        /* one room, nothing excluded (a plain room broadcast): its members are distinct, so they
+         * are copied without the stamps */
+        const sio_room *r = sio_map_get(&ix->rooms, q->rooms[0], strlen(q->rooms[0]));
+        if (!r)
+            return 0;
+        if (snap_reserve(ix, r->n) < 0)
+            return SIO_ENOMEM;
+        void **v = ix->snap.v + ix->snap.n;
+        for (size_t k = 0; k < r->n; k++)
+            v[k] = r->members[k].member;
+        ix->snap.n += r->n;
+    } else if (q->nrooms) {
         for (size_t i = 0; i < q->nrooms; i++) {
             const sio_room *r = sio_map_get(&ix->rooms, q->rooms[i], strlen(q->rooms[i]));
             if (r && pick_room(ix, r, gen) < 0)
@@ -346,16 +358,17 @@ long sio_rooms_resolve(sio_rooms *ix, const sio_rooms_query *q, sio_rooms_visit_
         return SIO_ENOMEM;
     }
     size_t end = ix->snap.n;
-    if (ix->hooks.hold)
+    const sio_rooms_hooks h = ix->hooks; /* fixed at init: read once, not per member */
+    if (h.hold)
         for (size_t i = base; i < end; i++)
-            ix->hooks.hold(ix->snap.v[i], ix->hooks.user);
+            h.hold(ix->snap.v[i], h.user);
     long count = 0;
     for (size_t i = base; i < end; i++) {
         void *m = ix->snap.v[i];
         if (visit(m, arg) == 0)
             count++;
-        if (ix->hooks.release)
-            ix->hooks.release(m, ix->hooks.user);
+        if (h.release)
+            h.release(m, h.user);
     }
     assert(ix->snap.n == end && "a nested resolve did not unwind");
     ix->snap.n = base;

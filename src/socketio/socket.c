@@ -42,10 +42,8 @@ void sio_socket_ref(sio_socket *s)
     s->refcnt++;
 }
 
-void sio_socket_unref(sio_socket *s)
+static void socket_free(sio_socket *s)
 {
-    if (--s->refcnt)
-        return;
     sio_namespace *nsp = s->nsp;
     for (size_t i = 0; i < s->nslots; i++)
         if (s->slots[i].free_fn)
@@ -56,6 +54,28 @@ void sio_socket_unref(sio_socket *s)
     free(s->auth);
     free(s);
     sio_nsp_release(nsp);
+}
+
+void sio_socket_unref(sio_socket *s)
+{
+    if (--s->refcnt)
+        return;
+    sio_namespace *nsp = s->nsp;
+    if (nsp->walks) { /* a walk's selection may still point at s */
+        s->next_dead = nsp->dead;
+        nsp->dead = s;
+        return;
+    }
+    socket_free(s);
+}
+
+void sio_nsp_free_dead(sio_namespace *nsp)
+{
+    while (nsp->dead) {
+        sio_socket *s = nsp->dead;
+        nsp->dead = s->next_dead;
+        socket_free(s);
+    }
 }
 
 int sio_socket_attach(sio_socket *s)
