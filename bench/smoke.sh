@@ -8,7 +8,7 @@
 # usage: smoke.sh LOADGEN SIO_BENCH_SERVER FLOOR_SERVER
 set -uo pipefail
 LOADGEN=$1 SIO=$2 FLOOR=$3
-PORT=$((47800 + $$ % 100))
+PORT=0
 fails=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -18,6 +18,12 @@ bad() { say "FAIL: $*"; fails=$((fails + 1)); }
 
 # field NAME LINE: the value of NAME=... in a RESULT line
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
+
+# A port the kernel has just handed out and released: fixed ranges collide with other work on
+# the machine (client sockets' ephemeral ports, other test runs).
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
 
 wait_port() {
   local i
@@ -72,7 +78,7 @@ check_echo() { # label line
 
 smoke() { # name binary polling(0/1)
   local name=$1 bin=$2 polling=$3 line
-  PORT=$((PORT + 1))
+  PORT=$(free_port)
   "$bin" --port "$PORT" >"$tmp/$name.log" 2>&1 &
   SERVER_PID=$!
   if ! wait_port "$PORT"; then
@@ -108,8 +114,8 @@ smoke() { # name binary polling(0/1)
 # receivers spread over both, the sender on the first; skipped without redis-server.
 smoke_cluster() {
   command -v redis-server >/dev/null || { say "no redis-server: cluster check skipped"; return; }
-  local rp=$((PORT + 1)) p1=$((PORT + 2)) p2=$((PORT + 3)) line pids=()
-  PORT=$((PORT + 3))
+  local rp p1 p2 line pids=()
+  rp=$(free_port) p1=$(free_port) p2=$(free_port)
   redis-server --port "$rp" --bind 127.0.0.1 --save '' --appendonly no >"$tmp/redis.log" 2>&1 &
   local redis=$!
   wait_port "$rp" || { bad "redis-server did not start"; kill "$redis"; return; }
