@@ -108,7 +108,8 @@ static sio_room *room_new(sio_rooms *ix, const char *name, size_t len)
     sio_room *r = calloc(1, sizeof(*r));
     if (!r)
         return NULL;
-    r->members = grow(NULL, &r->cap, 0, sizeof(*r->members), 4);
+    /* one member to start: most rooms are a socket's own room, which never holds another */
+    r->members = grow(NULL, &r->cap, 0, sizeof(*r->members), 1);
     if (r->members)
         r->entry = sio_map_put(&ix->rooms, name, len, r);
     if (!r->entry) {
@@ -127,7 +128,8 @@ int sio_rooms_join(sio_rooms *ix, void *member, sio_room_set *set, const char *n
     if (set->n >= max_rooms)
         return SIO_ELIMIT;
     /* Grow both arrays before linking anything, so a failure leaves no trace. */
-    sio_room_slot *v = grow(set->v, &set->cap, set->n, sizeof(*set->v), 4);
+    /* two to start: its own room and one more, for an idle socket */
+    sio_room_slot *v = grow(set->v, &set->cap, set->n, sizeof(*set->v), 2);
     if (!v)
         return SIO_ENOMEM;
     set->v = v;
