@@ -36,17 +36,20 @@ static void log_line(int level, const char *module, const char *line, void *user
     sio_app_log_write(level, module, line);
 }
 
+static void app_line(int level, const char *line, void *user)
+{
+    log_line(level, "app", line, user);
+}
+
 static void app_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void app_log(int level, const char *fmt, ...)
 {
     if (level > log_level)
         return;
-    char line[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
+    sio_app_vlog(app_line, NULL, level, fmt, ap);
     va_end(ap);
-    log_line(level, "app", line, NULL);
 }
 
 static void on_connection(sio_socket *s, void *user)
