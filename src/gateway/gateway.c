@@ -5,6 +5,7 @@
  * authorisation is in authorize.c.
  */
 #include "gateway/internal.h"
+#include "gateway/reply.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -78,31 +79,38 @@ void gw_log(const sio_gateway *gw, int level, const char *fmt, ...)
 
 /* ---- JSON out ------------------------------------------------------------------------------ */
 
-/* Emits event with obj (stolen) as its only argument. */
-static void emit_obj(sio_socket *s, const char *event, json_t *obj)
+/* Emits event with the argument array w holds, and frees w. */
+static void emit_reply(sio_socket *s, const char *event, gw_reply *w)
 {
-    json_t *arr = json_array();
-    json_array_append_new(arr, obj);
-    char *txt = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
+    const char *txt = gw_reply_end(w);
     if (txt)
         sio_socket_emit(s, event, txt, NULL, 0, 0);
-    free(txt);
-    json_decref(arr);
+    gw_reply_free(w);
 }
 
-/* Answers ack (may be NULL) with obj (stolen). */
-static void ack_obj(sio_ack *ack, json_t *obj)
+/* Answers ack with the argument array w holds, and frees w. */
+static void ack_reply(sio_ack *ack, gw_reply *w)
 {
-    if (!ack) {
-        json_decref(obj);
-        return;
-    }
-    json_t *arr = json_array();
-    json_array_append_new(arr, obj);
-    char *txt = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
+    const char *txt = gw_reply_end(w);
     sio_ack_send(ack, txt ? txt : "[]", NULL, 0);
-    free(txt);
-    json_decref(arr);
+    gw_reply_free(w);
+}
+
+/* Answers ack (may be NULL) with {ok:true, conversation_id} and, when given, a message or a
+ * typing flag (typing < 0: none). */
+static void ack_ok(sio_ack *ack, const char *conv, const char *message, int typing)
+{
+    if (!ack)
+        return;
+    gw_reply w;
+    gw_reply_begin(&w);
+    gw_reply_bool(&w, "ok", 1);
+    gw_reply_str(&w, "conversation_id", conv);
+    if (message)
+        gw_reply_str(&w, "message", message);
+    if (typing >= 0)
+        gw_reply_bool(&w, "typing", typing);
+    ack_reply(ack, &w);
 }
 
 /* The `error` event {code, message}, and {ok:false, error:{code, message}} to the ack. */
@@ -110,11 +118,22 @@ static void reply_error(gw_conn *c, sio_ack *ack, int err, const char *message)
 {
     const char *code = sio_gateway_error_name(err);
     c->gw->stats.errors[err]++;
-    if (c->s && sio_socket_connected(c->s))
-        emit_obj(c->s, "error", json_pack("{s:s,s:s}", "code", code, "message", message));
-    if (ack)
-        ack_obj(ack,
-                json_pack("{s:b,s:{s:s,s:s}}", "ok", 0, "error", "code", code, "message", message));
+    gw_reply w;
+    if (c->s && sio_socket_connected(c->s)) {
+        gw_reply_begin(&w);
+        gw_reply_str(&w, "code", code);
+        gw_reply_str(&w, "message", message);
+        emit_reply(c->s, "error", &w);
+    }
+    if (ack) {
+        gw_reply_begin(&w);
+        gw_reply_bool(&w, "ok", 0);
+        gw_reply_open(&w, "error");
+        gw_reply_str(&w, "code", code);
+        gw_reply_str(&w, "message", message);
+        gw_reply_close(&w);
+        ack_reply(ack, &w);
+    }
 }
 
 /* ---- rooms and typing ---------------------------------------------------------------------- */
@@ -130,6 +149,24 @@ static char *room_name(const char *prefix, const char *id)
     return r;
 }
 
+/* The room of a conversation, in buf when it fits (prefixes are short), else on the heap: free
+ * it with conv_room_free. NULL when out of memory. */
+static char *conv_room(const sio_gateway *gw, const char *conv, char *buf, size_t cap)
+{
+    size_t pl = strlen(gw->o.room_prefix_conversation);
+    if (pl + GW_UUID_LEN + 1 > cap)
+        return room_name(gw->o.room_prefix_conversation, conv);
+    memcpy(buf, gw->o.room_prefix_conversation, pl);
+    memcpy(buf + pl, conv, GW_UUID_LEN + 1);
+    return buf;
+}
+
+static void conv_room_free(char *room, const char *buf)
+{
+    if (room != buf)
+        free(room);
+}
+
 static int is_member(const gw_conn *c, const char *room)
 {
     size_t n = sio_socket_room_count(c->s);
@@ -143,19 +180,22 @@ static int is_member(const gw_conn *c, const char *room)
  * reaches the room's members on other servers through the adapter. */
 static void typing_broadcast(gw_conn *c, const char *conv, int typing)
 {
-    char *room = room_name(c->gw->o.room_prefix_conversation, conv);
-    json_t *arr = json_pack("[{s:s,s:s,s:b}]", "conversation_id", conv, "user_id", c->user_id,
-                            "typing", typing);
-    char *txt = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
+    char buf[64];
+    char *room = conv_room(c->gw, conv, buf, sizeof(buf));
+    gw_reply w;
+    gw_reply_begin(&w);
+    gw_reply_str(&w, "conversation_id", conv);
+    gw_reply_str(&w, "user_id", c->user_id);
+    gw_reply_bool(&w, "typing", typing);
+    const char *txt = gw_reply_end(&w);
     if (room && txt) {
         const char *rooms[1] = {room};
         const char *except[1] = {sio_socket_id(c->s)};
         sio_target to = {rooms, 1, except, 1, 0};
         sio_namespace_emit(c->gw->nsp, &to, "user_typing", txt, NULL, 0);
     }
-    free(txt);
-    json_decref(arr);
-    free(room);
+    gw_reply_free(&w);
+    conv_room_free(room, buf);
 }
 
 static gw_typing *typing_find(gw_conn *c, const char *conv)
@@ -435,9 +475,13 @@ static void on_connection(sio_socket *s, void *user)
         sio_socket_join(s, room);
         free(room);
     }
-    emit_obj(s, "connected",
-             json_pack("{s:s,s:s,s:s?,s:s?}", "message", "Connected to chat server", "user_id",
-                       c->user_id, "organization_id", c->org_id, "role", c->role));
+    gw_reply w;
+    gw_reply_begin(&w);
+    gw_reply_str(&w, "message", "Connected to chat server");
+    gw_reply_str(&w, "user_id", c->user_id);
+    gw_reply_str(&w, "organization_id", c->org_id);
+    gw_reply_str(&w, "role", c->role);
+    emit_reply(s, "connected", &w);
 }
 
 /* The socket has left its rooms already; typing states still tell the others they ended. */
@@ -516,6 +560,12 @@ static gw_conn *event_begin(sio_socket *s, int ev, const sio_args *args, sio_ack
         return c;
     size_t len = 0;
     const char *txt = sio_args_json(args, 0, &len);
+    if (txt && gw_payload_conversation_id(txt, len, conv) && is_uuid(conv, GW_UUID_LEN)) {
+        for (size_t i = 0; i < GW_UUID_LEN; i++)
+            if (conv[i] >= 'A' && conv[i] <= 'F')
+                conv[i] = (char)(conv[i] + ('a' - 'A'));
+        return c;
+    }
     json_t *payload = txt ? json_loadb(txt, len, JSON_DECODE_ANY, NULL) : NULL;
     json_t *id = json_object_get(payload, "conversation_id");
     const char *why = NULL;
@@ -549,9 +599,10 @@ void gw_join_finish(gw_conn *c, const char *conv, sio_ack *ack, int allowed, int
         return;
     }
     if (allowed) {
-        char *room = room_name(c->gw->o.room_prefix_conversation, conv);
+        char buf[64];
+        char *room = conv_room(c->gw, conv, buf, sizeof(buf));
         int rc = room ? sio_socket_join(c->s, room) : SIO_ENOMEM;
-        free(room);
+        conv_room_free(room, buf);
         if (rc == SIO_ELIMIT) {
             allowed = 0;
             err = SIO_GW_ERR_BAD_REQUEST;
@@ -568,9 +619,12 @@ void gw_join_finish(gw_conn *c, const char *conv, sio_ack *ack, int allowed, int
     }
     char text[64 + GW_UUID_LEN];
     snprintf(text, sizeof(text), "Joined conversation %s", conv);
-    emit_obj(c->s, "joined_conversation",
-             json_pack("{s:s,s:s}", "conversation_id", conv, "message", text));
-    ack_obj(ack, json_pack("{s:b,s:s,s:s}", "ok", 1, "conversation_id", conv, "message", text));
+    gw_reply w;
+    gw_reply_begin(&w);
+    gw_reply_str(&w, "conversation_id", conv);
+    gw_reply_str(&w, "message", text);
+    emit_reply(c->s, "joined_conversation", &w);
+    ack_ok(ack, conv, text, -1);
 }
 
 static void on_join(sio_socket *s, const char *event, const sio_args *args, sio_ack *ack,
@@ -594,15 +648,19 @@ static void on_leave(sio_socket *s, const char *event, const sio_args *args, sio
     if (!c)
         return;
     gw_authorize_cancel(c, conv);
-    char *room = room_name(c->gw->o.room_prefix_conversation, conv);
+    char buf[64];
+    char *room = conv_room(c->gw, conv, buf, sizeof(buf));
     if (room)
         sio_socket_leave(s, room);
-    free(room);
+    conv_room_free(room, buf);
     gw_typing *t = typing_find(c, conv);
     if (t)
         typing_end(t, 1);
-    emit_obj(s, "left_conversation", json_pack("{s:s}", "conversation_id", conv));
-    ack_obj(ack, json_pack("{s:b,s:s}", "ok", 1, "conversation_id", conv));
+    gw_reply w;
+    gw_reply_begin(&w);
+    gw_reply_str(&w, "conversation_id", conv);
+    emit_reply(s, "left_conversation", &w);
+    ack_ok(ack, conv, NULL, -1);
 }
 
 static void on_typing(sio_socket *s, const char *event, const sio_args *args, sio_ack *ack,
@@ -615,9 +673,10 @@ static void on_typing(sio_socket *s, const char *event, const sio_args *args, si
         event_begin(s, start ? SIO_GW_EV_TYPING_START : SIO_GW_EV_TYPING_STOP, args, ack, conv);
     if (!c)
         return;
-    char *room = room_name(c->gw->o.room_prefix_conversation, conv);
+    char buf[64];
+    char *room = conv_room(c->gw, conv, buf, sizeof(buf));
     int member = room && is_member(c, room);
-    free(room);
+    conv_room_free(room, buf);
     if (!member) {
         reply_error(c, ack, SIO_GW_ERR_FORBIDDEN, "Not a member of this conversation");
         return;
@@ -632,7 +691,7 @@ static void on_typing(sio_socket *s, const char *event, const sio_args *args, si
         typing_end(t, 0);
     }
     typing_broadcast(c, conv, start);
-    ack_obj(ack, json_pack("{s:b,s:s,s:b}", "ok", 1, "conversation_id", conv, "typing", start));
+    ack_ok(ack, conv, NULL, start);
 }
 
 static void on_ping(sio_socket *s, const char *event, const sio_args *args, sio_ack *ack,
@@ -650,8 +709,16 @@ static void on_ping(sio_socket *s, const char *event, const sio_args *args, sio_
     gmtime_r(&ts.tv_sec, &tm);
     strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(iso, sizeof(iso), "%s.%03ldZ", stamp, ts.tv_nsec / 1000000L);
-    emit_obj(s, "pong", json_pack("{s:s}", "timestamp", iso));
-    ack_obj(ack, json_pack("{s:b,s:s}", "ok", 1, "timestamp", iso));
+    gw_reply w;
+    gw_reply_begin(&w);
+    gw_reply_str(&w, "timestamp", iso);
+    emit_reply(s, "pong", &w);
+    if (ack) {
+        gw_reply_begin(&w);
+        gw_reply_bool(&w, "ok", 1);
+        gw_reply_str(&w, "timestamp", iso);
+        ack_reply(ack, &w);
+    }
 }
 
 /* ---- lifecycle ----------------------------------------------------------------------------- */
