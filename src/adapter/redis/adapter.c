@@ -556,8 +556,6 @@ static void on_message(sio_redis_cluster *c, int kind, const char *pattern, size
 static void on_state(sio_redis_cluster *c, int up, void *user)
 {
     ra *a = user;
-    if (a->up == up)
-        return;
     a->up = up;
     sio_adapter_host_log(a->host, up ? SIO_LOG_INFO : SIO_LOG_WARN,
                          up ? "redis: connected (%s)"
@@ -1048,15 +1046,6 @@ static void make_uid(ra *a)
     a->uid[n] = 0;
 }
 
-/* Seeds separated by commas. */
-static size_t split_urls(char *urls, const char **out, size_t cap)
-{
-    size_t n = 0;
-    for (char *tok = strtok(urls, ","); tok && n < cap; tok = strtok(NULL, ","))
-        out[n++] = tok;
-    return n;
-}
-
 static void *ra_create(sio_adapter_host *host, void *config)
 {
     const sio_redis_adapter_config *cfg = config;
@@ -1076,13 +1065,8 @@ static void *ra_create(sio_adapter_host *host, void *config)
     if (cfg->max_message_bytes)
         a->lim.max_bytes = cfg->max_message_bytes;
     make_uid(a);
-    char *urls = a->url ? strdup(a->url) : NULL;
-    const char *seeds[16];
-    size_t nseeds = urls ? split_urls(urls, seeds, 16) : 0;
     sio_redis_cluster_options o;
     sio_redis_cluster_options_init(&o);
-    o.urls = seeds;
-    o.nurls = nseeds;
     o.cluster = cfg->cluster;
     if (cfg->max_out_bytes)
         o.node.max_out_bytes = cfg->max_out_bytes;
@@ -1092,8 +1076,9 @@ static void *ra_create(sio_adapter_host *host, void *config)
     o.on_state = on_state;
     o.user = a;
     int err = 0;
-    a->rc = nseeds && a->key ? sio_redis_cluster_new(sio_adapter_host_base(host), &o, &err) : NULL;
-    free(urls);
+    a->rc = a->url && a->key
+                ? sio_redis_cluster_new_list(sio_adapter_host_base(host), a->url, &o, &err)
+                : NULL;
     if (!a->rc) {
         sio_adapter_host_log(host, SIO_LOG_ERROR, "redis: bad configuration for %s (%s)", cfg->url,
                              sio_strerror(err ? err : SIO_EINVAL));

@@ -223,7 +223,8 @@ typedef void (*sio_redis_cluster_sum_cb)(sio_redis_cluster *c, int status, long 
 typedef void (*sio_redis_cluster_message_cb)(sio_redis_cluster *c, int kind, const char *pattern,
                                              size_t plen, const char *channel, size_t clen,
                                              const char *payload, size_t len, void *user);
-/** Ready (up = 1: every slot has a live master, or the single server is up) or not. */
+/** Ready (up = 1: every slot has a live master, or the single server is up) or not; called at
+ *  each change only. */
 typedef void (*sio_redis_cluster_state_cb)(sio_redis_cluster *c, int up, void *user);
 
 typedef struct sio_redis_cluster_options {
@@ -243,6 +244,12 @@ void sio_redis_cluster_options_init(sio_redis_cluster_options *o);
  *  NULL with *err = SIO_EINVAL (no or bad URL) or SIO_ENOMEM. No callback from inside. */
 sio_redis_cluster *sio_redis_cluster_new(struct event_base *base,
                                          const sio_redis_cluster_options *o, int *err);
+/** The most seed URLs sio_redis_cluster_new_list takes (the rest of the list is ignored). */
+#define SIO_REDIS_CLUSTER_MAX_SEEDS 16
+/** As sio_redis_cluster_new, with the seeds given as one comma-separated list (urls borrowed;
+ *  o->urls and o->nurls are ignored): how the programs and the adapter spell them. */
+sio_redis_cluster *sio_redis_cluster_new_list(struct event_base *base, const char *urls,
+                                              const sio_redis_cluster_options *o, int *err);
 /** Frees every connection (as sio_redis_free: safe from callbacks; the callbacks of requests in
  *  flight run later from the loop with SIO_ECLOSED and c == NULL, never from inside this call,
  *  so the base must run one more iteration). on_message and on_state never run after it. NULL

@@ -832,6 +832,29 @@ fail:
     return NULL;
 }
 
+sio_redis_cluster *sio_redis_cluster_new_list(struct event_base *base, const char *urls,
+                                              const sio_redis_cluster_options *o, int *err)
+{
+    char *copy = urls ? strdup(urls) : NULL;
+    if (urls && !copy) {
+        if (err)
+            *err = SIO_ENOMEM;
+        return NULL;
+    }
+    const char *seeds[SIO_REDIS_CLUSTER_MAX_SEEDS];
+    size_t n = 0;
+    char *save = NULL;
+    for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL;
+         tok && n < SIO_REDIS_CLUSTER_MAX_SEEDS; tok = strtok_r(NULL, ",", &save))
+        seeds[n++] = tok;
+    sio_redis_cluster_options with = *o;
+    with.urls = seeds;
+    with.nurls = n;
+    sio_redis_cluster *c = sio_redis_cluster_new(base, &with, err); /* copies the seeds */
+    free(copy);
+    return c;
+}
+
 int sio_redis_cluster_is_up(const sio_redis_cluster *c)
 {
     return compute_up(c);
