@@ -586,60 +586,55 @@ static void on_acks(sio_namespace *nsp, int status, const sio_args *const *respo
     ack_json(user, &j);
 }
 
+/* The event at argument first of a, its arguments after it, emitted with acks: to the target t
+ * (timeout_ms) or, t NULL, to the other servers (server-side emit); ack({timeout, responses}). */
+static void emit_acked(sio_socket *s, const sio_args *a, size_t first, const sio_target *t,
+                       unsigned timeout_ms, sio_ack *ack)
+{
+    char event[256];
+    if (sio_args_string(a, first, event, sizeof(event)) < 0) {
+        ack_error(ack, SIO_EINVAL);
+        return;
+    }
+    char *json = args_tail(a, first + 1);
+    if (!json) {
+        ack_error(ack, SIO_ENOMEM);
+        return;
+    }
+    sio_bin bins[16];
+    size_t nb = collect_bins(a, bins, 16);
+    sio_namespace *nsp = sio_socket_namespace(s);
+    ack = sio_ack_retain(ack);
+    long rc = t ? sio_namespace_emit_ack(nsp, t, event, json, bins, nb, timeout_ms, on_acks, ack)
+                : sio_namespace_server_emit(nsp, event, json, bins, nb, 0, on_acks, ack);
+    free(json);
+    if (rc < 0)
+        ack_error(ack, (int)rc);
+}
+
 /* to-room-ack(rooms[], except[], timeoutMs, event, ...args, ack): io.to(rooms).except(except)
  * .timeout(ms).emit(event, ...args, cb) across the cluster; ack({timeout, responses}). */
 static void on_to_room_ack(sio_socket *s, const char *ev, const sio_args *a, sio_ack *ack, void *u)
 {
-    char rs[16][256], es[16][256], event[256];
+    char rs[16][256], es[16][256];
     const char *rooms[16], *except[16];
     sio_target t = {rooms, string_list(a, 0, rs, rooms, 16), except,
                     string_list(a, 1, es, except, 16), 0};
     long long timeout = 0;
     if (!ack)
         return;
-    if (sio_args_int(a, 2, &timeout) < 0 || sio_args_string(a, 3, event, sizeof(event)) < 0) {
+    if (sio_args_int(a, 2, &timeout) < 0)
         ack_error(ack, SIO_EINVAL);
-        return;
-    }
-    char *json = args_tail(a, 4);
-    if (!json) {
-        ack_error(ack, SIO_ENOMEM);
-        return;
-    }
-    sio_bin bins[16];
-    size_t nb = collect_bins(a, bins, 16);
-    ack = sio_ack_retain(ack);
-    long rc = sio_namespace_emit_ack(sio_socket_namespace(s), &t, event, json, bins, nb,
-                                     (unsigned)timeout, on_acks, ack);
-    free(json);
-    if (rc < 0)
-        ack_error(ack, (int)rc);
+    else
+        emit_acked(s, a, 3, &t, (unsigned)timeout, ack);
 }
 
 /* sse(event, ...args, ack): io.serverSideEmit(event, ...args, cb) with acks from every other
  * server (requests timeout); ack({timeout, responses}). */
 static void on_sse(sio_socket *s, const char *ev, const sio_args *a, sio_ack *ack, void *u)
 {
-    char event[256];
-    if (!ack)
-        return;
-    if (sio_args_string(a, 0, event, sizeof(event)) < 0) {
-        ack_error(ack, SIO_EINVAL);
-        return;
-    }
-    char *json = args_tail(a, 1);
-    if (!json) {
-        ack_error(ack, SIO_ENOMEM);
-        return;
-    }
-    sio_bin bins[16];
-    size_t nb = collect_bins(a, bins, 16);
-    ack = sio_ack_retain(ack);
-    int rc =
-        sio_namespace_server_emit(sio_socket_namespace(s), event, json, bins, nb, 0, on_acks, ack);
-    free(json);
-    if (rc < 0)
-        ack_error(ack, rc);
+    if (ack)
+        emit_acked(s, a, 0, NULL, 0, ack);
 }
 
 /* Server-side events from other servers: forwarded to this server's clients of / as
