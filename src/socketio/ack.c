@@ -113,8 +113,8 @@ int sio_ack_send(sio_ack *ack, const char *args_json, const sio_bin *bins, size_
                           sio_json_type_of(args_json, len) != SIO_JSON_ARRAY)) {
             rc = SIO_EINVAL;
         } else {
-            sio_cluster_reply(ack->nsp, ack->requester, ack->request_id,
-                              args_json ? args_json : "[]", len, bins, nbins);
+            sio_cluster_reply(ack->nsp, SIO_CLUSTER_SERVER_SIDE_EMIT_RESPONSE, ack->requester,
+                              ack->request_id, args_json ? args_json : "[]", len, bins, nbins);
             rc = 0;
         }
     } else {

@@ -66,16 +66,13 @@ void sio_cluster_room_changed(sio_namespace *nsp, const char *room, size_t len, 
     io->aops->room_changed(io->adapter, nsp->adapter_state, room, len, created, socket_room);
 }
 
-void sio_cluster_reply(sio_namespace *nsp, const char *requester, const char *request_id,
-                       const char *data, size_t len, const sio_bin *bins, size_t nbins)
+void sio_cluster_reply(sio_namespace *nsp, sio_cluster_type type, const char *requester,
+                       const char *request_id, const char *data, size_t len, const sio_bin *bins,
+                       size_t nbins)
 {
-    sio_cluster_msg m = {.type = SIO_CLUSTER_SERVER_SIDE_EMIT_RESPONSE,
-                         .requester = requester,
-                         .request_id = request_id,
-                         .data = data,
-                         .data_len = len,
-                         .bins = bins,
-                         .nbins = nbins};
+    sio_cluster_msg m = sio_cluster_msg_make(type, NULL, data, len, bins, nbins);
+    m.requester = requester;
+    m.request_id = request_id;
     sio_cluster_publish(nsp, &m);
 }
 
@@ -95,14 +92,8 @@ static void remote_bcast_each(const sio_args *a, void *user)
     size_t nb = a->nbins < SIO_BINARY_MAX_ATTACHMENTS ? a->nbins : SIO_BINARY_MAX_ATTACHMENTS;
     for (size_t i = 0; i < nb; i++)
         bins[i] = (sio_bin){sio_buf_data(a->bins[i]), a->bins[i]->len};
-    sio_cluster_msg m = {.type = SIO_CLUSTER_BROADCAST_ACK,
-                         .requester = rb->requester,
-                         .request_id = rb->request_id,
-                         .data = a->data,
-                         .data_len = a->data_len,
-                         .bins = bins,
-                         .nbins = nb};
-    sio_cluster_publish(rb->nsp, &m);
+    sio_cluster_reply(rb->nsp, SIO_CLUSTER_BROADCAST_ACK, rb->requester, rb->request_id, a->data,
+                      a->data_len, bins, nb);
 }
 
 static void remote_bcast_done(sio_namespace *nsp, int status, const sio_args *const *r, size_t n,

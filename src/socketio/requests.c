@@ -330,9 +330,7 @@ int sio_namespace_fetch_sockets(sio_namespace *nsp, const sio_target *to, sio_fe
     r->user = user;
     sio_nsp_snapshots(nsp, to, add_socket_cb, r);
     int local = (to && (to->flags & SIO_EMIT_LOCAL));
-    sio_cluster_msg m = {.type = SIO_CLUSTER_FETCH_SOCKETS};
-    if (to)
-        m.target = *to;
+    sio_cluster_msg m = sio_cluster_msg_make(SIO_CLUSTER_FETCH_SOCKETS, to, NULL, 0, NULL, 0);
     if (local)
         r->servers = 1, req_check(r);
     else
@@ -387,11 +385,8 @@ int sio_namespace_server_emit(sio_namespace *nsp, const char *event, const char 
     char *data = sio_event_data(event, args_json, &len);
     if (!data)
         return SIO_ENOMEM;
-    sio_cluster_msg m = {.type = SIO_CLUSTER_SERVER_SIDE_EMIT,
-                         .data = data,
-                         .data_len = len,
-                         .bins = bins,
-                         .nbins = nbins};
+    sio_cluster_msg m =
+        sio_cluster_msg_make(SIO_CLUSTER_SERVER_SIDE_EMIT, NULL, data, len, bins, nbins);
     int rc = 0;
     if (!cb) {
         sio_cluster_publish(nsp, &m);
@@ -424,15 +419,9 @@ int sio_cluster_broadcast_ack(sio_namespace *nsp, bcast_ack *bc, const sio_targe
     }
     r->bc = bc;
     sio_bcast_set_req(bc, r);
-    sio_cluster_msg m = {.type = SIO_CLUSTER_BROADCAST,
-                         .packet_type = SIO_PACKET_EVENT,
-                         .data = data,
-                         .data_len = len,
-                         .bins = bins,
-                         .nbins = nbins,
-                         .ack_timeout_ms = timeout_ms};
-    if (to)
-        m.target = *to;
+    sio_cluster_msg m = sio_cluster_msg_make(SIO_CLUSTER_BROADCAST, to, data, len, bins, nbins);
+    m.packet_type = SIO_PACKET_EVENT;
+    m.ack_timeout_ms = timeout_ms;
     req_go(r, &m);
     return 0;
 }
