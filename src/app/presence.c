@@ -19,6 +19,7 @@
  */
 #include "app/presence.h"
 #include "app/redis_link.h"
+#include "gateway/json_count.h"
 
 #include <jansson.h>
 
@@ -219,14 +220,9 @@ static json_int_t local_add(sio_presence *p, const char *org, const char *user, 
         if (!users || json_object_set_new(p->local, org, users) < 0)
             return 0;
     }
-    json_int_t n = json_integer_value(json_object_get(users, user)) + d;
-    if (n <= 0) {
-        json_object_del(users, user);
-        if (!json_object_size(users))
-            json_object_del(p->local, org);
-        return 0;
-    }
-    json_object_set_new(users, user, json_integer(n));
+    json_int_t n = sio_json_count_add(users, user, d);
+    if (!json_object_size(users))
+        json_object_del(p->local, org);
     return n;
 }
 
@@ -257,16 +253,6 @@ static void emit_update(sio_presence *p, const char *org, const char *user, cons
     json_decref(arr);
     free(room);
     free(self);
-}
-
-/* Redis mode: the organization's cached count moves by d. */
-static void org_count_add(sio_presence *p, const char *org, json_int_t d)
-{
-    json_int_t n = json_integer_value(json_object_get(p->org_counts, org)) + d;
-    if (n <= 0)
-        json_object_del(p->org_counts, org);
-    else
-        json_object_set_new(p->org_counts, org, json_integer(n));
 }
 
 static long long reply_int(const sio_redis_reply *r, size_t i)
@@ -693,7 +679,7 @@ static void on_message(sio_redis_cluster *c, int kind, const char *pattern, size
     const char *org = json_string_value(json_object_get(m, "organization_id"));
     const char *status = json_string_value(json_object_get(m, "status"));
     if (uid && org && status && (!strcmp(status, "online") || !strcmp(status, "offline"))) {
-        org_count_add(p, org, !strcmp(status, "online") ? 1 : -1);
+        sio_json_count_add(p->org_counts, org, !strcmp(status, "online") ? 1 : -1);
         emit_update(p, org, uid, status);
     }
     json_decref(m);

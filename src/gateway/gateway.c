@@ -5,6 +5,7 @@
  * authorisation is in authorize.c.
  */
 #include "gateway/internal.h"
+#include "gateway/json_count.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -227,20 +228,11 @@ static void typing_end_all(gw_conn *c, int announce)
 
 /* ---- per-socket state ---------------------------------------------------------------------- */
 
-static void user_count_add(sio_gateway *gw, const char *user_id, int delta)
-{
-    json_int_t n = json_integer_value(json_object_get(gw->users, user_id)) + delta;
-    if (n <= 0)
-        json_object_del(gw->users, user_id);
-    else
-        json_object_set_new(gw->users, user_id, json_integer(n));
-}
-
 static void conn_uncount(gw_conn *c)
 {
     if (c->counted) {
         c->counted = 0;
-        user_count_add(c->gw, c->user_id, -1);
+        sio_json_count_add(c->gw->users, c->user_id, -1);
         if (c->gw->hooks.release)
             c->gw->hooks.release(c->user_id, c->org_id, c->gw->hooks.user);
     }
@@ -377,7 +369,7 @@ static void cap_mw(sio_socket *s, sio_next *next, void *user)
         gw->hooks.admit(c->user_id, c->org_id, cap, a, gw->hooks.user);
         return;
     }
-    user_count_add(gw, uid, 1);
+    sio_json_count_add(gw->users, uid, 1);
     c->counted = 1;
     sio_next_accept(next);
 }
@@ -398,7 +390,7 @@ int sio_gateway_admit(sio_gateway_admission *a, int verdict)
     }
     c->admission = NULL;
     if (verdict == SIO_GW_ADMIT) {
-        user_count_add(c->gw, c->user_id, 1);
+        sio_json_count_add(c->gw->users, c->user_id, 1);
         c->counted = 1;
         sio_next_accept(next);
     } else if (verdict == SIO_GW_ADMIT_LIMIT) {
