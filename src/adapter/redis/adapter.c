@@ -671,6 +671,56 @@ static int build_sockets(arena *ar, out_msg *o, const sio_cluster_msg *msg)
     return 0;
 }
 
+/* The fields of msg's type, alike in both formats but for two details: a classic broadcast names
+ * its namespace in the packet (a sharded message names it in m->nsp), and classic targets of the
+ * other requests carry no flags (as Node's adapter writes them). */
+static int build_body(arena *ar, ra_nsp *n, const sio_cluster_msg *msg, out_msg *o, int sharded)
+{
+    sio_adapter_msg *m = &o->m;
+    switch (msg->type) {
+    case SIO_CLUSTER_BROADCAST:
+        m->packet = (sio_adapter_packet){
+            true,
+            2,
+            json_value(msg->data, msg->data_len, msg->bins, msg->nbins, o->att),
+            sharded ? (sio_adapter_str){NULL, 0} : str_of(n->name),
+            -1,
+            0};
+        set_opts(ar, &m->opts, msg, 1);
+        break;
+    case SIO_CLUSTER_SOCKETS_JOIN:
+    case SIO_CLUSTER_SOCKETS_LEAVE:
+        set_opts(ar, &m->opts, msg, sharded);
+        m->rooms = strs_of(ar, msg->rooms, msg->nrooms);
+        break;
+    case SIO_CLUSTER_DISCONNECT_SOCKETS:
+        set_opts(ar, &m->opts, msg, sharded);
+        m->close = msg->close ? 1 : 0;
+        break;
+    case SIO_CLUSTER_FETCH_SOCKETS:
+        set_opts(ar, &m->opts, msg, sharded);
+        break;
+    case SIO_CLUSTER_SERVER_SIDE_EMIT:
+        m->data = json_value(msg->data, msg->data_len, msg->bins, msg->nbins, o->att);
+        break;
+    case SIO_CLUSTER_FETCH_SOCKETS_RESPONSE:
+        return build_sockets(ar, o, msg);
+    case SIO_CLUSTER_ALL_ROOMS_RESPONSE:
+        m->rooms = strs_of(ar, msg->rooms, msg->nrooms);
+        break;
+    case SIO_CLUSTER_SERVER_SIDE_EMIT_RESPONSE:
+    case SIO_CLUSTER_BROADCAST_ACK:
+        m->data = first_arg(msg, o->att);
+        break;
+    case SIO_CLUSTER_BROADCAST_CLIENT_COUNT:
+        m->client_count = (int64_t)msg->client_count;
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
 static int build_classic(ra *a, arena *ar, ra_nsp *n, const sio_cluster_msg *msg, out_msg *o)
 {
     sio_adapter_msg *m = &o->m;
@@ -721,50 +771,9 @@ static int build_classic(ra *a, arena *ar, ra_nsp *n, const sio_cluster_msg *msg
     if (kind != SIO_ADAPTER_RESPONSE)
         m->uid = str_of(a->uid);
     m->request_id = str_of(msg->request_id);
-    switch (msg->type) {
-    case SIO_CLUSTER_BROADCAST:
-        m->packet = (sio_adapter_packet){
-            true,
-            2,
-            json_value(msg->data, msg->data_len, msg->bins, msg->nbins, o->att),
-            str_of(n->name),
-            -1,
-            0};
-        set_opts(ar, &m->opts, msg, 1);
-        if (kind == SIO_ADAPTER_REQUEST)
-            m->fmt = SIO_ADAPTER_FMT_MSGPACK;
-        break;
-    case SIO_CLUSTER_SOCKETS_JOIN:
-    case SIO_CLUSTER_SOCKETS_LEAVE:
-        set_opts(ar, &m->opts, msg, 0);
-        m->rooms = strs_of(ar, msg->rooms, msg->nrooms);
-        break;
-    case SIO_CLUSTER_DISCONNECT_SOCKETS:
-        set_opts(ar, &m->opts, msg, 0);
-        m->close = msg->close ? 1 : 0;
-        break;
-    case SIO_CLUSTER_FETCH_SOCKETS:
-        set_opts(ar, &m->opts, msg, 0);
-        break;
-    case SIO_CLUSTER_SERVER_SIDE_EMIT:
-        m->data = json_value(msg->data, msg->data_len, msg->bins, msg->nbins, o->att);
-        break;
-    case SIO_CLUSTER_FETCH_SOCKETS_RESPONSE:
-        return build_sockets(ar, o, msg);
-    case SIO_CLUSTER_ALL_ROOMS_RESPONSE:
-        m->rooms = strs_of(ar, msg->rooms, msg->nrooms);
-        break;
-    case SIO_CLUSTER_SERVER_SIDE_EMIT_RESPONSE:
-    case SIO_CLUSTER_BROADCAST_ACK:
-        m->data = first_arg(msg, o->att);
-        break;
-    case SIO_CLUSTER_BROADCAST_CLIENT_COUNT:
-        m->client_count = (int64_t)msg->client_count;
-        break;
-    default:
-        break;
-    }
-    return 0;
+    if (msg->type == SIO_CLUSTER_BROADCAST && kind == SIO_ADAPTER_REQUEST)
+        m->fmt = SIO_ADAPTER_FMT_MSGPACK;
+    return build_body(ar, n, msg, o, 0);
 }
 
 static int build_sharded(ra *a, arena *ar, ra_nsp *n, const sio_cluster_msg *msg, out_msg *o)
@@ -778,10 +787,6 @@ static int build_sharded(ra *a, arena *ar, ra_nsp *n, const sio_cluster_msg *msg
     o->channel = n->bcast;
     switch (msg->type) {
     case SIO_CLUSTER_BROADCAST: {
-        m->packet = (sio_adapter_packet){
-            true,      2,  json_value(msg->data, msg->data_len, msg->bins, msg->nbins, o->att),
-            {NULL, 0}, -1, 0};
-        set_opts(ar, &m->opts, msg, 1);
         int mode = a->cfg.subscription_mode;
         if (!msg->request_id && msg->target.nrooms == 1 && mode != SIO_REDIS_SUB_STATIC) {
             const char *room = msg->target.rooms[0];
@@ -792,18 +797,9 @@ static int build_sharded(ra *a, arena *ar, ra_nsp *n, const sio_cluster_msg *msg
     }
     case SIO_CLUSTER_SOCKETS_JOIN:
     case SIO_CLUSTER_SOCKETS_LEAVE:
-        set_opts(ar, &m->opts, msg, 1);
-        m->rooms = strs_of(ar, msg->rooms, msg->nrooms);
-        break;
     case SIO_CLUSTER_DISCONNECT_SOCKETS:
-        set_opts(ar, &m->opts, msg, 1);
-        m->close = msg->close ? 1 : 0;
-        break;
     case SIO_CLUSTER_FETCH_SOCKETS:
-        set_opts(ar, &m->opts, msg, 1);
-        break;
     case SIO_CLUSTER_SERVER_SIDE_EMIT:
-        m->data = json_value(msg->data, msg->data_len, msg->bins, msg->nbins, o->att);
         break;
     case SIO_CLUSTER_ALL_ROOMS:
     case SIO_CLUSTER_ALL_ROOMS_RESPONSE:
@@ -812,15 +808,9 @@ static int build_sharded(ra *a, arena *ar, ra_nsp *n, const sio_cluster_msg *msg
         if (!msg->requester)
             return SIO_EINVAL;
         o->channel = arena_keep(ar, fmt_alloc(n->bcast, msg->requester, "#", ""));
-        if (msg->type == SIO_CLUSTER_FETCH_SOCKETS_RESPONSE)
-            return build_sockets(ar, o, msg);
-        if (msg->type == SIO_CLUSTER_BROADCAST_CLIENT_COUNT)
-            m->client_count = (int64_t)msg->client_count;
-        else
-            m->data = first_arg(msg, o->att);
         break;
     }
-    return 0;
+    return build_body(ar, n, msg, o, 1);
 }
 
 static void publish_done(sio_redis_cluster *c, int status, const sio_redis_reply *r, void *user)
