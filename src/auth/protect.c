@@ -13,6 +13,7 @@
 
 #include <event2/event.h>
 
+#include "common/list.h"
 #include "common/log.h"
 
 /* A socket that is not connected yet (a later middleware is still deciding) gets its notice or
@@ -129,15 +130,8 @@ static int verify_socket(const sio_auth *a, sio_socket *s, json_t **payload, sio
 
 static void session_unlink(auth_session *st)
 {
-    if (!st->auth)
-        return;
-    if (st->prev)
-        st->prev->next = st->next;
-    else
-        st->auth->sessions = st->next;
-    if (st->next)
-        st->next->prev = st->prev;
-    st->prev = st->next = NULL;
+    if (st->auth)
+        SIO_LIST_UNLINK(st->auth->sessions, st);
 }
 
 static void session_stop(auth_session *st)
@@ -278,10 +272,7 @@ static int session_start(sio_auth *a, sio_socket *s, const json_t *payload)
         return SIO_ENOMEM;
     }
     st->auth = a;
-    st->next = a->sessions;
-    if (a->sessions)
-        a->sessions->prev = st;
-    a->sessions = st;
+    SIO_LIST_PUSH(a->sessions, st);
     if (sio_socket_set_slot(s, &auth_slot, st, session_free) < 0) {
         session_free(st);
         return SIO_ENOMEM;

@@ -5,6 +5,7 @@
  */
 #include "internal.h"
 
+#include "common/list.h"
 #include "common/log.h"
 #include "json_scan.h"
 
@@ -33,13 +34,7 @@ struct sio_handshake {
 
 static void unlink_free(sio_handshake *hs)
 {
-    eio_server *srv = hs->srv;
-    if (hs->prev)
-        hs->prev->next = hs->next;
-    else
-        srv->pending = hs->next;
-    if (hs->next)
-        hs->next->prev = hs->prev;
+    SIO_LIST_UNLINK(hs->srv->pending, hs);
     if (hs->timer)
         event_free(hs->timer);
     free(hs->json);
@@ -115,10 +110,7 @@ eio_action eio_handshake_ask(eio_server *srv, const eio_request *req, void *conn
     hs->json = req->handshake_json ? strdup(req->handshake_json) : NULL;
     hs->req.handshake_json = hs->json;
     read_address(hs);
-    hs->next = srv->pending;
-    if (srv->pending)
-        srv->pending->prev = hs;
-    srv->pending = hs;
+    SIO_LIST_PUSH(srv->pending, hs);
     hs->in_cb = 1;
     srv->allow_cb(hs, srv->allow_user);
     hs->in_cb = 0;

@@ -7,6 +7,8 @@
  */
 #include "internal.h"
 
+#include "common/list.h"
+
 #include "json_scan.h"
 
 #include <stdlib.h>
@@ -162,24 +164,13 @@ bcast_ack *sio_bcast_new(sio_namespace *nsp, sio_broadcast_ack_cb cb, void *user
     bc->user = user;
     bc->refs = 1;
     bc->servers_expected = SIZE_MAX;
-    sio_io *io = nsp->io;
-    bc->next = io->bcasts;
-    if (io->bcasts)
-        io->bcasts->prev = bc;
-    io->bcasts = bc;
+    SIO_LIST_PUSH(nsp->io->bcasts, bc);
     return bc;
 }
 
 static void bcast_unlink(bcast_ack *bc)
 {
-    sio_io *io = bc->nsp->io;
-    if (bc->prev)
-        bc->prev->next = bc->next;
-    else if (io->bcasts == bc)
-        io->bcasts = bc->next;
-    if (bc->next)
-        bc->next->prev = bc->prev;
-    bc->prev = bc->next = NULL;
+    SIO_LIST_UNLINK(bc->nsp->io->bcasts, bc);
 }
 
 static void bcast_unref(bcast_ack *bc)

@@ -15,6 +15,7 @@
 
 #include <sio/error.h>
 
+#include "common/list.h"
 #include "common/log.h"
 #include "common/map.h"
 
@@ -260,24 +261,15 @@ static creq *req_new(sio_redis_cluster *c, int type, int argc, const char **argv
             p += q->lens[i];
         }
     }
-    q->next = c->reqs;
-    if (c->reqs)
-        c->reqs->prev = q;
-    c->reqs = q;
+    SIO_LIST_PUSH(c->reqs, q);
     return q;
 }
 
 /* Unlinks q (if still attached) and frees it. */
 static void req_done(creq *q)
 {
-    if (q->c) {
-        if (q->prev)
-            q->prev->next = q->next;
-        else
-            q->c->reqs = q->next;
-        if (q->next)
-            q->next->prev = q->prev;
-    }
+    if (q->c)
+        SIO_LIST_UNLINK(q->c->reqs, q);
     free(q);
 }
 
