@@ -293,42 +293,9 @@ sio_auth *sio_auth_new(sio_server *srv, const sio_auth_config *c, int *err)
     return a;
 }
 
-void sio_auth_free(sio_auth *a)
-{
-    if (!a)
-        return;
-    sio_httpc_cancel(a->fetch);
-    a->fetch = NULL;
-    sio_auth_waiters_refuse_all(a);
-    sio_auth_sessions_detach(a);
-    if (a->refresh_ev)
-        event_free(a->refresh_ev);
-    sio_httpc_tls_free(a->tls);
-    sio_jwt_keyset_free(a->ks);
-    if (a->secret) {
-        OPENSSL_cleanse(a->secret, a->secret_len);
-        free(a->secret);
-    }
-    for (size_t i = 0; i < a->npems; i++)
-        free(a->pems[i]);
-    free(a->pems);
-    free(a->pem_lens);
-    if (a->jwks_text) {
-        OPENSSL_cleanse(a->jwks_text, a->jwks_len); /* may hold "oct" secrets */
-        free(a->jwks_text);
-    }
-    free(a->jwks_url);
-    free(a->issuer);
-    free(a->audience);
-    free(a->user_names);
-    free(a->org_names);
-    free(a->role_names);
-    free(a->waiters);
-    free(a);
-}
-
-/* Frees the key material, URL and policy strings of a reload's scratch authenticator. */
-static void scratch_free(sio_auth *t)
+/* Frees what a reload replaces: the key material, the key set, the JWKS URL and its TLS store,
+ * the issuer and the audience (of an authenticator, or of a reload's scratch one). */
+static void sources_free(sio_auth *t)
 {
     sio_httpc_tls_free(t->tls);
     sio_jwt_keyset_free(t->ks);
@@ -341,12 +308,30 @@ static void scratch_free(sio_auth *t)
     free(t->pems);
     free(t->pem_lens);
     if (t->jwks_text) {
-        OPENSSL_cleanse(t->jwks_text, t->jwks_len);
+        OPENSSL_cleanse(t->jwks_text, t->jwks_len); /* may hold "oct" secrets */
         free(t->jwks_text);
     }
     free(t->jwks_url);
     free(t->issuer);
     free(t->audience);
+}
+
+void sio_auth_free(sio_auth *a)
+{
+    if (!a)
+        return;
+    sio_httpc_cancel(a->fetch);
+    a->fetch = NULL;
+    sio_auth_waiters_refuse_all(a);
+    sio_auth_sessions_detach(a);
+    if (a->refresh_ev)
+        event_free(a->refresh_ev);
+    sources_free(a);
+    free(a->user_names);
+    free(a->org_names);
+    free(a->role_names);
+    free(a->waiters);
+    free(a);
 }
 
 #define SWAP(x, y)                                                                                 \
@@ -393,7 +378,7 @@ int sio_auth_reload(sio_auth *a, const sio_auth_config *c)
         }
     }
     if (rc < 0) {
-        scratch_free(&t);
+        sources_free(&t);
         sio_log(SIO_LOG_ERROR, "auth", "reload failed: keeping the %zu keys in use",
                 sio_jwt_keyset_count(a->ks));
         return rc;
@@ -424,7 +409,7 @@ int sio_auth_reload(sio_auth *a, const sio_auth_config *c)
     a->refresh_s = c->jwks_refresh_s ? c->jwks_refresh_s : 600;
     a->min_refetch_s = c->jwks_min_refetch_s;
     a->url_keys_loaded = 0;
-    scratch_free(&t);
+    sources_free(&t);
     sio_log(SIO_LOG_INFO, "auth", "reloaded: %zu keys%s%s", sio_jwt_keyset_count(a->ks),
             a->jwks_url ? ", fetching the JWKS from " : "", a->jwks_url ? a->jwks_url : "");
     if (a->jwks_url && sio_auth_fetch_start(a) < 0)
