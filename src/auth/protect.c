@@ -71,8 +71,8 @@ static void count_refusal(sio_auth_stats *st, int code)
 /* Verifies token (may be NULL) now. */
 static int verify_token(const sio_auth *a, const char *token, json_t **payload, sio_jwt_detail *d)
 {
-    return sio_jwt_verify(a->ks, &a->opts, token, token ? strlen(token) : 0, (int64_t)time(NULL),
-                          payload, d);
+    return sio_jwt_verify(a->src.ks, &a->opts, token, token ? strlen(token) : 0,
+                          (int64_t)time(NULL), payload, d);
 }
 
 int sio_auth_verify_token(sio_auth *a, const char *token, char *role, size_t role_cap,
@@ -315,7 +315,7 @@ static int waiter_add(sio_auth *a, sio_next *next)
 /* Whether a failed verification may be a key the JWKS URL has not given us yet. */
 static int worth_a_fetch(const sio_auth *a, int code, const sio_jwt_detail *d)
 {
-    if (!a->jwks_url || a->nwaiters >= SIO_AUTH_MAX_WAITERS)
+    if (!a->src.jwks_url || a->nwaiters >= SIO_AUTH_MAX_WAITERS)
         return 0;
     if (d->unknown_kid)
         return 1;
