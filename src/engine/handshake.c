@@ -172,22 +172,9 @@ long sio_handshake_header(const sio_handshake *hs, const char *name, char *buf, 
 
 long sio_handshake_query_param(const sio_handshake *hs, const char *name, char *buf, size_t cap)
 {
-    sio_json_iter it, qit;
-    const char *k, *v;
-    size_t kn, vn;
-    if (!hs->json || sio_json_iter_init(&it, hs->json, strlen(hs->json)) < 0)
+    if (!hs->json)
         return SIO_ENOTFOUND;
-    while (sio_json_iter_next(&it, &k, &kn, &v, &vn) == 1) {
-        if (!sio_json_string_eq(k, kn, "query", 5) || sio_json_iter_init(&qit, v, vn) < 0)
-            continue;
-        while (sio_json_iter_next(&qit, &k, &kn, &v, &vn) == 1) {
-            if (sio_json_string_eq(k, kn, name, strlen(name))) {
-                ssize_t n = sio_json_string_unescape(v, vn, buf, cap);
-                return n < 0 ? SIO_ELIMIT : (long)n;
-            }
-        }
-    }
-    return SIO_ENOTFOUND;
+    return (long)sio_json_nested_string(hs->json, strlen(hs->json), "query", name, buf, cap);
 }
 
 const char *sio_handshake_address(const sio_handshake *hs)
