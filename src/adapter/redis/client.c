@@ -560,29 +560,21 @@ static int deliver_message(sio_redis *r, const sio_redis_reply *rep)
     return 1;
 }
 
-/* Forgets a remembered subscription; returns 1 when it was remembered. */
-static int forget_sub(sio_redis *r, int kind, const char *ch, size_t len)
+int sio_redis_sub_is_valid(int kind, const char *channel, size_t len)
 {
-    char buf[256];
-    char *k = sub_key(kind, ch, len, buf, sizeof(buf));
-    if (!k)
-        return 0;
-    int had = sio_map_del(&r->subs, k, len + 1) != NULL;
-    if (k != buf)
-        free(k);
-    return had;
+    return kind >= SIO_REDIS_SUBSCRIBE && kind <= SIO_REDIS_SSUBSCRIBE && (channel || !len);
 }
 
-static int is_remembered(sio_redis *r, int kind, const char *ch, size_t len)
+void *sio_redis_sub_find(sio_map *subs, int kind, const char *channel, size_t len, int remove)
 {
     char buf[256];
-    char *k = sub_key(kind, ch, len, buf, sizeof(buf));
+    char *k = sub_key(kind, channel, len, buf, sizeof(buf));
     if (!k)
-        return 0;
-    int has = sio_map_get(&r->subs, k, len + 1) != NULL;
+        return NULL;
+    void *v = remove ? sio_map_del(subs, k, len + 1) : sio_map_get(subs, k, len + 1);
     if (k != buf)
         free(k);
-    return has;
+    return v;
 }
 
 /* A subscription confirmation or an unsolicited sunsubscribe. Returns 1 when handled. */
@@ -599,8 +591,8 @@ static int handle_sub_push(sio_redis *r, const sio_redis_reply *rep)
     if (h && h->type == (unsub ? P_UNSUB : P_SUB) && h->kind == kind && h->clen == ch->len &&
         memcmp(h->channel, ch->str, ch->len) == 0) {
         free(pop_head(r));
-        if (!unsub && is_remembered(r, kind, ch->str, ch->len) && r->o.on_subscribed &&
-            !r->freeing) {
+        if (!unsub && sio_redis_sub_find(&r->subs, kind, ch->str, ch->len, 0) &&
+            r->o.on_subscribed && !r->freeing) {
             r->depth++;
             r->o.on_subscribed(r, kind, ch->str, ch->len,
                                count->type == SIO_REDIS_REPLY_INTEGER ? count->integer : 0,
@@ -612,7 +604,7 @@ static int handle_sub_push(sio_redis *r, const sio_redis_reply *rep)
     if (unsub && kind == SIO_REDIS_SSUBSCRIBE) {
         /* Redis 7 drops the sharded subscriptions of a slot that moved away from this node
          * with an unsolicited sunsubscribe: the cluster layer re-subscribes at the new owner. */
-        if (forget_sub(r, kind, ch->str, ch->len))
+        if (sio_redis_sub_find(&r->subs, kind, ch->str, ch->len, 1))
             report_lost(r, kind, ch->str, ch->len, rep);
         return 1;
     }
@@ -635,7 +627,7 @@ static void handle_reply(sio_redis *r, const sio_redis_reply *rep)
     if (p->type == P_KEEPALIVE) {
         r->ping_outstanding = 0;
     } else if (p->type == P_SUB && rep->type == SIO_REDIS_REPLY_ERROR) {
-        if (forget_sub(r, p->kind, p->channel, p->clen))
+        if (sio_redis_sub_find(&r->subs, p->kind, p->channel, p->clen, 1))
             report_lost(r, p->kind, p->channel, p->clen, rep);
     } else if (p->type == P_HANDSHAKE) {
         on_handshake(r, rep);
@@ -1042,7 +1034,7 @@ int sio_redis_command(sio_redis *r, sio_redis_reply_cb cb, void *arg, int argc, 
 
 int sio_redis_subscribe(sio_redis *r, int kind, const char *channel, size_t len)
 {
-    if (!r || kind < SIO_REDIS_SUBSCRIBE || kind > SIO_REDIS_SSUBSCRIBE || (!channel && len))
+    if (!r || !sio_redis_sub_is_valid(kind, channel, len))
         return SIO_EINVAL;
     if (r->freeing)
         return SIO_ECLOSED;
@@ -1067,9 +1059,9 @@ int sio_redis_subscribe(sio_redis *r, int kind, const char *channel, size_t len)
 
 int sio_redis_unsubscribe(sio_redis *r, int kind, const char *channel, size_t len)
 {
-    if (!r || kind < SIO_REDIS_SUBSCRIBE || kind > SIO_REDIS_SSUBSCRIBE || (!channel && len))
+    if (!r || !sio_redis_sub_is_valid(kind, channel, len))
         return SIO_EINVAL;
-    if (!forget_sub(r, kind, channel, len))
+    if (!sio_redis_sub_find(&r->subs, kind, channel, len, 1))
         return SIO_ENOTFOUND;
     /* best effort: when the request cannot be sent the connection still forgets it, and a
      * message still arriving for it is delivered (the caller filters what it no longer wants) */

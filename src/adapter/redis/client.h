@@ -190,6 +190,15 @@ int sio_redis_command(sio_redis *r, sio_redis_reply_cb cb, void *arg, int argc, 
  * SIO_EINVAL (bad kind), SIO_ELIMIT (max_out_bytes: then nothing is remembered) or SIO_ENOMEM.
  */
 int sio_redis_subscribe(sio_redis *r, int kind, const char *channel, size_t len);
+/** Whether kind (SIO_REDIS_SUBSCRIBE, PSUBSCRIBE or SSUBSCRIBE) and channel[0..len) make a
+ *  subscription: the argument check of sio_redis_subscribe and of the cluster's. */
+int sio_redis_sub_is_valid(int kind, const char *channel, size_t len);
+struct sio_map;
+/** Looks the subscription up in subs, the map a connection and the cluster each keep, keyed by
+ *  the kind's digit and the channel; removes it when remove is set. Returns its value, or NULL
+ *  (none, or out of memory for a long channel's key). */
+void *sio_redis_sub_find(struct sio_map *subs, int kind, const char *channel, size_t len,
+                         int remove);
 /** Forgets a subscription and sends the matching (P|S)UNSUBSCRIBE when up (its confirmation is
  *  consumed). Returns 0, or SIO_ENOTFOUND when it was not remembered. */
 int sio_redis_unsubscribe(sio_redis *r, int kind, const char *channel, size_t len);

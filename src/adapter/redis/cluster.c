@@ -509,21 +509,12 @@ static void reconcile(sio_redis_cluster *c)
 /* Looks up, or removes (remove = 1), the subscription keyed by its kind and channel. */
 static csub *sub_lookup(sio_redis_cluster *c, int kind, const char *ch, size_t len, int remove)
 {
-    char stack[256];
-    char *k = len + 1 <= sizeof(stack) ? stack : malloc(len + 1);
-    if (!k)
-        return NULL;
-    k[0] = (char)('0' + kind);
-    memcpy(k + 1, ch, len);
-    csub *s = remove ? sio_map_del(&c->subs, k, len + 1) : sio_map_get(&c->subs, k, len + 1);
-    if (k != stack)
-        free(k);
-    return s;
+    return sio_redis_sub_find(&c->subs, kind, ch, len, remove);
 }
 
 int sio_redis_cluster_subscribe(sio_redis_cluster *c, int kind, const char *channel, size_t len)
 {
-    if (!c || kind < SIO_REDIS_SUBSCRIBE || kind > SIO_REDIS_SSUBSCRIBE || (!channel && len))
+    if (!c || !sio_redis_sub_is_valid(kind, channel, len))
         return SIO_EINVAL;
     if (sub_lookup(c, kind, channel, len, 0))
         return 0;
