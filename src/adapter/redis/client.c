@@ -17,7 +17,6 @@
 #include <sys/un.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <arpa/inet.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -28,12 +27,12 @@
 #include <hiredis/hiredis.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 
 #include <sio/error.h>
 
 #include "common/log.h"
 #include "common/map.h"
+#include "net/connect.h"
 
 #define LOG_MODULE "adapter"
 
@@ -770,36 +769,6 @@ static void on_reconnect(evutil_socket_t fd, short what, void *arg)
     conn_start(arg);
 }
 
-static int make_bev(sio_redis *r)
-{
-    int opts = BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS;
-    if (!r->url.tls) {
-        r->bev = bufferevent_socket_new(r->base, -1, opts);
-        return r->bev ? 0 : -1;
-    }
-    SSL *ssl = SSL_new(r->ssl_ctx);
-    if (!ssl)
-        return -1;
-    struct in6_addr a6;
-    struct in_addr a4;
-    int is_ip = inet_pton(AF_INET, r->url.host, &a4) == 1 || inet_pton(AF_INET6, r->url.host, &a6);
-    X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
-    if (is_ip) {
-        X509_VERIFY_PARAM_set1_ip_asc(vp, r->url.host);
-    } else {
-        SSL_set_tlsext_host_name(ssl, r->url.host); /* SNI */
-        X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-        X509_VERIFY_PARAM_set1_host(vp, r->url.host, 0);
-    }
-    r->bev = bufferevent_openssl_socket_new(r->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING, opts);
-    if (!r->bev) {
-        SSL_free(ssl);
-        return -1;
-    }
-    bufferevent_openssl_set_allow_dirty_shutdown(r->bev, 1);
-    return 0;
-}
-
 static int start_connect(sio_redis *r)
 {
     if (r->url.is_unix) {
@@ -812,24 +781,7 @@ static int start_connect(sio_redis *r)
         memcpy(sun.sun_path, r->url.host, n);
         return bufferevent_socket_connect(r->bev, (struct sockaddr *)&sun, sizeof(sun));
     }
-    struct sockaddr_storage ss;
-    int sl = sizeof(ss);
-    char lit[SIO_REDIS_HOST_MAX + 16];
-    if (strchr(r->url.host, ':'))
-        snprintf(lit, sizeof(lit), "[%s]:%u", r->url.host, r->url.port);
-    else
-        snprintf(lit, sizeof(lit), "%s:%u", r->url.host, r->url.port);
-    if (evutil_parse_sockaddr_port(lit, (struct sockaddr *)&ss, &sl) == 0)
-        return bufferevent_socket_connect(r->bev, (struct sockaddr *)&ss, sl);
-    /* a host name: resolve with evdns so that the loop never blocks in getaddrinfo */
-    if (!r->dns) {
-        r->dns = evdns_base_new(r->base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
-                                             EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-        if (!r->dns)
-            return -1;
-        r->own_dns = 1;
-    }
-    return bufferevent_socket_connect_hostname(r->bev, r->dns, AF_UNSPEC, r->url.host, r->url.port);
+    return sio_net_connect(r->bev, &r->dns, &r->own_dns, r->url.host, r->url.port);
 }
 
 static void conn_start(sio_redis *r)
@@ -838,7 +790,8 @@ static void conn_start(sio_redis *r)
         return;
     if (!r->reader)
         r->reader = reader_new(r);
-    if (!r->reader || make_bev(r) < 0) {
+    if (!r->reader ||
+        !(r->bev = sio_net_bev_new(r->base, r->url.tls ? r->ssl_ctx : NULL, r->url.host))) {
         fail_conn(r, "out of memory");
         return;
     }
@@ -908,22 +861,6 @@ static void on_reap(evutil_socket_t fd, short what, void *arg)
     destroy(r);
 }
 
-static SSL_CTX *make_ssl_ctx(const char *ca_file)
-{
-    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-    if (!ctx)
-        return NULL;
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-    int ok = ca_file ? SSL_CTX_load_verify_locations(ctx, ca_file, NULL)
-                     : SSL_CTX_set_default_verify_paths(ctx);
-    if (ok != 1) {
-        SSL_CTX_free(ctx);
-        return NULL;
-    }
-    return ctx;
-}
-
 sio_redis *sio_redis_new(struct event_base *base, const sio_redis_options *o, int *err)
 {
     int e = SIO_ENOMEM;
@@ -962,7 +899,7 @@ sio_redis *sio_redis_new(struct event_base *base, const sio_redis_options *o, in
     r->o.log_name = r->log_name;
     if (o->dns)
         r->dns = o->dns;
-    if (r->url.tls && !(r->ssl_ctx = make_ssl_ctx(r->ca_file))) {
+    if (r->url.tls && !(r->ssl_ctx = sio_net_tls_ctx_new(r->ca_file))) {
         sio_log(SIO_LOG_ERROR, LOG_MODULE, "%s: cannot set up TLS (CA file?)", r->log_name);
         e = SIO_EINVAL;
         goto fail;
