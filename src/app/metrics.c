@@ -9,7 +9,6 @@
 
 #include <event2/event.h>
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,34 +39,6 @@ struct sio_app_metrics {
 };
 
 /* ---- text --------------------------------------------------------------------------------- */
-
-void sio_app_text_printf(sio_app_text *t, const char *fmt, ...)
-{
-    for (int tries = 0; tries < 2 && !t->err; tries++) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(t->p ? t->p + t->len : NULL, t->p ? t->cap - t->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            t->err = 1;
-            return;
-        }
-        if (t->p && t->len + (size_t)n < t->cap) {
-            t->len += (size_t)n;
-            return;
-        }
-        size_t cap = t->cap ? t->cap : 4096;
-        while (cap <= t->len + (size_t)n)
-            cap *= 2;
-        char *p = realloc(t->p, cap);
-        if (!p) {
-            t->err = 1;
-            return;
-        }
-        t->p = p;
-        t->cap = cap;
-    }
-}
 
 static void sample(sio_app_text *t, const char *name, const char *labels, double value)
 {

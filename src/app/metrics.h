@@ -9,19 +9,11 @@
 
 #include <sio/sio.h>
 
+#include "app/text.h"
+
 #include <stddef.h>
 
 typedef struct sio_app_metrics sio_app_metrics;
-
-/** An output buffer the sources append to. */
-typedef struct sio_app_text {
-    char *p;
-    size_t len, cap;
-    int err;
-} sio_app_text;
-
-void sio_app_text_printf(sio_app_text *t, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 
 /** A family of samples: writes "# HELP", "# TYPE" and the first sample line. */
 void sio_app_metric(sio_app_text *t, const char *name, const char *type, const char *help,
