@@ -168,8 +168,11 @@ static int keep_info(void *arg, const sio_socket_info *info)
     return 0;
 }
 
-static void recv_fetch(sio_namespace *nsp, const sio_cluster_msg *m)
+/* The requests below are answered to their request_id: one without it is dropped (SIO_EINVAL). */
+static int recv_fetch(sio_namespace *nsp, const sio_cluster_msg *m)
 {
+    if (!m->request_id)
+        return SIO_EINVAL;
     resp_socks rs = {0};
     sio_target to = m->target;
     to.flags |= SIO_EMIT_LOCAL;
@@ -183,14 +186,17 @@ static void recv_fetch(sio_namespace *nsp, const sio_cluster_msg *m)
     for (size_t i = 0; i < rs.n; i++)
         sio_socket_info_free(&rs.v[i]);
     free(rs.v);
+    return 0;
 }
 
-static void recv_all_rooms(sio_namespace *nsp, const sio_cluster_msg *m)
+static int recv_all_rooms(sio_namespace *nsp, const sio_cluster_msg *m)
 {
+    if (!m->request_id)
+        return SIO_EINVAL;
     size_t n = sio_rooms_count(&nsp->rooms), i = 0;
     const char **v = malloc((n ? n : 1) * sizeof(*v));
     if (!v)
-        return;
+        return 0; /* the requester times out, as when this server is slow */
     sio_rooms_iter it;
     sio_rooms_iter_init(&it, &nsp->rooms);
     for (sio_room *room; (room = sio_rooms_iter_next(&it)) && i < n;)
@@ -202,6 +208,7 @@ static void recv_all_rooms(sio_namespace *nsp, const sio_cluster_msg *m)
                          .nrooms = i};
     sio_cluster_publish(nsp, &r);
     free(v);
+    return 0;
 }
 
 static int recv_server_event(sio_namespace *nsp, const sio_cluster_msg *m)
@@ -265,16 +272,10 @@ int sio_adapter_host_receive(sio_adapter_host *host, const sio_cluster_msg *m)
             break;
         }
         case SIO_CLUSTER_FETCH_SOCKETS:
-            if (m->request_id)
-                recv_fetch(nsp, m);
-            else
-                rc = SIO_EINVAL;
+            rc = recv_fetch(nsp, m);
             break;
         case SIO_CLUSTER_ALL_ROOMS:
-            if (m->request_id)
-                recv_all_rooms(nsp, m);
-            else
-                rc = SIO_EINVAL;
+            rc = recv_all_rooms(nsp, m);
             break;
         case SIO_CLUSTER_SERVER_SIDE_EMIT:
             rc = recv_server_event(nsp, m);
