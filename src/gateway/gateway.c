@@ -565,48 +565,32 @@ void gw_join_finish(gw_conn *c, const char *conv, sio_ack *ack, int allowed, int
     ack_obj(ack, json_pack("{s:b,s:s,s:s}", "ok", 1, "conversation_id", conv, "message", text));
 }
 
-static void on_join(sio_socket *s, const char *event, const sio_args *args, sio_ack *ack,
-                    void *user)
+/* The events' own steps, after event_begin: conv is the conversation (unused by ping). */
+
+static void do_join(gw_conn *c, int ev, const char *conv, sio_ack *ack)
 {
-    (void)event;
-    (void)user;
-    char conv[GW_UUID_LEN + 1];
-    gw_conn *c = event_begin(s, SIO_GW_EV_JOIN, args, ack, conv);
-    if (c)
-        gw_authorize(c, conv, ack);
+    (void)ev;
+    gw_authorize(c, conv, ack);
 }
 
-static void on_leave(sio_socket *s, const char *event, const sio_args *args, sio_ack *ack,
-                     void *user)
+static void do_leave(gw_conn *c, int ev, const char *conv, sio_ack *ack)
 {
-    (void)event;
-    (void)user;
-    char conv[GW_UUID_LEN + 1];
-    gw_conn *c = event_begin(s, SIO_GW_EV_LEAVE, args, ack, conv);
-    if (!c)
-        return;
+    (void)ev;
     gw_authorize_cancel(c, conv);
     char *room = room_name(c->gw->o.room_prefix_conversation, conv);
     if (room)
-        sio_socket_leave(s, room);
+        sio_socket_leave(c->s, room);
     free(room);
     gw_typing *t = typing_find(c, conv);
     if (t)
         typing_end(t, 1);
-    emit_obj(s, "left_conversation", json_pack("{s:s}", "conversation_id", conv));
+    emit_obj(c->s, "left_conversation", json_pack("{s:s}", "conversation_id", conv));
     ack_obj(ack, json_pack("{s:b,s:s}", "ok", 1, "conversation_id", conv));
 }
 
-static void on_typing(sio_socket *s, const char *event, const sio_args *args, sio_ack *ack,
-                      void *user)
+static void do_typing(gw_conn *c, int ev, const char *conv, sio_ack *ack)
 {
-    (void)user;
-    int start = !strcmp(event, "typing_start");
-    char conv[GW_UUID_LEN + 1];
-    gw_conn *c =
-        event_begin(s, start ? SIO_GW_EV_TYPING_START : SIO_GW_EV_TYPING_STOP, args, ack, conv);
-    if (!c)
-        return;
+    int start = ev == SIO_GW_EV_TYPING_START;
     char *room = room_name(c->gw->o.room_prefix_conversation, conv);
     int member = room && is_member(c, room);
     free(room);
@@ -627,14 +611,10 @@ static void on_typing(sio_socket *s, const char *event, const sio_args *args, si
     ack_obj(ack, json_pack("{s:b,s:s,s:b}", "ok", 1, "conversation_id", conv, "typing", start));
 }
 
-static void on_ping(sio_socket *s, const char *event, const sio_args *args, sio_ack *ack,
-                    void *user)
+static void do_ping(gw_conn *c, int ev, const char *conv, sio_ack *ack)
 {
-    (void)event;
-    (void)user;
-    gw_conn *c = event_begin(s, SIO_GW_EV_PING, args, ack, NULL);
-    if (!c)
-        return;
+    (void)ev;
+    (void)conv;
     struct timespec ts;
     struct tm tm;
     char stamp[40], iso[64];
@@ -642,8 +622,25 @@ static void on_ping(sio_socket *s, const char *event, const sio_args *args, sio_
     gmtime_r(&ts.tv_sec, &tm);
     strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(iso, sizeof(iso), "%s.%03ldZ", stamp, ts.tv_nsec / 1000000L);
-    emit_obj(s, "pong", json_pack("{s:s}", "timestamp", iso));
+    emit_obj(c->s, "pong", json_pack("{s:s}", "timestamp", iso));
     ack_obj(ack, json_pack("{s:b,s:s}", "ok", 1, "timestamp", iso));
+}
+
+/* Every event of the gateway (event_names): counted, rate-limited and its conversation id read
+ * by event_begin, then handled by its step. */
+static void on_event(sio_socket *s, const char *event, const sio_args *args, sio_ack *ack,
+                     void *user)
+{
+    static void (*const steps[SIO_GW_EV_COUNT])(gw_conn *, int, const char *, sio_ack *) = {
+        do_join, do_leave, do_typing, do_typing, do_ping};
+    (void)user;
+    int ev = 0;
+    while (ev < SIO_GW_EV_COUNT - 1 && strcmp(event, event_names[ev]))
+        ev++;
+    char conv[GW_UUID_LEN + 1] = "";
+    gw_conn *c = event_begin(s, ev, args, ack, ev == SIO_GW_EV_PING ? NULL : conv);
+    if (c)
+        steps[ev](c, ev, conv, ack);
 }
 
 /* ---- lifecycle ----------------------------------------------------------------------------- */
@@ -700,11 +697,8 @@ sio_gateway *sio_gateway_new(sio_server *srv, sio_namespace *nsp, const sio_gate
     if (ok && gw->o.identity_from_auth)
         ok = sio_namespace_use(nsp, identity_mw, gw) == 0;
     ok = ok && sio_namespace_use(nsp, cap_mw, gw) == 0;
-    for (int ev = 0; ok && ev < SIO_GW_EV_COUNT; ev++) {
-        static const sio_event_cb handlers[SIO_GW_EV_COUNT] = {on_join, on_leave, on_typing,
-                                                               on_typing, on_ping};
-        ok = sio_namespace_on(nsp, event_names[ev], handlers[ev], gw) == 0;
-    }
+    for (int ev = 0; ok && ev < SIO_GW_EV_COUNT; ev++)
+        ok = sio_namespace_on(nsp, event_names[ev], on_event, gw) == 0;
     if (!ok) {
         gw_log(gw, SIO_LOG_ERROR, "gateway: out of memory");
         sio_gateway_free(gw);
