@@ -746,11 +746,7 @@ void sio_redis_cluster_free(sio_redis_cluster *c)
         c->nodes = n->next;
         node_free(n);
     }
-    sio_map_iter it;
-    sio_map_iter_init(&it, &c->subs);
-    for (sio_map_entry *me; (me = sio_map_iter_next(&it));)
-        free(me->value);
-    sio_map_deinit(&c->subs);
+    sio_map_deinit_with(&c->subs, free);
     if (c->refresh_ev)
         event_free(c->refresh_ev);
     for (size_t i = 0; i < c->nurls; i++)
