@@ -170,10 +170,7 @@ static int set_secret(auth_sources *src, const void *p, size_t n)
         n--; /* files and environment values commonly end with a newline */
     if (!n)
         return SIO_EINVAL;
-    if (src->secret) {
-        OPENSSL_cleanse(src->secret, src->secret_len);
-        free(src->secret);
-    }
+    sio_jwt_secret_free(src->secret, src->secret_len);
     if (!(src->secret = malloc(n)))
         return SIO_ENOMEM;
     memcpy(src->secret, p, n);
@@ -194,8 +191,7 @@ static int read_keys(auth_sources *src, const sio_auth_config *c)
             return SIO_EINVAL;
         }
         int rc = set_secret(src, text, n);
-        OPENSSL_cleanse(text, n);
-        free(text);
+        sio_jwt_secret_free(text, n);
         if (rc < 0) {
             sio_log(SIO_LOG_ERROR, "auth", "secret file %s is empty", c->secret_file);
             return rc;
@@ -264,18 +260,12 @@ static void sources_free(auth_sources *src)
 {
     sio_httpc_tls_free(src->tls);
     sio_jwt_keyset_free(src->ks);
-    if (src->secret) {
-        OPENSSL_cleanse(src->secret, src->secret_len);
-        free(src->secret);
-    }
+    sio_jwt_secret_free(src->secret, src->secret_len);
     for (size_t i = 0; i < src->npems; i++)
         free(src->pems[i]);
     free(src->pems);
     free(src->pem_lens);
-    if (src->jwks_text) {
-        OPENSSL_cleanse(src->jwks_text, src->jwks_len); /* may hold "oct" secrets */
-        free(src->jwks_text);
-    }
+    sio_jwt_secret_free(src->jwks_text, src->jwks_len); /* may hold "oct" secrets */
     free(src->jwks_url);
     free(src->issuer);
     free(src->audience);

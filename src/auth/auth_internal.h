@@ -7,8 +7,6 @@
 
 #include <sio/auth.h>
 
-#include <openssl/crypto.h>
-
 #include "auth/jwt.h"
 #include "auth/session.h"
 #include "httpc/httpc.h"
