@@ -563,6 +563,30 @@ ssize_t sio_json_string_unescape(const char *lit, size_t n, char *out, size_t ca
     return (ssize_t)len;
 }
 
+ssize_t sio_json_nested_string(const char *p, size_t n, const char *outer, const char *name,
+                               char *out, size_t cap)
+{
+    sio_json_iter it, in;
+    const char *k, *v;
+    size_t kn, vn;
+    if (sio_json_iter_init(&it, p, n) < 0)
+        return SIO_ENOTFOUND;
+    while (sio_json_iter_next(&it, &k, &kn, &v, &vn) == 1) {
+        if (!sio_json_string_eq(k, kn, outer, strlen(outer)))
+            continue;
+        if (sio_json_iter_init(&in, v, vn) < 0)
+            return SIO_ENOTFOUND;
+        while (sio_json_iter_next(&in, &k, &kn, &v, &vn) == 1) {
+            if (sio_json_string_eq(k, kn, name, strlen(name))) {
+                ssize_t len = sio_json_string_unescape(v, vn, out, cap);
+                return len < 0 ? SIO_ELIMIT : len;
+            }
+        }
+        return SIO_ENOTFOUND;
+    }
+    return SIO_ENOTFOUND;
+}
+
 bool sio_json_string_eq(const char *lit, size_t n, const char *s, size_t slen)
 {
     size_t pos = 1, off = 0, k;

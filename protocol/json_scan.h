@@ -115,6 +115,16 @@ ssize_t sio_json_string_unescape(const char *lit, size_t n, char *out, size_t ca
 bool sio_json_string_eq(const char *lit, size_t n, const char *s, size_t slen);
 
 /**
+ * Finds the string member name of the object member outer of the validated object p[0..n) (the
+ * first of each, keys compared unescaped), as {"query": {"EIO": "4"}} holds "EIO" under "query",
+ * and unescapes it into out (cap, NUL added). Returns its length, SIO_ENOTFOUND when either
+ * member is missing (or p, or outer's value, is not an object), or SIO_ELIMIT when the value is
+ * not a string or needs more than cap bytes with the NUL.
+ */
+ssize_t sio_json_nested_string(const char *p, size_t n, const char *outer, const char *name,
+                               char *out, size_t cap);
+
+/**
  * Parses the number p[0..n) (surrounding whitespace ignored) as a non-negative integer without
  * fraction, exponent, sign or leading zeros. Returns 0 and sets *out, SIO_EPROTO when it is not
  * such an integer, or SIO_ELIMIT when it exceeds SIO_JSON_MAX_SAFE_INT.

@@ -7,13 +7,15 @@
 #     clock of common/timer.h is in src/engine/);
 #   - only src/adapter/redis/ includes hiredis (<hiredis/...>), and only as a RESP reader and
 #     formatter over its own libevent connections;
-#   - src/adapter/redis/ includes only libc, include/, src/common/, protocol/, its own headers,
-#     libevent (<event2/...>), hiredis and OpenSSL (TLS through bufferevent_openssl);
+#   - src/adapter/redis/ includes only libc, include/, src/common/, protocol/, src/net/, its own
+#     headers, libevent (<event2/...>), hiredis and OpenSSL (TLS through bufferevent_openssl);
+#   - src/net/ (outbound connections, shared by the two clients) includes only libc, include/, its
+#     own headers, libevent and OpenSSL;
 #   - the JWT verifier and the authenticator's pure parts (src/auth/ jwt, jwk, claims, token and
 #     their headers) include only libc, include/, src/common/, jansson, OpenSSL and src/auth/
 #     headers: no loop, no HTTP client (those are for auth.c and protect.c);
-#   - src/httpc/ (the HTTP client) includes only libc, include/, src/common/, protocol/, its own
-#     headers, libevent (<event2/...>) and OpenSSL;
+#   - src/httpc/ (the HTTP client) includes only libc, include/, src/common/, protocol/, src/net/,
+#     its own headers, libevent (<event2/...>) and OpenSSL;
 #   - src/gateway/ (the chat gateway) is written on the public API: it includes only libc,
 #     include/, its own headers, src/httpc/, libevent (<event2/...>) and jansson;
 #   - the rest of src/adapter/ includes only libc, include/, src/common/ and its own headers;
@@ -80,10 +82,19 @@ violations() {
         if [[ "$inc" == \<* ]]; then
           is_libc "$name" || [[ "$name" == sio/* || "$name" == event2/* || "$name" == hiredis/* ||
                                 "$name" == openssl/* ]] ||
-            echo "$f $name src/adapter/redis/ includes only libc, include/, src/common/, protocol/, libevent, hiredis, OpenSSL and its own headers"
+            echo "$f $name src/adapter/redis/ includes only libc, include/, src/common/, protocol/, src/net/, libevent, hiredis, OpenSSL and its own headers"
         else
-          [[ "$name" == common/* && -f "src/$name" ]] || [ -f "protocol/$name" ] || [ -f "$dir/$name" ] ||
-            echo "$f $name src/adapter/redis/ includes only libc, include/, src/common/, protocol/, libevent, hiredis, OpenSSL and its own headers"
+          [[ ( "$name" == common/* || "$name" == net/* ) && -f "src/$name" ]] || [ -f "protocol/$name" ] ||
+            [ -f "$dir/$name" ] ||
+            echo "$f $name src/adapter/redis/ includes only libc, include/, src/common/, protocol/, src/net/, libevent, hiredis, OpenSSL and its own headers"
+        fi ;;
+      src/net/*)
+        if [[ "$inc" == \<* ]]; then
+          is_libc "$name" || [[ "$name" == sio/* || "$name" == event2/* || "$name" == openssl/* ]] ||
+            echo "$f $name src/net/ includes only libc, include/, libevent, OpenSSL and its own headers"
+        else
+          [[ "$name" == net/* && -f "src/$name" ]] || [ -f "$dir/$name" ] ||
+            echo "$f $name src/net/ includes only libc, include/, libevent, OpenSSL and its own headers"
         fi ;;
       src/auth/jwt.[ch] | src/auth/jwk.c | src/auth/claims.c | src/auth/token.c | src/auth/session.h | src/auth/jwt_internal.h)
         if [[ "$inc" == \<* ]]; then
@@ -96,10 +107,11 @@ violations() {
       src/httpc/*)
         if [[ "$inc" == \<* ]]; then
           is_libc "$name" || [[ "$name" == sio/* || "$name" == event2/* || "$name" == openssl/* ]] ||
-            echo "$f $name src/httpc/ includes only libc, include/, src/common/, protocol/, libevent, OpenSSL and its own headers"
+            echo "$f $name src/httpc/ includes only libc, include/, src/common/, protocol/, src/net/, libevent, OpenSSL and its own headers"
         else
-          [[ "$name" == common/* && -f "src/$name" ]] || [ -f "protocol/$name" ] || [ -f "$dir/$name" ] ||
-            echo "$f $name src/httpc/ includes only libc, include/, src/common/, protocol/, libevent, OpenSSL and its own headers"
+          [[ ( "$name" == common/* || "$name" == net/* ) && -f "src/$name" ]] || [ -f "protocol/$name" ] ||
+            [ -f "$dir/$name" ] ||
+            echo "$f $name src/httpc/ includes only libc, include/, src/common/, protocol/, src/net/, libevent, OpenSSL and its own headers"
         fi ;;
       src/gateway/*)
         if [[ "$inc" == \<* ]]; then

@@ -229,3 +229,11 @@ void sio_app_vlog(sio_app_log_cb cb, void *user, int level, const char *fmt, va_
     vsnprintf(line, sizeof(line), fmt, ap);
     cb(level, line, user);
 }
+
+void sio_app_log(sio_app_log_cb cb, void *user, int level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    sio_app_vlog(cb, user, level, fmt, ap);
+    va_end(ap);
+}

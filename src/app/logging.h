@@ -36,6 +36,9 @@ typedef void (*sio_app_log_cb)(int level, const char *line, void *user);
  *  (presence, relay) log through their option's callback with this. */
 void sio_app_vlog(sio_app_log_cb cb, void *user, int level, const char *fmt, va_list ap)
     __attribute__((format(printf, 4, 0)));
+/** sio_app_vlog with the arguments inline. */
+void sio_app_log(sio_app_log_cb cb, void *user, int level, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /** Opens (or reopens, for log rotation: call again after SIGHUP) the access log: a file path
  *  (appended to), "-" for stdout, NULL or "" for none. Returns 0, or -1 (the old one is kept). */

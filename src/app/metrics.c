@@ -9,7 +9,6 @@
 
 #include <event2/event.h>
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,34 +40,6 @@ struct sio_app_metrics {
 
 /* ---- text --------------------------------------------------------------------------------- */
 
-void sio_app_text_printf(sio_app_text *t, const char *fmt, ...)
-{
-    for (int tries = 0; tries < 2 && !t->err; tries++) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(t->p ? t->p + t->len : NULL, t->p ? t->cap - t->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            t->err = 1;
-            return;
-        }
-        if (t->p && t->len + (size_t)n < t->cap) {
-            t->len += (size_t)n;
-            return;
-        }
-        size_t cap = t->cap ? t->cap : 4096;
-        while (cap <= t->len + (size_t)n)
-            cap *= 2;
-        char *p = realloc(t->p, cap);
-        if (!p) {
-            t->err = 1;
-            return;
-        }
-        t->p = p;
-        t->cap = cap;
-    }
-}
-
 static void sample(sio_app_text *t, const char *name, const char *labels, double value)
 {
     if (labels && *labels)
@@ -77,16 +48,48 @@ static void sample(sio_app_text *t, const char *name, const char *labels, double
         sio_app_text_printf(t, "%s %.17g\n", name, value);
 }
 
+void sio_app_family_head(sio_app_text *t, const char *name, const char *type, const char *help)
+{
+    sio_app_text_printf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
 void sio_app_metric(sio_app_text *t, const char *name, const char *type, const char *help,
                     const char *labels, double value)
 {
-    sio_app_text_printf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    sio_app_family_head(t, name, type, help);
     sample(t, name, labels, value);
 }
 
 void sio_app_sample(sio_app_text *t, const char *name, const char *labels, double value)
 {
     sample(t, name, labels, value);
+}
+
+void sio_app_labelled_sample(sio_app_text *t, const char *name, const char *label,
+                             const char *label_value, double value)
+{
+    /* label="value": backslash, double quote and line feed escaped (text format 0.0.4); a value
+     * too long for the buffer is cut */
+    char labels[320];
+    int head = snprintf(labels, sizeof(labels) - 4, "%s=\"", label);
+    size_t n = head < 0 ? 0 : (size_t)head < sizeof(labels) - 5 ? (size_t)head : sizeof(labels) - 5;
+    for (const char *p = label_value; *p && n < sizeof(labels) - 4; p++) {
+        if (*p == '\\' || *p == '"' || *p == '\n')
+            labels[n++] = '\\';
+        labels[n++] = *p == '\n' ? 'n' : *p;
+    }
+    labels[n++] = '"';
+    labels[n] = '\0';
+    sample(t, name, labels, value);
+}
+
+void sio_app_family(sio_app_text *t, const char *name, const char *type, const char *help,
+                    const char *label, const sio_app_labelled *v, size_t n)
+{
+    if (n)
+        sio_app_family_head(t, name, type, help);
+    for (size_t i = 0; i < n; i++)
+        sio_app_labelled_sample(t, name, label, v[i].label, v[i].value);
 }
 
 /* ---- the loop's lag ----------------------------------------------------------------------- */
@@ -140,44 +143,32 @@ static void server_families(sio_app_metrics *m, sio_app_text *t)
 {
     sio_server_stats st;
     sio_server_get_stats(m->srv, &st);
-    sio_app_metric(t, "sio_sessions", "gauge", "Engine.IO sessions open now, by transport",
-                   "transport=\"websocket\"", (double)st.sessions_websocket);
-    sio_app_sample(t, "sio_sessions", "transport=\"polling\"",
-                   (double)(st.sessions - st.sessions_websocket));
-    gauge(t, "sio_connections", "HTTP and WebSocket connections open now", (double)st.connections);
-    for (size_t i = 0; i < m->nnsps; i++) {
-        char labels[300];
-        snprintf(labels, sizeof(labels), "namespace=\"%s\"", sio_namespace_name(m->nsps[i]));
-        if (i == 0)
-            sio_app_metric(t, "sio_sockets", "gauge", "Socket.IO sockets connected now", labels,
-                           (double)sio_namespace_socket_count(m->nsps[i]));
-        else
-            sio_app_sample(t, "sio_sockets", labels,
-                           (double)sio_namespace_socket_count(m->nsps[i]));
-    }
-    counter(t, "sio_sessions_opened_total", "Engine.IO handshakes completed", st.sessions_opened);
-    const struct {
-        const char *reason;
-        uint64_t v;
-    } closes[] = {
-        {"transport error", st.closes_transport_error},
-        {"transport close", st.closes_transport_close},
-        {"forced close", st.closes_forced},
-        {"ping timeout", st.closes_ping_timeout},
-        {"parse error", st.closes_parse_error},
-        {"server shutting down", st.closes_server_shutdown},
-        {"slow consumer", st.closes_slow_consumer},
-        {"payload too large", st.closes_payload_too_large},
+    const sio_app_labelled sessions[] = {
+        {"websocket", (double)st.sessions_websocket},
+        {"polling", (double)(st.sessions - st.sessions_websocket)},
     };
-    for (size_t i = 0; i < sizeof(closes) / sizeof(closes[0]); i++) {
-        char labels[64];
-        snprintf(labels, sizeof(labels), "reason=\"%s\"", closes[i].reason);
-        if (i == 0)
-            sio_app_metric(t, "sio_sessions_closed_total", "counter",
-                           "Engine.IO sessions closed, by reason", labels, (double)closes[i].v);
-        else
-            sio_app_sample(t, "sio_sessions_closed_total", labels, (double)closes[i].v);
-    }
+    SIO_APP_FAMILY(t, "sio_sessions", "gauge", "Engine.IO sessions open now, by transport",
+                   "transport", sessions);
+    gauge(t, "sio_connections", "HTTP and WebSocket connections open now", (double)st.connections);
+    sio_app_labelled sockets[MAX_NSPS];
+    for (size_t i = 0; i < m->nnsps; i++)
+        sockets[i] = (sio_app_labelled){sio_namespace_name(m->nsps[i]),
+                                        (double)sio_namespace_socket_count(m->nsps[i])};
+    sio_app_family(t, "sio_sockets", "gauge", "Socket.IO sockets connected now", "namespace",
+                   sockets, m->nnsps);
+    counter(t, "sio_sessions_opened_total", "Engine.IO handshakes completed", st.sessions_opened);
+    const sio_app_labelled closes[] = {
+        {"transport error", (double)st.closes_transport_error},
+        {"transport close", (double)st.closes_transport_close},
+        {"forced close", (double)st.closes_forced},
+        {"ping timeout", (double)st.closes_ping_timeout},
+        {"parse error", (double)st.closes_parse_error},
+        {"server shutting down", (double)st.closes_server_shutdown},
+        {"slow consumer", (double)st.closes_slow_consumer},
+        {"payload too large", (double)st.closes_payload_too_large},
+    };
+    SIO_APP_FAMILY(t, "sio_sessions_closed_total", "counter",
+                   "Engine.IO sessions closed, by reason", "reason", closes);
     counter(t, "sio_upgrades_total", "polling sessions upgraded to WebSocket", st.upgrades);
     counter(t, "sio_packets_in_total", "Engine.IO message packets received", st.packets_in);
     counter(t, "sio_bytes_in_total", "bytes of message packets received", st.bytes_in);
@@ -196,14 +187,15 @@ static void server_families(sio_app_metrics *m, sio_app_text *t)
     counter(t, "sio_handshakes_refused_total", "handshakes refused by the allow-request hook",
             st.handshakes_refused);
     counter(t, "sio_ack_timeouts_total", "emits with ack that timed out", st.ack_timeouts);
-    sio_app_metric(t, "sio_adapter_messages_total", "counter",
+    const sio_app_labelled adapter[] = {
+        {"out", (double)st.adapter_published},
+        {"in", (double)st.adapter_received},
+        {"dropped", (double)st.adapter_dropped},
+    };
+    SIO_APP_FAMILY(t, "sio_adapter_messages_total", "counter",
                    "cluster messages, by direction (dropped: bad, unknown namespace, or not "
                    "published)",
-                   "direction=\"out\"", (double)st.adapter_published);
-    sio_app_sample(t, "sio_adapter_messages_total", "direction=\"in\"",
-                   (double)st.adapter_received);
-    sio_app_sample(t, "sio_adapter_messages_total", "direction=\"dropped\"",
-                   (double)st.adapter_dropped);
+                   "direction", adapter);
     gauge(t, "sio_adapter_up", "1 while the adapter reaches the cluster (Redis link)",
           st.adapter_up);
     counter(t, "sio_cluster_requests_total", "cluster requests started", st.cluster_requests);

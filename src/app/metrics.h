@@ -9,25 +9,36 @@
 
 #include <sio/sio.h>
 
+#include "app/text.h"
+
 #include <stddef.h>
 
 typedef struct sio_app_metrics sio_app_metrics;
-
-/** An output buffer the sources append to. */
-typedef struct sio_app_text {
-    char *p;
-    size_t len, cap;
-    int err;
-} sio_app_text;
-
-void sio_app_text_printf(sio_app_text *t, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 
 /** A family of samples: writes "# HELP", "# TYPE" and the first sample line. */
 void sio_app_metric(sio_app_text *t, const char *name, const char *type, const char *help,
                     const char *labels, double value);
 /** Another sample of the family just started (labels like "code=\"TOKEN_INVALID\""). */
 void sio_app_sample(sio_app_text *t, const char *name, const char *labels, double value);
+
+/** A sample of a family with one label: the label's value (any text) and the sample. */
+typedef struct sio_app_labelled {
+    const char *label;
+    double value;
+} sio_app_labelled;
+/** A family with one label (label: its name, e.g. "code"): "# HELP", "# TYPE" and a sample for
+ *  each of the n entries of v, the label values escaped as the text format wants; nothing when n
+ *  is 0. */
+void sio_app_family(sio_app_text *t, const char *name, const char *type, const char *help,
+                    const char *label, const sio_app_labelled *v, size_t n);
+/** sio_app_family over an array. */
+#define SIO_APP_FAMILY(t, name, type, help, label, v)                                              \
+    sio_app_family(t, name, type, help, label, v, sizeof(v) / sizeof((v)[0]))
+/** "# HELP" and "# TYPE" of a family whose samples follow (sio_app_labelled_sample). */
+void sio_app_family_head(sio_app_text *t, const char *name, const char *type, const char *help);
+/** One sample with one label (label="value", the value escaped). */
+void sio_app_labelled_sample(sio_app_text *t, const char *name, const char *label,
+                             const char *label_value, double value);
 
 /** A module's own counters (auth, gateway, relay, presence): appends its families to t. */
 typedef void (*sio_app_metrics_source)(sio_app_text *t, void *user);

@@ -17,16 +17,14 @@
  * difference (so a resync is idempotent). A resync waits for connect scripts in flight, whose
  * outcome p->local does not know yet.
  */
-#include "app/logging.h"
 #include "app/presence.h"
-
-#include "adapter/redis/client.h"
+#include "app/redis_link.h"
+#include "gateway/json_count.h"
 
 #include <jansson.h>
 
 #include <event2/event.h>
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,15 +171,8 @@ static const char lua_leave[] = "drop_node(ARGV[2])\n"
 
 /* ---- utilities ----------------------------------------------------------------------------- */
 
-static void plog(sio_presence *p, int level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void plog(sio_presence *p, int level, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    sio_app_vlog(p->o.log, p->o.log_user, level, fmt, ap);
-    va_end(ap);
-}
+/* plog(p, level, fmt, ...): a line of presence's log. */
+#define plog(p, ...) sio_app_log((p)->o.log, (p)->o.log_user, __VA_ARGS__)
 
 /* A failed script: counted, logged (the first few, then every 100th). */
 static void redis_error(sio_presence *p, const char *what, int status, const sio_redis_reply *r)
@@ -229,14 +220,9 @@ static json_int_t local_add(sio_presence *p, const char *org, const char *user, 
         if (!users || json_object_set_new(p->local, org, users) < 0)
             return 0;
     }
-    json_int_t n = json_integer_value(json_object_get(users, user)) + d;
-    if (n <= 0) {
-        json_object_del(users, user);
-        if (!json_object_size(users))
-            json_object_del(p->local, org);
-        return 0;
-    }
-    json_object_set_new(users, user, json_integer(n));
+    json_int_t n = sio_json_count_add(users, user, d);
+    if (!json_object_size(users))
+        json_object_del(p->local, org);
     return n;
 }
 
@@ -267,16 +253,6 @@ static void emit_update(sio_presence *p, const char *org, const char *user, cons
     json_decref(arr);
     free(room);
     free(self);
-}
-
-/* Redis mode: the organization's cached count moves by d. */
-static void org_count_add(sio_presence *p, const char *org, json_int_t d)
-{
-    json_int_t n = json_integer_value(json_object_get(p->org_counts, org)) + d;
-    if (n <= 0)
-        json_object_del(p->org_counts, org);
-    else
-        json_object_set_new(p->org_counts, org, json_integer(n));
 }
 
 static long long reply_int(const sio_redis_reply *r, size_t i)
@@ -703,7 +679,7 @@ static void on_message(sio_redis_cluster *c, int kind, const char *pattern, size
     const char *org = json_string_value(json_object_get(m, "organization_id"));
     const char *status = json_string_value(json_object_get(m, "status"));
     if (uid && org && status && (!strcmp(status, "online") || !strcmp(status, "offline"))) {
-        org_count_add(p, org, !strcmp(status, "online") ? 1 : -1);
+        sio_json_count_add(p->org_counts, org, !strcmp(status, "online") ? 1 : -1);
         emit_update(p, org, uid, status);
     }
     json_decref(m);
@@ -713,8 +689,6 @@ static void on_state(sio_redis_cluster *c, int up, void *user)
 {
     (void)c;
     sio_presence *p = user;
-    if (p->up == up)
-        return;
     p->up = up;
     plog(p, up ? SIO_LOG_INFO : SIO_LOG_WARN, "presence: Redis %s", up ? "up" : "down");
     if (up) {
@@ -815,32 +789,20 @@ sio_presence *sio_presence_new(sio_server *srv, sio_namespace *nsp, sio_gateway 
     }
     if (o->redis_url) {
         p->url = strdup(o->redis_url);
-        char *urls = p->url ? strdup(p->url) : NULL;
-        const char *seeds[16];
-        size_t nseeds = 0;
-        for (char *tok = urls ? strtok(urls, ",") : NULL; tok && nseeds < 16;
-             tok = strtok(NULL, ","))
-            seeds[nseeds++] = tok;
-        sio_redis_cluster_options co;
-        sio_redis_cluster_options_init(&co);
-        co.urls = seeds;
-        co.nurls = nseeds;
-        co.cluster = o->redis_cluster;
-        co.node.log_name = "presence";
-        co.on_message = on_message;
-        co.on_state = on_state;
-        co.user = p;
-        int err = 0;
-        p->rc = nseeds ? sio_redis_cluster_new(p->base, &co, &err) : NULL;
-        free(urls);
+        sio_app_redis_link link = {"presence", o->redis_url, o->redis_cluster, on_message, on_state,
+                                   p,          o->log,       o->log_user};
+        if (!p->url || !(p->rc = sio_app_redis_connect(p->base, &link))) {
+            sio_presence_free(p);
+            return NULL;
+        }
         unsigned period = o->lease_ms / 4;
         struct timeval tp = {(time_t)(period / 1000), (suseconds_t)(period % 1000) * 1000};
-        p->tick = p->rc ? event_new(p->base, -1, EV_PERSIST, on_tick, p) : NULL;
-        if (!p->rc || !p->tick || event_add(p->tick, &tp) < 0 ||
+        p->tick = event_new(p->base, -1, EV_PERSIST, on_tick, p);
+        if (!p->tick || event_add(p->tick, &tp) < 0 ||
             sio_redis_cluster_subscribe(p->rc, SIO_REDIS_SUBSCRIBE, p->events_channel,
                                         strlen(p->events_channel)) < 0) {
-            plog(p, SIO_LOG_ERROR, "presence: bad Redis configuration %s (%s)", o->redis_url,
-                 sio_strerror(err ? err : SIO_EINVAL));
+            plog(p, SIO_LOG_ERROR, "presence: cannot start the heartbeat or subscribe to %s",
+                 p->events_channel);
             sio_presence_free(p);
             return NULL;
         }

@@ -3,14 +3,11 @@
  * channel pattern is one PSUBSCRIBE (glob characters other than '*' escaped, so Redis and
  * sio_relay_match agree on what matches); a pmessage names its pattern, which selects the rules.
  */
-#include "app/logging.h"
 #include "app/relay.h"
-
-#include "adapter/redis/client.h"
+#include "app/redis_link.h"
 
 #include <jansson.h>
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,24 +28,15 @@ typedef struct rule {
 struct sio_relay {
     sio_namespace *nsp;
     sio_relay_options o;
-    char *url;
     sio_redis_cluster *rc;
     rule *rules;
     size_t nrules;
-    int up;
     sio_relay_stats st;
     uint64_t logged;
 };
 
-static void rlog(sio_relay *r, int level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void rlog(sio_relay *r, int level, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    sio_app_vlog(r->o.log, r->o.log_user, level, fmt, ap);
-    va_end(ap);
-}
+/* rlog(r, level, fmt, ...): a line of the relay's log. */
+#define rlog(r, ...) sio_app_log((r)->o.log, (r)->o.log_user, __VA_ARGS__)
 
 /* A dropped message: logged for the first few, then every 1000th drop. */
 static void dropped(sio_relay *r, const char *what, const char *channel, size_t clen)
@@ -279,9 +267,6 @@ static void on_state(sio_redis_cluster *c, int up, void *user)
 {
     (void)c;
     sio_relay *r = user;
-    if (r->up == up)
-        return;
-    r->up = up;
     rlog(r, up ? SIO_LOG_INFO : SIO_LOG_WARN, "relay: Redis %s", up ? "up" : "down");
 }
 
@@ -346,31 +331,10 @@ sio_relay *sio_relay_new(sio_server *srv, sio_namespace *nsp, const sio_relay_op
     r->o = *o;
     if (!r->o.max_message_bytes)
         r->o.max_message_bytes = 1u << 20;
-    r->url = o->redis_url ? strdup(o->redis_url) : NULL;
-    char *urls = r->url ? strdup(r->url) : NULL;
-    const char *seeds[16];
-    size_t nseeds = 0;
-    for (char *tok = urls ? strtok(urls, ",") : NULL; tok && nseeds < 16; tok = strtok(NULL, ","))
-        seeds[nseeds++] = tok;
-    sio_redis_cluster_options co;
-    sio_redis_cluster_options_init(&co);
-    co.urls = seeds;
-    co.nurls = nseeds;
-    co.cluster = o->redis_cluster;
-    co.node.log_name = "relay";
-    co.on_message = on_message;
-    co.on_state = on_state;
-    co.user = r;
-    int err = 0;
-    r->rc = nseeds ? sio_redis_cluster_new(sio_server_base(srv), &co, &err) : NULL;
-    free(urls);
-    if (!r->rc) {
-        rlog(r, SIO_LOG_ERROR, "relay: bad Redis configuration %s (%s)",
-             o->redis_url ? o->redis_url : "(none)", sio_strerror(err ? err : SIO_EINVAL));
-        sio_relay_free(r);
-        return NULL;
-    }
-    if (sio_relay_set_rules(r, rules, nrules) < 0) {
+    sio_app_redis_link link = {"relay", o->redis_url, o->redis_cluster, on_message, on_state,
+                               r,       o->log,       o->log_user};
+    r->rc = sio_app_redis_connect(sio_server_base(srv), &link);
+    if (!r->rc || sio_relay_set_rules(r, rules, nrules) < 0) {
         sio_relay_free(r);
         return NULL;
     }
@@ -385,7 +349,6 @@ void sio_relay_free(sio_relay *r)
     for (size_t i = 0; i < r->nrules; i++)
         rule_free(&r->rules[i]);
     free(r->rules);
-    free(r->url);
     free(r);
 }
 

@@ -10,6 +10,7 @@
 #include <sio/sio.h>
 
 #include "app/cli.h"
+#include "app/text.h"
 
 #include <event2/event.h>
 
@@ -299,48 +300,21 @@ static void setup_plain(sio_namespace *nsp, void *user)
  * Node's socket.data, fetchSockets, adapter.allRooms and serverCount. The queries answer through
  * a callback that never runs inside the call, so the client's ack is retained until then. */
 
-/* A growing JSON text; failed is set once an allocation fails and the text is then dropped. */
-typedef struct json_text {
-    char *p;
-    size_t len, cap;
-    int failed;
-} json_text;
-
-static void json_put(json_text *j, const char *s, size_t n)
+/* The JSON texts of the answers are built in an sio_app_text (text.h). */
+static void json_puts(sio_app_text *j, const char *s)
 {
-    if (j->failed)
-        return;
-    if (j->len + n + 1 > j->cap) {
-        size_t cap = j->cap ? j->cap : 256;
-        while (cap < j->len + n + 1)
-            cap *= 2;
-        char *p = realloc(j->p, cap);
-        if (!p) {
-            j->failed = 1;
-            return;
-        }
-        j->p = p;
-        j->cap = cap;
-    }
-    memcpy(j->p + j->len, s, n);
-    j->len += n;
-    j->p[j->len] = 0;
-}
-
-static void json_puts(json_text *j, const char *s)
-{
-    json_put(j, s, strlen(s));
+    sio_app_text_put(j, s, strlen(s));
 }
 
 /* s as a JSON string literal: room names are arbitrary text. */
-static void json_string(json_text *j, const char *s)
+static void json_string(sio_app_text *j, const char *s)
 {
-    json_put(j, "\"", 1);
+    sio_app_text_put(j, "\"", 1);
     for (const char *run = s;; s++) {
         unsigned char c = (unsigned char)*s;
         if (c && c != '"' && c != '\\' && c >= 0x20)
             continue;
-        json_put(j, run, (size_t)(s - run));
+        sio_app_text_put(j, run, (size_t)(s - run));
         if (!c)
             break;
         char esc[8];
@@ -351,13 +325,13 @@ static void json_string(json_text *j, const char *s)
         json_puts(j, esc);
         run = s + 1;
     }
-    json_put(j, "\"", 1);
+    sio_app_text_put(j, "\"", 1);
 }
 
 /* Sends j as the ack's arguments, or an error object if building it failed; frees j. */
-static void ack_json(sio_ack *ack, json_text *j)
+static void ack_json(sio_ack *ack, sio_app_text *j)
 {
-    sio_ack_send(ack, j->failed ? "[{\"error\":\"out of memory\"}]" : j->p, NULL, 0);
+    sio_ack_send(ack, j->err ? "[{\"error\":\"out of memory\"}]" : j->p, NULL, 0);
     free(j->p);
 }
 
@@ -373,7 +347,7 @@ static void ack_error(sio_ack *ack, int err)
 static void on_fetched(sio_namespace *nsp, int status, const sio_socket_info *sockets, size_t n,
                        void *user)
 {
-    json_text j = {0};
+    sio_app_text j = {0};
     json_puts(&j, "[[");
     for (size_t i = 0; i < n; i++) {
         json_puts(&j, i ? ",{\"id\":" : "{\"id\":");
@@ -381,12 +355,12 @@ static void on_fetched(sio_namespace *nsp, int status, const sio_socket_info *so
         json_puts(&j, ",\"rooms\":[");
         for (size_t r = 0; r < sockets[i].nrooms; r++) {
             if (r)
-                json_put(&j, ",", 1);
+                sio_app_text_put(&j, ",", 1);
             json_string(&j, sockets[i].rooms[r]);
         }
         json_puts(&j, "],\"data\":");
         json_puts(&j, sockets[i].data_json);
-        json_put(&j, "}", 1);
+        sio_app_text_put(&j, "}", 1);
     }
     json_puts(&j, "]]");
     ack_json(user, &j);
@@ -440,11 +414,11 @@ static void on_set_data(sio_socket *s, const char *ev, const sio_args *a, sio_ac
 /* all-rooms(ack): ack([room, ...]), every room of / across the cluster. */
 static void on_rooms(sio_namespace *nsp, int status, const char *const *rooms, size_t n, void *user)
 {
-    json_text j = {0};
+    sio_app_text j = {0};
     json_puts(&j, "[[");
     for (size_t i = 0; i < n; i++) {
         if (i)
-            json_put(&j, ",", 1);
+            sio_app_text_put(&j, ",", 1);
         json_string(&j, rooms[i]);
     }
     json_puts(&j, "]]");
@@ -481,27 +455,27 @@ static void on_whoami(sio_socket *s, const char *ev, const sio_args *a, sio_ack 
 {
     if (!ack)
         return;
-    json_text j = {0};
-    json_put(&j, "[", 1);
+    sio_app_text j = {0};
+    sio_app_text_put(&j, "[", 1);
     json_string(&j, node_name);
-    json_put(&j, "]", 1);
+    sio_app_text_put(&j, "]", 1);
     ack_json(ack, &j);
 }
 
 /* Arguments from..end of a as one JSON array text (malloc'd; NULL when out of memory). */
 static char *args_tail(const sio_args *a, size_t from)
 {
-    json_text j = {0};
-    json_put(&j, "[", 1);
+    sio_app_text j = {0};
+    sio_app_text_put(&j, "[", 1);
     for (size_t i = from, count = sio_args_count(a); i < count; i++) {
         size_t n;
         const char *v = sio_args_json(a, i, &n);
         if (i > from)
-            json_put(&j, ",", 1);
-        json_put(&j, v, n);
+            sio_app_text_put(&j, ",", 1);
+        sio_app_text_put(&j, v, n);
     }
-    json_put(&j, "]", 1);
-    if (j.failed) {
+    sio_app_text_put(&j, "]", 1);
+    if (j.err) {
         free(j.p);
         return NULL;
     }
@@ -565,7 +539,7 @@ static void on_disconnect_sockets(sio_socket *s, const char *ev, const sio_args 
 static void on_acks(sio_namespace *nsp, int status, const sio_args *const *responses, size_t n,
                     void *user)
 {
-    json_text j = {0};
+    sio_app_text j = {0};
     json_puts(&j, status == SIO_ETIMEDOUT ? "[{\"timeout\":true" : "[{\"timeout\":false");
     if (status < 0 && status != SIO_ETIMEDOUT) {
         json_puts(&j, ",\"error\":");
@@ -576,9 +550,9 @@ static void on_acks(sio_namespace *nsp, int status, const sio_args *const *respo
         size_t len;
         const char *v = sio_args_json(responses[i], 0, &len);
         if (i)
-            json_put(&j, ",", 1);
+            sio_app_text_put(&j, ",", 1);
         if (v)
-            json_put(&j, v, len);
+            sio_app_text_put(&j, v, len);
         else
             json_puts(&j, "null");
     }
@@ -586,60 +560,55 @@ static void on_acks(sio_namespace *nsp, int status, const sio_args *const *respo
     ack_json(user, &j);
 }
 
+/* The event at argument first of a, its arguments after it, emitted with acks: to the target t
+ * (timeout_ms) or, t NULL, to the other servers (server-side emit); ack({timeout, responses}). */
+static void emit_acked(sio_socket *s, const sio_args *a, size_t first, const sio_target *t,
+                       unsigned timeout_ms, sio_ack *ack)
+{
+    char event[256];
+    if (sio_args_string(a, first, event, sizeof(event)) < 0) {
+        ack_error(ack, SIO_EINVAL);
+        return;
+    }
+    char *json = args_tail(a, first + 1);
+    if (!json) {
+        ack_error(ack, SIO_ENOMEM);
+        return;
+    }
+    sio_bin bins[16];
+    size_t nb = collect_bins(a, bins, 16);
+    sio_namespace *nsp = sio_socket_namespace(s);
+    ack = sio_ack_retain(ack);
+    long rc = t ? sio_namespace_emit_ack(nsp, t, event, json, bins, nb, timeout_ms, on_acks, ack)
+                : sio_namespace_server_emit(nsp, event, json, bins, nb, 0, on_acks, ack);
+    free(json);
+    if (rc < 0)
+        ack_error(ack, (int)rc);
+}
+
 /* to-room-ack(rooms[], except[], timeoutMs, event, ...args, ack): io.to(rooms).except(except)
  * .timeout(ms).emit(event, ...args, cb) across the cluster; ack({timeout, responses}). */
 static void on_to_room_ack(sio_socket *s, const char *ev, const sio_args *a, sio_ack *ack, void *u)
 {
-    char rs[16][256], es[16][256], event[256];
+    char rs[16][256], es[16][256];
     const char *rooms[16], *except[16];
     sio_target t = {rooms, string_list(a, 0, rs, rooms, 16), except,
                     string_list(a, 1, es, except, 16), 0};
     long long timeout = 0;
     if (!ack)
         return;
-    if (sio_args_int(a, 2, &timeout) < 0 || sio_args_string(a, 3, event, sizeof(event)) < 0) {
+    if (sio_args_int(a, 2, &timeout) < 0)
         ack_error(ack, SIO_EINVAL);
-        return;
-    }
-    char *json = args_tail(a, 4);
-    if (!json) {
-        ack_error(ack, SIO_ENOMEM);
-        return;
-    }
-    sio_bin bins[16];
-    size_t nb = collect_bins(a, bins, 16);
-    ack = sio_ack_retain(ack);
-    long rc = sio_namespace_emit_ack(sio_socket_namespace(s), &t, event, json, bins, nb,
-                                     (unsigned)timeout, on_acks, ack);
-    free(json);
-    if (rc < 0)
-        ack_error(ack, (int)rc);
+    else
+        emit_acked(s, a, 3, &t, (unsigned)timeout, ack);
 }
 
 /* sse(event, ...args, ack): io.serverSideEmit(event, ...args, cb) with acks from every other
  * server (requests timeout); ack({timeout, responses}). */
 static void on_sse(sio_socket *s, const char *ev, const sio_args *a, sio_ack *ack, void *u)
 {
-    char event[256];
-    if (!ack)
-        return;
-    if (sio_args_string(a, 0, event, sizeof(event)) < 0) {
-        ack_error(ack, SIO_EINVAL);
-        return;
-    }
-    char *json = args_tail(a, 1);
-    if (!json) {
-        ack_error(ack, SIO_ENOMEM);
-        return;
-    }
-    sio_bin bins[16];
-    size_t nb = collect_bins(a, bins, 16);
-    ack = sio_ack_retain(ack);
-    int rc =
-        sio_namespace_server_emit(sio_socket_namespace(s), event, json, bins, nb, 0, on_acks, ack);
-    free(json);
-    if (rc < 0)
-        ack_error(ack, rc);
+    if (ack)
+        emit_acked(s, a, 0, NULL, 0, ack);
 }
 
 /* Server-side events from other servers: forwarded to this server's clients of / as
@@ -649,18 +618,18 @@ static void on_server_event(sio_namespace *nsp, const char *event, const sio_arg
 {
     size_t n;
     const char *arr = sio_args_array(args, &n);
-    json_text j = {0};
-    json_put(&j, "[", 1);
+    sio_app_text j = {0};
+    sio_app_text_put(&j, "[", 1);
     json_string(&j, event);
     if (n > 2) {
-        json_put(&j, ",", 1);
-        json_put(&j, arr + 1, n - 2);
+        sio_app_text_put(&j, ",", 1);
+        sio_app_text_put(&j, arr + 1, n - 2);
     }
-    json_put(&j, "]", 1);
+    sio_app_text_put(&j, "]", 1);
     sio_bin bins[16];
     size_t nb = collect_bins(args, bins, 16);
     sio_target local = {NULL, 0, NULL, 0, SIO_EMIT_LOCAL};
-    if (!j.failed)
+    if (!j.err)
         sio_namespace_emit(nsp, &local, "server-event", j.p, bins, nb);
     free(j.p);
     if (ack)

@@ -116,41 +116,30 @@ static void auth_metrics(sio_app_text *t, void *user)
 {
     sio_auth_stats st;
     sio_auth_get_stats(user, &st);
-    const struct {
-        const char *code;
-        uint64_t v;
-    } refused[] = {
-        {"TOKEN_MISSING", st.refused_missing},
-        {"TOKEN_INVALID", st.refused_invalid},
-        {"TOKEN_EXPIRED", st.refused_expired},
-        {"TOKEN_NOT_YET_VALID", st.refused_not_yet_valid},
-        {"TOKEN_ALGORITHM", st.refused_algorithm},
-        {"TOKEN_AUDIENCE", st.refused_audience},
-        {"TOKEN_ISSUER", st.refused_issuer},
+    const sio_app_labelled refused[] = {
+        {"TOKEN_MISSING", (double)st.refused_missing},
+        {"TOKEN_INVALID", (double)st.refused_invalid},
+        {"TOKEN_EXPIRED", (double)st.refused_expired},
+        {"TOKEN_NOT_YET_VALID", (double)st.refused_not_yet_valid},
+        {"TOKEN_ALGORITHM", (double)st.refused_algorithm},
+        {"TOKEN_AUDIENCE", (double)st.refused_audience},
+        {"TOKEN_ISSUER", (double)st.refused_issuer},
     };
-    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
-        char labels[48];
-        snprintf(labels, sizeof(labels), "code=\"%s\"", refused[i].code);
-        if (i == 0)
-            sio_app_metric(t, "sio_auth_failures_total", "counter",
-                           "connections refused by JWT authentication, by code", labels,
-                           (double)refused[i].v);
-        else
-            sio_app_sample(t, "sio_auth_failures_total", labels, (double)refused[i].v);
-    }
+    SIO_APP_FAMILY(t, "sio_auth_failures_total", "counter",
+                   "connections refused by JWT authentication, by code", "code", refused);
     sio_app_metric(t, "sio_auth_accepted_total", "counter", "connections whose token verified",
                    NULL, (double)st.accepted);
-    sio_app_metric(t, "sio_auth_refreshes_total", "counter", "auth:refresh outcomes",
-                   "result=\"ok\"", (double)st.refreshes_ok);
-    sio_app_sample(t, "sio_auth_refreshes_total", "result=\"refused\"",
-                   (double)st.refreshes_refused);
+    const sio_app_labelled refreshes[] = {{"ok", (double)st.refreshes_ok},
+                                          {"refused", (double)st.refreshes_refused}};
+    SIO_APP_FAMILY(t, "sio_auth_refreshes_total", "counter", "auth:refresh outcomes", "result",
+                   refreshes);
     sio_app_metric(t, "sio_auth_expired_disconnects_total", "counter",
                    "sockets disconnected when their token expired", NULL,
                    (double)st.expired_disconnects);
-    sio_app_metric(t, "sio_auth_jwks_fetches_total", "counter", "JWKS URL fetches, by result",
-                   "result=\"started\"", (double)st.jwks_fetches);
-    sio_app_sample(t, "sio_auth_jwks_fetches_total", "result=\"failed\"",
-                   (double)st.jwks_fetch_failures);
+    const sio_app_labelled fetches[] = {{"started", (double)st.jwks_fetches},
+                                        {"failed", (double)st.jwks_fetch_failures}};
+    SIO_APP_FAMILY(t, "sio_auth_jwks_fetches_total", "counter", "JWKS URL fetches, by result",
+                   "result", fetches);
     sio_app_metric(t, "sio_auth_keys", "gauge", "keys in the current key set", NULL,
                    (double)st.keys);
 }
@@ -226,37 +215,29 @@ static void gateway_metrics(sio_app_text *t, void *user)
 {
     sio_gateway_stats st;
     sio_gateway_get_stats(user, &st);
-    char labels[64];
-    for (int i = 0; i < SIO_GW_EV_COUNT; i++) {
-        snprintf(labels, sizeof(labels), "event=\"%s\"", sio_gateway_event_name(i));
-        if (i == 0)
-            sio_app_metric(t, "sio_gateway_events_total", "counter", "gateway events received",
-                           labels, (double)st.events[i]);
-        else
-            sio_app_sample(t, "sio_gateway_events_total", labels, (double)st.events[i]);
-    }
-    for (int i = 0; i < SIO_GW_ERR_COUNT; i++) {
-        snprintf(labels, sizeof(labels), "code=\"%s\"", sio_gateway_error_name(i));
-        if (i == 0)
-            sio_app_metric(t, "sio_gateway_errors_total", "counter", "error events sent, by code",
-                           labels, (double)st.errors[i]);
-        else
-            sio_app_sample(t, "sio_gateway_errors_total", labels, (double)st.errors[i]);
-    }
-    sio_app_metric(t, "sio_rate_limit_hits_total", "counter", "events dropped by rate limits",
-                   "bucket=\"events\"", (double)st.rate_limited_events);
-    sio_app_sample(t, "sio_rate_limit_hits_total", "bucket=\"typing\"",
-                   (double)st.rate_limited_typing);
+    sio_app_labelled events[SIO_GW_EV_COUNT], errors[SIO_GW_ERR_COUNT];
+    for (int i = 0; i < SIO_GW_EV_COUNT; i++)
+        events[i] = (sio_app_labelled){sio_gateway_event_name(i), (double)st.events[i]};
+    for (int i = 0; i < SIO_GW_ERR_COUNT; i++)
+        errors[i] = (sio_app_labelled){sio_gateway_error_name(i), (double)st.errors[i]};
+    SIO_APP_FAMILY(t, "sio_gateway_events_total", "counter", "gateway events received", "event",
+                   events);
+    SIO_APP_FAMILY(t, "sio_gateway_errors_total", "counter", "error events sent, by code", "code",
+                   errors);
+    const sio_app_labelled limited[] = {{"events", (double)st.rate_limited_events},
+                                        {"typing", (double)st.rate_limited_typing}};
+    SIO_APP_FAMILY(t, "sio_rate_limit_hits_total", "counter", "events dropped by rate limits",
+                   "bucket", limited);
     sio_app_metric(t, "sio_typing_expiries_total", "counter",
                    "typing states closed by the typing timeout", NULL, (double)st.typing_expiries);
-    sio_app_metric(t, "sio_authorize_decisions_total", "counter", "join authorisation decisions",
-                   "result=\"allowed\"", (double)st.authorize_allowed);
-    sio_app_sample(t, "sio_authorize_decisions_total", "result=\"denied\"",
-                   (double)st.authorize_denied);
-    sio_app_sample(t, "sio_authorize_decisions_total", "result=\"unavailable\"",
-                   (double)st.authorize_unavailable);
-    sio_app_sample(t, "sio_authorize_decisions_total", "result=\"cached\"",
-                   (double)st.authorize_cached);
+    const sio_app_labelled decisions[] = {
+        {"allowed", (double)st.authorize_allowed},
+        {"denied", (double)st.authorize_denied},
+        {"unavailable", (double)st.authorize_unavailable},
+        {"cached", (double)st.authorize_cached},
+    };
+    SIO_APP_FAMILY(t, "sio_authorize_decisions_total", "counter", "join authorisation decisions",
+                   "result", decisions);
     sio_app_metric(t, "sio_connection_limit_refusals_total", "counter",
                    "connections refused with CONNECTION_LIMIT", NULL,
                    (double)st.connection_limit_refusals);
@@ -350,15 +331,14 @@ static void relay_metrics(sio_app_text *t, void *user)
 {
     sio_relay_stats st;
     sio_relay_get_stats(user, &st);
-    sio_app_metric(t, "sio_relay_messages_total", "counter",
+    const sio_app_labelled outcomes[] = {
+        {"received", (double)st.received},         {"forwarded", (double)st.forwarded},
+        {"invalid_json", (double)st.invalid_json}, {"oversized", (double)st.oversized},
+        {"emit_failed", (double)st.emit_failures},
+    };
+    SIO_APP_FAMILY(t, "sio_relay_messages_total", "counter",
                    "Redis relay messages, by outcome (received; events forwarded; dropped)",
-                   "outcome=\"received\"", (double)st.received);
-    sio_app_sample(t, "sio_relay_messages_total", "outcome=\"forwarded\"", (double)st.forwarded);
-    sio_app_sample(t, "sio_relay_messages_total", "outcome=\"invalid_json\"",
-                   (double)st.invalid_json);
-    sio_app_sample(t, "sio_relay_messages_total", "outcome=\"oversized\"", (double)st.oversized);
-    sio_app_sample(t, "sio_relay_messages_total", "outcome=\"emit_failed\"",
-                   (double)st.emit_failures);
+                   "outcome", outcomes);
     sio_app_metric(t, "sio_relay_deliveries_total", "counter",
                    "relayed event packets queued for this node's clients", NULL,
                    (double)st.deliveries);
@@ -367,18 +347,9 @@ static void relay_metrics(sio_app_text *t, void *user)
                    st.redis_up);
 }
 
-/* One sample per organization: label values escaped as the text format wants. */
 static void org_sample(const char *org, size_t online, void *user)
 {
-    char labels[300], *o = labels;
-    o += sprintf(o, "organization=\"");
-    for (const char *p = org; *p && o < labels + sizeof(labels) - 4; p++) {
-        if (*p == '\\' || *p == '"' || *p == '\n')
-            *o++ = '\\';
-        *o++ = *p == '\n' ? 'n' : *p;
-    }
-    strcpy(o, "\"");
-    sio_app_sample(user, "sio_presence_online_users", labels, (double)online);
+    sio_app_labelled_sample(user, "sio_presence_online_users", "organization", org, (double)online);
 }
 
 static void presence_metrics(sio_app_text *t, void *user)
@@ -390,13 +361,13 @@ static void presence_metrics(sio_app_text *t, void *user)
                    (double)st.users);
     sio_app_metric(t, "sio_presence_organizations", "gauge", "organizations with a user online",
                    NULL, (double)st.orgs);
-    sio_app_text_printf(t, "# HELP sio_presence_online_users users online per organization (the "
-                           "first 1000 organizations)\n# TYPE sio_presence_online_users gauge\n");
+    sio_app_family_head(t, "sio_presence_online_users", "gauge",
+                        "users online per organization (the first 1000 organizations)");
     sio_presence_foreach_org(user, 1000, org_sample, t);
-    sio_app_metric(t, "sio_presence_transitions_total", "counter",
-                   "presence transitions decided by this node", "status=\"online\"",
-                   (double)st.online);
-    sio_app_sample(t, "sio_presence_transitions_total", "status=\"offline\"", (double)st.offline);
+    const sio_app_labelled transitions[] = {{"online", (double)st.online},
+                                            {"offline", (double)st.offline}};
+    SIO_APP_FAMILY(t, "sio_presence_transitions_total", "counter",
+                   "presence transitions decided by this node", "status", transitions);
     sio_app_metric(t, "sio_presence_updates_total", "counter",
                    "presence:update events emitted to this node's clients", NULL,
                    (double)st.updates);
@@ -471,14 +442,17 @@ static void api_metrics(sio_app_text *t, void *user)
 {
     sio_backend_api_stats st;
     sio_backend_api_get_stats(user, &st);
-    sio_app_metric(t, "sio_api_requests_total", "counter",
-                   "backend API requests accepted, by route", "route=\"emit\"", (double)st.emits);
-    sio_app_sample(t, "sio_api_requests_total", "route=\"disconnect\"", (double)st.disconnects);
-    sio_app_sample(t, "sio_api_requests_total", "route=\"sockets\"", (double)st.socket_lists);
-    sio_app_metric(t, "sio_api_refusals_total", "counter",
-                   "backend API requests refused, by reason (401/403; 400)",
-                   "reason=\"unauthorized\"", (double)st.unauthorized);
-    sio_app_sample(t, "sio_api_refusals_total", "reason=\"bad_request\"", (double)st.bad_requests);
+    const sio_app_labelled routes[] = {
+        {"emit", (double)st.emits},
+        {"disconnect", (double)st.disconnects},
+        {"sockets", (double)st.socket_lists},
+    };
+    SIO_APP_FAMILY(t, "sio_api_requests_total", "counter",
+                   "backend API requests accepted, by route", "route", routes);
+    const sio_app_labelled refusals[] = {{"unauthorized", (double)st.unauthorized},
+                                         {"bad_request", (double)st.bad_requests}};
+    SIO_APP_FAMILY(t, "sio_api_refusals_total", "counter",
+                   "backend API requests refused, by reason (401/403; 400)", "reason", refusals);
 }
 
 /* ---- configuration, reload, drain and logs (docs/configuration.md, docs/operations.md) ---- */

@@ -60,18 +60,18 @@ static char *read_file(const char *path, size_t *len)
 
 /* Adds the key material that never changes (secret, PEM files, JWKS file) and, if given, a
  * fetched JWKS to a new set. Returns it, or NULL with *why set. */
-static sio_jwt_keyset *build_keyset(const sio_auth *a, const char *jwks, size_t jwks_len,
+static sio_jwt_keyset *build_keyset(const auth_sources *src, const char *jwks, size_t jwks_len,
                                     const char **why)
 {
     sio_jwt_keyset *ks = sio_jwt_keyset_new();
     int rc = ks ? 0 : SIO_ENOMEM;
     *why = "out of memory";
-    if (rc == 0 && a->secret)
-        rc = sio_jwt_keyset_add_secret(ks, a->secret, a->secret_len, NULL, 0, why);
-    for (size_t i = 0; rc == 0 && i < a->npems; i++)
-        rc = sio_jwt_keyset_add_pem(ks, a->pems[i], a->pem_lens[i], NULL, 0, why);
-    if (rc == 0 && a->jwks_text)
-        rc = sio_jwt_keyset_add_jwks(ks, a->jwks_text, a->jwks_len, why);
+    if (rc == 0 && src->secret)
+        rc = sio_jwt_keyset_add_secret(ks, src->secret, src->secret_len, NULL, 0, why);
+    for (size_t i = 0; rc == 0 && i < src->npems; i++)
+        rc = sio_jwt_keyset_add_pem(ks, src->pems[i], src->pem_lens[i], NULL, 0, why);
+    if (rc == 0 && src->jwks_text)
+        rc = sio_jwt_keyset_add_jwks(ks, src->jwks_text, src->jwks_len, why);
     if (rc == 0 && jwks)
         rc = sio_jwt_keyset_add_jwks(ks, jwks, jwks_len, why);
     if (rc != 0) {
@@ -96,21 +96,21 @@ static void on_jwks(sio_httpc *req, const sio_httpc_response *res, void *user)
     sio_jwt_keyset *ks = NULL;
     a->fetch = NULL;
     if (res->status == 200) {
-        ks = build_keyset(a, res->body, res->body_len, &why);
+        ks = build_keyset(&a->src, res->body, res->body_len, &why);
     } else if (res->status > 0) {
         why = "unexpected HTTP status";
     }
     if (ks) {
-        sio_jwt_keyset_free(a->ks);
-        a->ks = ks;
+        sio_jwt_keyset_free(a->src.ks);
+        a->src.ks = ks;
         a->url_keys_loaded = 1;
-        sio_log(SIO_LOG_INFO, "auth", "JWKS %s: %zu keys in the set", a->jwks_url,
+        sio_log(SIO_LOG_INFO, "auth", "JWKS %s: %zu keys in the set", a->src.jwks_url,
                 sio_jwt_keyset_count(ks));
         schedule_refresh(a, a->refresh_s);
     } else {
         a->stats.jwks_fetch_failures++;
         sio_log(SIO_LOG_WARN, "auth", "JWKS %s: fetch failed (status %d, %s); keeping %zu keys",
-                a->jwks_url, res->status, why, sio_jwt_keyset_count(a->ks));
+                a->src.jwks_url, res->status, why, sio_jwt_keyset_count(a->src.ks));
         schedule_refresh(a, a->min_refetch_s < a->refresh_s ? a->min_refetch_s : a->refresh_s);
     }
     sio_auth_waiters_resume(a);
@@ -121,12 +121,12 @@ int sio_auth_fetch_start(sio_auth *a)
     if (a->fetch)
         return 0;
     sio_httpc_header hs[] = {{"Accept", "application/jwk-set+json, application/json"}};
-    sio_httpc_req req = {.url = a->jwks_url,
+    sio_httpc_req req = {.url = a->src.jwks_url,
                          .headers = hs,
                          .n_headers = 1,
                          .timeout_ms = (int)a->timeout_ms,
                          .max_response_bytes = a->max_bytes,
-                         .tls = a->tls};
+                         .tls = a->src.tls};
     a->last_fetch_ms = sio_auth_mono_ms();
     a->stats.jwks_fetches++;
     a->fetch = sio_httpc_request(a->base, &req, on_jwks, a);
@@ -139,7 +139,7 @@ int sio_auth_fetch_start(sio_auth *a)
 
 int sio_auth_fetch_allowed(const sio_auth *a)
 {
-    return a->jwks_url &&
+    return a->src.jwks_url &&
            (a->fetch || sio_auth_mono_ms() - a->last_fetch_ms >= (int64_t)a->min_refetch_s * 1000);
 }
 
@@ -164,38 +164,34 @@ static sio_auth *fail_new(sio_auth *a, int *err, int code, const char *what, con
     return NULL;
 }
 
-static int set_secret(sio_auth *a, const void *p, size_t n)
+static int set_secret(auth_sources *src, const void *p, size_t n)
 {
     while (n && (((const char *)p)[n - 1] == '\n' || ((const char *)p)[n - 1] == '\r'))
         n--; /* files and environment values commonly end with a newline */
     if (!n)
         return SIO_EINVAL;
-    if (a->secret) {
-        OPENSSL_cleanse(a->secret, a->secret_len);
-        free(a->secret);
-    }
-    if (!(a->secret = malloc(n)))
+    sio_jwt_secret_free(src->secret, src->secret_len);
+    if (!(src->secret = malloc(n)))
         return SIO_ENOMEM;
-    memcpy(a->secret, p, n);
-    a->secret_len = n;
+    memcpy(src->secret, p, n);
+    src->secret_len = n;
     return 0;
 }
 
-/* Reads every key source into a. Returns 0, or SIO_EINVAL / SIO_ENOMEM after logging why. */
-static int load_sources(sio_auth *a, const sio_auth_config *c)
+/* Reads every key source into src. Returns 0, or SIO_EINVAL / SIO_ENOMEM after logging why. */
+static int read_keys(auth_sources *src, const sio_auth_config *c)
 {
     size_t n;
     char *text;
-    if (c->secret && c->secret_len && set_secret(a, c->secret, c->secret_len) < 0)
+    if (c->secret && c->secret_len && set_secret(src, c->secret, c->secret_len) < 0)
         return SIO_EINVAL;
     if (c->secret_file) {
         if (!(text = read_file(c->secret_file, &n))) {
             sio_log(SIO_LOG_ERROR, "auth", "secret file %s: %s", c->secret_file, strerror(errno));
             return SIO_EINVAL;
         }
-        int rc = set_secret(a, text, n);
-        OPENSSL_cleanse(text, n);
-        free(text);
+        int rc = set_secret(src, text, n);
+        sio_jwt_secret_free(text, n);
         if (rc < 0) {
             sio_log(SIO_LOG_ERROR, "auth", "secret file %s is empty", c->secret_file);
             return rc;
@@ -203,30 +199,76 @@ static int load_sources(sio_auth *a, const sio_auth_config *c)
     }
     if (c->secret_env) {
         const char *v = getenv(c->secret_env);
-        if (!v || !*v || set_secret(a, v, strlen(v)) < 0) {
+        if (!v || !*v || set_secret(src, v, strlen(v)) < 0) {
             sio_log(SIO_LOG_ERROR, "auth", "environment variable %s is not set", c->secret_env);
             return SIO_EINVAL;
         }
     }
     if (c->n_public_key_files) {
-        a->pems = calloc(c->n_public_key_files, sizeof(char *));
-        a->pem_lens = calloc(c->n_public_key_files, sizeof(size_t));
-        if (!a->pems || !a->pem_lens)
+        src->pems = calloc(c->n_public_key_files, sizeof(char *));
+        src->pem_lens = calloc(c->n_public_key_files, sizeof(size_t));
+        if (!src->pems || !src->pem_lens)
             return SIO_ENOMEM;
     }
     for (size_t i = 0; i < c->n_public_key_files; i++) {
-        if (!(a->pems[i] = read_file(c->public_key_files[i], &a->pem_lens[i]))) {
+        if (!(src->pems[i] = read_file(c->public_key_files[i], &src->pem_lens[i]))) {
             sio_log(SIO_LOG_ERROR, "auth", "public key %s: %s", c->public_key_files[i],
                     strerror(errno));
             return SIO_EINVAL;
         }
-        a->npems++;
+        src->npems++;
     }
-    if (c->jwks_file && !(a->jwks_text = read_file(c->jwks_file, &a->jwks_len))) {
+    if (c->jwks_file && !(src->jwks_text = read_file(c->jwks_file, &src->jwks_len))) {
         sio_log(SIO_LOG_ERROR, "auth", "JWKS file %s: %s", c->jwks_file, strerror(errno));
         return SIO_EINVAL;
     }
     return 0;
+}
+
+/* Builds src (zeroed) from c: the policy strings, the key material, the key set and the JWKS
+ * URL's TLS store, as sio_auth_new starts and sio_auth_reload replaces them. Returns 0, or
+ * SIO_EINVAL / SIO_ENOMEM after logging why (each line starting with ctx). */
+static int sources_load(auth_sources *src, const sio_auth_config *c, const char *ctx)
+{
+    const char *why = NULL;
+    if ((c->issuer && !(src->issuer = strdup(c->issuer))) ||
+        (c->audience && !(src->audience = strdup(c->audience))) ||
+        (c->jwks_url && !(src->jwks_url = strdup(c->jwks_url))))
+        return SIO_ENOMEM;
+    int rc = read_keys(src, c);
+    if (rc < 0)
+        return rc;
+    if (!src->secret && !src->npems && !src->jwks_text && !src->jwks_url) {
+        sio_log(SIO_LOG_ERROR, "auth", "%skeys: no key source configured", ctx);
+        return SIO_EINVAL;
+    }
+    if (!(src->ks = build_keyset(src, NULL, 0, &why))) {
+        sio_log(SIO_LOG_ERROR, "auth", "%skeys: %s", ctx, why);
+        return SIO_EINVAL;
+    }
+    if (src->jwks_url && strncmp(src->jwks_url, "https://", 8) == 0 &&
+        !(src->tls = sio_httpc_tls_new(c->jwks_ca_file))) {
+        sio_log(SIO_LOG_ERROR, "auth", "%sJWKS URL: cannot load the trusted certificates", ctx);
+        return SIO_EINVAL;
+    }
+    return 0;
+}
+
+/* Frees src: the key material (cleansed), the key set, the JWKS URL and its TLS store, the
+ * policy strings. */
+static void sources_free(auth_sources *src)
+{
+    sio_httpc_tls_free(src->tls);
+    sio_jwt_keyset_free(src->ks);
+    sio_jwt_secret_free(src->secret, src->secret_len);
+    for (size_t i = 0; i < src->npems; i++)
+        free(src->pems[i]);
+    free(src->pems);
+    free(src->pem_lens);
+    sio_jwt_secret_free(src->jwks_text, src->jwks_len); /* may hold "oct" secrets */
+    free(src->jwks_url);
+    free(src->issuer);
+    free(src->audience);
 }
 
 static char **names_or_null(const char *list, int *bad)
@@ -262,34 +304,23 @@ sio_auth *sio_auth_new(sio_server *srv, const sio_auth_config *c, int *err)
     const char *why = NULL;
     if (c->algorithms && sio_jwt_algs_parse(c->algorithms, &a->opts.algs, &why) < 0)
         return fail_new(a, err, SIO_EINVAL, "algorithms", why);
-    if ((c->issuer && !(a->issuer = strdup(c->issuer))) ||
-        (c->audience && !(a->audience = strdup(c->audience))) ||
-        (c->jwks_url && !(a->jwks_url = strdup(c->jwks_url))))
-        return fail_new(a, err, SIO_ENOMEM, NULL, NULL);
-    a->opts.issuer = a->issuer;
-    a->opts.audience = a->audience;
     int bad = 0;
     a->names.user_id = (const char *const *)(a->user_names = names_or_null(c->user_claim, &bad));
     a->names.organization = (const char *const *)(a->org_names = names_or_null(c->org_claim, &bad));
     a->names.role = (const char *const *)(a->role_names = names_or_null(c->role_claim, &bad));
     if (bad)
         return fail_new(a, err, SIO_EINVAL, "claim names", "an empty or too long list");
-    int rc = load_sources(a, c);
+    int rc = sources_load(&a->src, c, "");
     if (rc < 0)
         return fail_new(a, err, rc, NULL, NULL);
-    if (!a->secret && !a->npems && !a->jwks_text && !a->jwks_url)
-        return fail_new(a, err, SIO_EINVAL, "keys", "no key source configured");
-    if (!(a->ks = build_keyset(a, NULL, 0, &why)))
-        return fail_new(a, err, SIO_EINVAL, "keys", why);
-    if (a->jwks_url) {
-        if (strncmp(a->jwks_url, "https://", 8) == 0 &&
-            !(a->tls = sio_httpc_tls_new(c->jwks_ca_file)))
-            return fail_new(a, err, SIO_EINVAL, "JWKS URL", "cannot load the trusted certificates");
-        if (!(a->refresh_ev = evtimer_new(a->base, on_refresh, a)) || sio_auth_fetch_start(a) < 0)
-            return fail_new(a, err, SIO_EINVAL, "JWKS URL", "not a valid http(s) URL");
-    }
-    sio_log(SIO_LOG_INFO, "auth", "JWT authentication: %zu keys%s%s", sio_jwt_keyset_count(a->ks),
-            a->jwks_url ? ", JWKS from " : "", a->jwks_url ? a->jwks_url : "");
+    a->opts.issuer = a->src.issuer;
+    a->opts.audience = a->src.audience;
+    if (a->src.jwks_url &&
+        (!(a->refresh_ev = evtimer_new(a->base, on_refresh, a)) || sio_auth_fetch_start(a) < 0))
+        return fail_new(a, err, SIO_EINVAL, "JWKS URL", "not a valid http(s) URL");
+    sio_log(SIO_LOG_INFO, "auth", "JWT authentication: %zu keys%s%s",
+            sio_jwt_keyset_count(a->src.ks), a->src.jwks_url ? ", JWKS from " : "",
+            a->src.jwks_url ? a->src.jwks_url : "");
     return a;
 }
 
@@ -303,23 +334,7 @@ void sio_auth_free(sio_auth *a)
     sio_auth_sessions_detach(a);
     if (a->refresh_ev)
         event_free(a->refresh_ev);
-    sio_httpc_tls_free(a->tls);
-    sio_jwt_keyset_free(a->ks);
-    if (a->secret) {
-        OPENSSL_cleanse(a->secret, a->secret_len);
-        free(a->secret);
-    }
-    for (size_t i = 0; i < a->npems; i++)
-        free(a->pems[i]);
-    free(a->pems);
-    free(a->pem_lens);
-    if (a->jwks_text) {
-        OPENSSL_cleanse(a->jwks_text, a->jwks_len); /* may hold "oct" secrets */
-        free(a->jwks_text);
-    }
-    free(a->jwks_url);
-    free(a->issuer);
-    free(a->audience);
+    sources_free(&a->src);
     free(a->user_names);
     free(a->org_names);
     free(a->role_names);
@@ -327,75 +342,27 @@ void sio_auth_free(sio_auth *a)
     free(a);
 }
 
-/* Frees the key material, URL and policy strings of a reload's scratch authenticator. */
-static void scratch_free(sio_auth *t)
-{
-    sio_httpc_tls_free(t->tls);
-    sio_jwt_keyset_free(t->ks);
-    if (t->secret) {
-        OPENSSL_cleanse(t->secret, t->secret_len);
-        free(t->secret);
-    }
-    for (size_t i = 0; i < t->npems; i++)
-        free(t->pems[i]);
-    free(t->pems);
-    free(t->pem_lens);
-    if (t->jwks_text) {
-        OPENSSL_cleanse(t->jwks_text, t->jwks_len);
-        free(t->jwks_text);
-    }
-    free(t->jwks_url);
-    free(t->issuer);
-    free(t->audience);
-}
-
-#define SWAP(x, y)                                                                                 \
-    do {                                                                                           \
-        __typeof__(x) tmp_ = (x);                                                                  \
-        (x) = (y);                                                                                 \
-        (y) = tmp_;                                                                                \
-    } while (0)
-
 int sio_auth_reload(sio_auth *a, const sio_auth_config *c)
 {
     if (!a || !c)
         return SIO_EINVAL;
-    sio_auth t;
-    memset(&t, 0, sizeof(t));
-    t.opts = a->opts;
     sio_jwt_options d;
     sio_jwt_options_init(&d);
-    t.opts.algs = d.algs;
-    t.opts.leeway = c->leeway_s;
+    unsigned algs = d.algs;
     const char *why = NULL;
+    auth_sources t = {0};
     int rc = 0;
-    if (c->algorithms && sio_jwt_algs_parse(c->algorithms, &t.opts.algs, &why) < 0) {
+    if (c->algorithms && sio_jwt_algs_parse(c->algorithms, &algs, &why) < 0) {
         sio_log(SIO_LOG_ERROR, "auth", "reload: algorithms: %s", why ? why : "invalid");
         rc = SIO_EINVAL;
-    } else if ((c->issuer && !(t.issuer = strdup(c->issuer))) ||
-               (c->audience && !(t.audience = strdup(c->audience))) ||
-               (c->jwks_url && !(t.jwks_url = strdup(c->jwks_url)))) {
+    } else if ((rc = sources_load(&t, c, "reload: ")) == 0 && t.jwks_url && !a->refresh_ev &&
+               !(a->refresh_ev = evtimer_new(a->base, on_refresh, a))) {
         rc = SIO_ENOMEM;
-    } else if ((rc = load_sources(&t, c)) == 0) {
-        if (!t.secret && !t.npems && !t.jwks_text && !t.jwks_url) {
-            sio_log(SIO_LOG_ERROR, "auth", "reload: no key source configured");
-            rc = SIO_EINVAL;
-        } else if (!(t.ks = build_keyset(&t, NULL, 0, &why))) {
-            sio_log(SIO_LOG_ERROR, "auth", "reload: keys: %s", why);
-            rc = SIO_EINVAL;
-        } else if (t.jwks_url && strncmp(t.jwks_url, "https://", 8) == 0 &&
-                   !(t.tls = sio_httpc_tls_new(c->jwks_ca_file))) {
-            sio_log(SIO_LOG_ERROR, "auth", "reload: JWKS URL: cannot load the trusted store");
-            rc = SIO_EINVAL;
-        } else if (t.jwks_url && !a->refresh_ev &&
-                   !(a->refresh_ev = evtimer_new(a->base, on_refresh, a))) {
-            rc = SIO_ENOMEM;
-        }
     }
     if (rc < 0) {
-        scratch_free(&t);
+        sources_free(&t);
         sio_log(SIO_LOG_ERROR, "auth", "reload failed: keeping the %zu keys in use",
-                sio_jwt_keyset_count(a->ks));
+                sio_jwt_keyset_count(a->src.ks));
         return rc;
     }
     /* the old JWKS fetch answers nobody now: the waiters are verified again below */
@@ -403,33 +370,24 @@ int sio_auth_reload(sio_auth *a, const sio_auth_config *c)
     a->fetch = NULL;
     if (a->refresh_ev)
         evtimer_del(a->refresh_ev);
-    SWAP(a->secret, t.secret);
-    SWAP(a->secret_len, t.secret_len);
-    SWAP(a->pems, t.pems);
-    SWAP(a->pem_lens, t.pem_lens);
-    SWAP(a->npems, t.npems);
-    SWAP(a->jwks_text, t.jwks_text);
-    SWAP(a->jwks_len, t.jwks_len);
-    SWAP(a->ks, t.ks);
-    SWAP(a->jwks_url, t.jwks_url);
-    SWAP(a->tls, t.tls);
-    SWAP(a->issuer, t.issuer);
-    SWAP(a->audience, t.audience);
-    a->opts.algs = t.opts.algs;
+    auth_sources old = a->src;
+    a->src = t;
+    sources_free(&old);
+    a->opts.algs = algs;
     a->opts.leeway = c->leeway_s;
-    a->opts.issuer = a->issuer;
-    a->opts.audience = a->audience;
+    a->opts.issuer = a->src.issuer;
+    a->opts.audience = a->src.audience;
     a->leeway_s = c->leeway_s;
     a->notice_s = c->expiring_notice_s;
     a->refresh_s = c->jwks_refresh_s ? c->jwks_refresh_s : 600;
     a->min_refetch_s = c->jwks_min_refetch_s;
     a->url_keys_loaded = 0;
-    scratch_free(&t);
-    sio_log(SIO_LOG_INFO, "auth", "reloaded: %zu keys%s%s", sio_jwt_keyset_count(a->ks),
-            a->jwks_url ? ", fetching the JWKS from " : "", a->jwks_url ? a->jwks_url : "");
-    if (a->jwks_url && sio_auth_fetch_start(a) < 0)
+    sio_log(SIO_LOG_INFO, "auth", "reloaded: %zu keys%s%s", sio_jwt_keyset_count(a->src.ks),
+            a->src.jwks_url ? ", fetching the JWKS from " : "",
+            a->src.jwks_url ? a->src.jwks_url : "");
+    if (a->src.jwks_url && sio_auth_fetch_start(a) < 0)
         schedule_refresh(a, a->min_refetch_s ? a->min_refetch_s : 1);
-    if (!a->jwks_url)
+    if (!a->src.jwks_url)
         sio_auth_waiters_resume(a);
     return 0;
 }
@@ -437,5 +395,5 @@ int sio_auth_reload(sio_auth *a, const sio_auth_config *c)
 void sio_auth_get_stats(const sio_auth *a, sio_auth_stats *out)
 {
     *out = a->stats;
-    out->keys = sio_jwt_keyset_count(a->ks);
+    out->keys = sio_jwt_keyset_count(a->src.ks);
 }

@@ -7,8 +7,6 @@
 
 #include <sio/auth.h>
 
-#include <openssl/crypto.h>
-
 #include "auth/jwt.h"
 #include "auth/session.h"
 #include "httpc/httpc.h"
@@ -19,14 +17,9 @@ typedef struct auth_session auth_session;
 /* Most connections one JWKS fetch may hold waiting (more are answered at once). */
 enum { SIO_AUTH_MAX_WAITERS = 4096 };
 
-struct sio_auth {
-    sio_server *srv;
-    struct event_base *base;
-    sio_jwt_options opts;
-    char *issuer, *audience;
-    char **user_names, **org_names, **role_names; /* NULL: the defaults */
-    sio_jwt_claim_names names;
-    unsigned leeway_s, notice_s;
+/* What a reload replaces as a whole (built aside, then swapped in). */
+typedef struct auth_sources {
+    char *issuer, *audience; /* the policy: opts points at them */
     /* key material kept to rebuild the set after each JWKS fetch */
     unsigned char *secret;
     size_t secret_len;
@@ -38,6 +31,16 @@ struct sio_auth {
     /* JWKS URL */
     char *jwks_url;
     sio_httpc_tls *tls;
+} auth_sources;
+
+struct sio_auth {
+    sio_server *srv;
+    struct event_base *base;
+    sio_jwt_options opts;
+    char **user_names, **org_names, **role_names; /* NULL: the defaults */
+    sio_jwt_claim_names names;
+    unsigned leeway_s, notice_s;
+    auth_sources src;
     sio_httpc *fetch; /* in flight, or NULL */
     struct event *refresh_ev;
     int64_t last_fetch_ms; /* monotonic start of the last fetch */

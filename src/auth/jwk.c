@@ -38,14 +38,19 @@ static int err_reason(const char **reason, const char *text, int rc)
     return rc;
 }
 
+void sio_jwt_secret_free(void *p, size_t n)
+{
+    if (!p)
+        return;
+    OPENSSL_cleanse(p, n);
+    free(p);
+}
+
 static void key_clear(jwt_key *k)
 {
     free(k->kid);
     EVP_PKEY_free(k->pkey);
-    if (k->secret) {
-        OPENSSL_cleanse(k->secret, k->secret_len);
-        free(k->secret);
-    }
+    sio_jwt_secret_free(k->secret, k->secret_len);
     memset(k, 0, sizeof(*k));
 }
 

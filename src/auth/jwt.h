@@ -114,6 +114,8 @@ sio_jwt_keyset *sio_jwt_keyset_new(void);
 
 /** Frees the set and every key in it (secrets are wiped). NULL is a no-op. */
 void sio_jwt_keyset_free(sio_jwt_keyset *ks);
+/** Wipes key material p[0..n) (OPENSSL_cleanse), then frees it. NULL is a no-op. */
+void sio_jwt_secret_free(void *p, size_t n);
 
 /** Number of keys loaded. */
 size_t sio_jwt_keyset_count(const sio_jwt_keyset *ks);

@@ -13,6 +13,7 @@
 
 #include <event2/event.h>
 
+#include "common/list.h"
 #include "common/log.h"
 
 /* A socket that is not connected yet (a later middleware is still deciding) gets its notice or
@@ -70,8 +71,8 @@ static void count_refusal(sio_auth_stats *st, int code)
 /* Verifies token (may be NULL) now. */
 static int verify_token(const sio_auth *a, const char *token, json_t **payload, sio_jwt_detail *d)
 {
-    return sio_jwt_verify(a->ks, &a->opts, token, token ? strlen(token) : 0, (int64_t)time(NULL),
-                          payload, d);
+    return sio_jwt_verify(a->src.ks, &a->opts, token, token ? strlen(token) : 0,
+                          (int64_t)time(NULL), payload, d);
 }
 
 int sio_auth_verify_token(sio_auth *a, const char *token, char *role, size_t role_cap,
@@ -129,15 +130,8 @@ static int verify_socket(const sio_auth *a, sio_socket *s, json_t **payload, sio
 
 static void session_unlink(auth_session *st)
 {
-    if (!st->auth)
-        return;
-    if (st->prev)
-        st->prev->next = st->next;
-    else
-        st->auth->sessions = st->next;
-    if (st->next)
-        st->next->prev = st->prev;
-    st->prev = st->next = NULL;
+    if (st->auth)
+        SIO_LIST_UNLINK(st->auth->sessions, st);
 }
 
 static void session_stop(auth_session *st)
@@ -278,10 +272,7 @@ static int session_start(sio_auth *a, sio_socket *s, const json_t *payload)
         return SIO_ENOMEM;
     }
     st->auth = a;
-    st->next = a->sessions;
-    if (a->sessions)
-        a->sessions->prev = st;
-    a->sessions = st;
+    SIO_LIST_PUSH(a->sessions, st);
     if (sio_socket_set_slot(s, &auth_slot, st, session_free) < 0) {
         session_free(st);
         return SIO_ENOMEM;
@@ -324,7 +315,7 @@ static int waiter_add(sio_auth *a, sio_next *next)
 /* Whether a failed verification may be a key the JWKS URL has not given us yet. */
 static int worth_a_fetch(const sio_auth *a, int code, const sio_jwt_detail *d)
 {
-    if (!a->jwks_url || a->nwaiters >= SIO_AUTH_MAX_WAITERS)
+    if (!a->src.jwks_url || a->nwaiters >= SIO_AUTH_MAX_WAITERS)
         return 0;
     if (d->unknown_kid)
         return 1;

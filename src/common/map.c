@@ -22,18 +22,25 @@ void sio_map_init(sio_map *m)
     m->count = 0;
 }
 
-void sio_map_deinit(sio_map *m)
+void sio_map_deinit_with(sio_map *m, void (*free_value)(void *value))
 {
     for (size_t i = 0; i < m->nbuckets; i++) {
         sio_map_entry *e = m->buckets[i];
         while (e) {
             sio_map_entry *next = e->next;
+            if (free_value)
+                free_value(e->value);
             free(e);
             e = next;
         }
     }
     free(m->buckets);
     sio_map_init(m);
+}
+
+void sio_map_deinit(sio_map *m)
+{
+    sio_map_deinit_with(m, NULL);
 }
 
 sio_map_entry *sio_map_find(const sio_map *m, const char *key, size_t klen)

@@ -26,6 +26,8 @@ typedef struct sio_map {
 void sio_map_init(sio_map *m);
 /** Frees the entries (not the values). */
 void sio_map_deinit(sio_map *m);
+/** Frees the entries, each value first with free_value (the map is not to be used from it). */
+void sio_map_deinit_with(sio_map *m, void (*free_value)(void *value));
 /** Value for key, or NULL. */
 void *sio_map_get(const sio_map *m, const char *key, size_t klen);
 /** The entry for key (its key copy lives as long as the entry), or NULL. */

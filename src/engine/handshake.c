@@ -5,6 +5,7 @@
  */
 #include "internal.h"
 
+#include "common/list.h"
 #include "common/log.h"
 #include "json_scan.h"
 
@@ -33,13 +34,7 @@ struct sio_handshake {
 
 static void unlink_free(sio_handshake *hs)
 {
-    eio_server *srv = hs->srv;
-    if (hs->prev)
-        hs->prev->next = hs->next;
-    else
-        srv->pending = hs->next;
-    if (hs->next)
-        hs->next->prev = hs->prev;
+    SIO_LIST_UNLINK(hs->srv->pending, hs);
     if (hs->timer)
         event_free(hs->timer);
     free(hs->json);
@@ -115,10 +110,7 @@ eio_action eio_handshake_ask(eio_server *srv, const eio_request *req, void *conn
     hs->json = req->handshake_json ? strdup(req->handshake_json) : NULL;
     hs->req.handshake_json = hs->json;
     read_address(hs);
-    hs->next = srv->pending;
-    if (srv->pending)
-        srv->pending->prev = hs;
-    srv->pending = hs;
+    SIO_LIST_PUSH(srv->pending, hs);
     hs->in_cb = 1;
     srv->allow_cb(hs, srv->allow_user);
     hs->in_cb = 0;
@@ -180,22 +172,9 @@ long sio_handshake_header(const sio_handshake *hs, const char *name, char *buf, 
 
 long sio_handshake_query_param(const sio_handshake *hs, const char *name, char *buf, size_t cap)
 {
-    sio_json_iter it, qit;
-    const char *k, *v;
-    size_t kn, vn;
-    if (!hs->json || sio_json_iter_init(&it, hs->json, strlen(hs->json)) < 0)
+    if (!hs->json)
         return SIO_ENOTFOUND;
-    while (sio_json_iter_next(&it, &k, &kn, &v, &vn) == 1) {
-        if (!sio_json_string_eq(k, kn, "query", 5) || sio_json_iter_init(&qit, v, vn) < 0)
-            continue;
-        while (sio_json_iter_next(&qit, &k, &kn, &v, &vn) == 1) {
-            if (sio_json_string_eq(k, kn, name, strlen(name))) {
-                ssize_t n = sio_json_string_unescape(v, vn, buf, cap);
-                return n < 0 ? SIO_ELIMIT : (long)n;
-            }
-        }
-    }
-    return SIO_ENOTFOUND;
+    return (long)sio_json_nested_string(hs->json, strlen(hs->json), "query", name, buf, cap);
 }
 
 const char *sio_handshake_address(const sio_handshake *hs)

@@ -5,6 +5,7 @@
  * authorisation is in authorize.c.
  */
 #include "gateway/internal.h"
+#include "gateway/json_count.h"
 #include "gateway/reply.h"
 
 #include <stdarg.h>
@@ -267,20 +268,11 @@ static void typing_end_all(gw_conn *c, int announce)
 
 /* ---- per-socket state ---------------------------------------------------------------------- */
 
-static void user_count_add(sio_gateway *gw, const char *user_id, int delta)
-{
-    json_int_t n = json_integer_value(json_object_get(gw->users, user_id)) + delta;
-    if (n <= 0)
-        json_object_del(gw->users, user_id);
-    else
-        json_object_set_new(gw->users, user_id, json_integer(n));
-}
-
 static void conn_uncount(gw_conn *c)
 {
     if (c->counted) {
         c->counted = 0;
-        user_count_add(c->gw, c->user_id, -1);
+        sio_json_count_add(c->gw->users, c->user_id, -1);
         if (c->gw->hooks.release)
             c->gw->hooks.release(c->user_id, c->org_id, c->gw->hooks.user);
     }
@@ -417,7 +409,7 @@ static void cap_mw(sio_socket *s, sio_next *next, void *user)
         gw->hooks.admit(c->user_id, c->org_id, cap, a, gw->hooks.user);
         return;
     }
-    user_count_add(gw, uid, 1);
+    sio_json_count_add(gw->users, uid, 1);
     c->counted = 1;
     sio_next_accept(next);
 }
@@ -438,7 +430,7 @@ int sio_gateway_admit(sio_gateway_admission *a, int verdict)
     }
     c->admission = NULL;
     if (verdict == SIO_GW_ADMIT) {
-        user_count_add(c->gw, c->user_id, 1);
+        sio_json_count_add(c->gw->users, c->user_id, 1);
         c->counted = 1;
         sio_next_accept(next);
     } else if (verdict == SIO_GW_ADMIT_LIMIT) {
@@ -627,31 +619,22 @@ void gw_join_finish(gw_conn *c, const char *conv, sio_ack *ack, int allowed, int
     ack_ok(ack, conv, text, -1);
 }
 
-static void on_join(sio_socket *s, const char *event, const sio_args *args, sio_ack *ack,
-                    void *user)
+/* The events' own steps, after event_begin: conv is the conversation (unused by ping). */
+
+static void do_join(gw_conn *c, int ev, const char *conv, sio_ack *ack)
 {
-    (void)event;
-    (void)user;
-    char conv[GW_UUID_LEN + 1];
-    gw_conn *c = event_begin(s, SIO_GW_EV_JOIN, args, ack, conv);
-    if (c)
-        gw_authorize(c, conv, ack);
+    (void)ev;
+    gw_authorize(c, conv, ack);
 }
 
-static void on_leave(sio_socket *s, const char *event, const sio_args *args, sio_ack *ack,
-                     void *user)
+static void do_leave(gw_conn *c, int ev, const char *conv, sio_ack *ack)
 {
-    (void)event;
-    (void)user;
-    char conv[GW_UUID_LEN + 1];
-    gw_conn *c = event_begin(s, SIO_GW_EV_LEAVE, args, ack, conv);
-    if (!c)
-        return;
+    (void)ev;
     gw_authorize_cancel(c, conv);
     char buf[64];
     char *room = conv_room(c->gw, conv, buf, sizeof(buf));
     if (room)
-        sio_socket_leave(s, room);
+        sio_socket_leave(c->s, room);
     conv_room_free(room, buf);
     gw_typing *t = typing_find(c, conv);
     if (t)
@@ -659,20 +642,13 @@ static void on_leave(sio_socket *s, const char *event, const sio_args *args, sio
     gw_reply w;
     gw_reply_begin(&w);
     gw_reply_str(&w, "conversation_id", conv);
-    emit_reply(s, "left_conversation", &w);
+    emit_reply(c->s, "left_conversation", &w);
     ack_ok(ack, conv, NULL, -1);
 }
 
-static void on_typing(sio_socket *s, const char *event, const sio_args *args, sio_ack *ack,
-                      void *user)
+static void do_typing(gw_conn *c, int ev, const char *conv, sio_ack *ack)
 {
-    (void)user;
-    int start = !strcmp(event, "typing_start");
-    char conv[GW_UUID_LEN + 1];
-    gw_conn *c =
-        event_begin(s, start ? SIO_GW_EV_TYPING_START : SIO_GW_EV_TYPING_STOP, args, ack, conv);
-    if (!c)
-        return;
+    int start = ev == SIO_GW_EV_TYPING_START;
     char buf[64];
     char *room = conv_room(c->gw, conv, buf, sizeof(buf));
     int member = room && is_member(c, room);
@@ -694,14 +670,10 @@ static void on_typing(sio_socket *s, const char *event, const sio_args *args, si
     ack_ok(ack, conv, NULL, start);
 }
 
-static void on_ping(sio_socket *s, const char *event, const sio_args *args, sio_ack *ack,
-                    void *user)
+static void do_ping(gw_conn *c, int ev, const char *conv, sio_ack *ack)
 {
-    (void)event;
-    (void)user;
-    gw_conn *c = event_begin(s, SIO_GW_EV_PING, args, ack, NULL);
-    if (!c)
-        return;
+    (void)ev;
+    (void)conv;
     struct timespec ts;
     struct tm tm;
     char stamp[40], iso[64];
@@ -712,13 +684,30 @@ static void on_ping(sio_socket *s, const char *event, const sio_args *args, sio_
     gw_reply w;
     gw_reply_begin(&w);
     gw_reply_str(&w, "timestamp", iso);
-    emit_reply(s, "pong", &w);
+    emit_reply(c->s, "pong", &w);
     if (ack) {
         gw_reply_begin(&w);
         gw_reply_bool(&w, "ok", 1);
         gw_reply_str(&w, "timestamp", iso);
         ack_reply(ack, &w);
     }
+}
+
+/* Every event of the gateway (event_names): counted, rate-limited and its conversation id read
+ * by event_begin, then handled by its step. */
+static void on_event(sio_socket *s, const char *event, const sio_args *args, sio_ack *ack,
+                     void *user)
+{
+    static void (*const steps[SIO_GW_EV_COUNT])(gw_conn *, int, const char *, sio_ack *) = {
+        do_join, do_leave, do_typing, do_typing, do_ping};
+    (void)user;
+    int ev = 0;
+    while (ev < SIO_GW_EV_COUNT - 1 && strcmp(event, event_names[ev]))
+        ev++;
+    char conv[GW_UUID_LEN + 1] = "";
+    gw_conn *c = event_begin(s, ev, args, ack, ev == SIO_GW_EV_PING ? NULL : conv);
+    if (c)
+        steps[ev](c, ev, conv, ack);
 }
 
 /* ---- lifecycle ----------------------------------------------------------------------------- */
@@ -775,11 +764,8 @@ sio_gateway *sio_gateway_new(sio_server *srv, sio_namespace *nsp, const sio_gate
     if (ok && gw->o.identity_from_auth)
         ok = sio_namespace_use(nsp, identity_mw, gw) == 0;
     ok = ok && sio_namespace_use(nsp, cap_mw, gw) == 0;
-    for (int ev = 0; ok && ev < SIO_GW_EV_COUNT; ev++) {
-        static const sio_event_cb handlers[SIO_GW_EV_COUNT] = {on_join, on_leave, on_typing,
-                                                               on_typing, on_ping};
-        ok = sio_namespace_on(nsp, event_names[ev], handlers[ev], gw) == 0;
-    }
+    for (int ev = 0; ok && ev < SIO_GW_EV_COUNT; ev++)
+        ok = sio_namespace_on(nsp, event_names[ev], on_event, gw) == 0;
     if (!ok) {
         gw_log(gw, SIO_LOG_ERROR, "gateway: out of memory");
         sio_gateway_free(gw);

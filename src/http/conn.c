@@ -7,6 +7,7 @@
  */
 #include "internal.h"
 
+#include "common/list.h"
 #include "common/log.h"
 
 #include <errno.h>
@@ -296,10 +297,7 @@ static http_conn *conn_get(struct lws *wsi, int create)
         sio_http *h = lws_context_user(lws_get_context(wsi));
         c->http = h;
         lws_set_opaque_user_data(wsi, c);
-        c->next = h->conns;
-        if (h->conns)
-            h->conns->prev = c;
-        h->conns = c;
+        SIO_LIST_PUSH(h->conns, c);
         h->stats.connections++;
     }
     return c;
@@ -310,12 +308,7 @@ static void conn_free(http_conn *c)
     sio_http *h = c->http;
     http_conn_detach(c);
     lws_set_opaque_user_data(c->wsi, NULL);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        h->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    SIO_LIST_UNLINK(h->conns, c);
     h->stats.connections--;
     if (c->deadline)
         event_free(c->deadline);

@@ -6,7 +6,6 @@
  */
 #include "httpc.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,11 +21,11 @@
 #include <event2/util.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 
 #include <sio/error.h>
 
 #include "http_chunked.h"
+#include "net/connect.h"
 
 enum { MAX_HEADERS = 64, HOST_MAX = 256 };
 
@@ -428,35 +427,6 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 
 /* ---- start --------------------------------------------------------------------------------- */
 
-static int make_bev(sio_httpc *h)
-{
-    int opts = BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS;
-    if (!h->https) {
-        h->bev = bufferevent_socket_new(h->base, -1, opts);
-        return h->bev ? 0 : -1;
-    }
-    SSL *ssl = SSL_new(h->tls->ctx);
-    if (!ssl)
-        return -1;
-    struct in6_addr a6;
-    struct in_addr a4;
-    X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
-    if (inet_pton(AF_INET, h->host, &a4) == 1 || inet_pton(AF_INET6, h->host, &a6) == 1) {
-        X509_VERIFY_PARAM_set1_ip_asc(vp, h->host);
-    } else {
-        SSL_set_tlsext_host_name(ssl, h->host); /* SNI */
-        X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-        X509_VERIFY_PARAM_set1_host(vp, h->host, 0);
-    }
-    h->bev = bufferevent_openssl_socket_new(h->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING, opts);
-    if (!h->bev) {
-        SSL_free(ssl);
-        return -1;
-    }
-    bufferevent_openssl_set_allow_dirty_shutdown(h->bev, 1);
-    return 0;
-}
-
 static int write_request(sio_httpc *h, const sio_httpc_req *req, const url *u, const char *method)
 {
     struct evbuffer *out = bufferevent_get_output(h->bev);
@@ -481,28 +451,6 @@ static int write_request(sio_httpc *h, const sio_httpc_req *req, const url *u, c
     if (req->body_len)
         rc |= evbuffer_add(out, req->body, req->body_len);
     return rc ? -1 : 0;
-}
-
-static int start_connect(sio_httpc *h)
-{
-    struct sockaddr_storage ss;
-    int sl = sizeof(ss);
-    char lit[HOST_MAX + 16];
-    if (strchr(h->host, ':'))
-        snprintf(lit, sizeof(lit), "[%s]:%u", h->host, h->port);
-    else
-        snprintf(lit, sizeof(lit), "%s:%u", h->host, h->port);
-    if (evutil_parse_sockaddr_port(lit, (struct sockaddr *)&ss, &sl) == 0)
-        return bufferevent_socket_connect(h->bev, (struct sockaddr *)&ss, sl);
-    /* a host name: evdns, so that the loop never blocks in getaddrinfo */
-    if (!h->dns) {
-        h->dns = evdns_base_new(h->base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
-                                             EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-        if (!h->dns)
-            return -1;
-        h->own_dns = 1;
-    }
-    return bufferevent_socket_connect_hostname(h->bev, h->dns, AF_UNSPEC, h->host, (int)h->port);
 }
 
 static int valid_request(const sio_httpc_req *req, url *u)
@@ -542,7 +490,8 @@ sio_httpc *sio_httpc_request(struct event_base *base, const sio_httpc_req *req, 
             h->own_tls = 1;
         }
     }
-    if ((h->https && !h->tls) || !(h->timer = evtimer_new(base, on_timer, h)) || make_bev(h) < 0 ||
+    if ((h->https && !h->tls) || !(h->timer = evtimer_new(base, on_timer, h)) ||
+        !(h->bev = sio_net_bev_new(base, h->https ? h->tls->ctx : NULL, h->host)) ||
         write_request(h, req, &u, method) < 0) {
         release(h);
         return NULL;
@@ -552,7 +501,7 @@ sio_httpc *sio_httpc_request(struct event_base *base, const sio_httpc_req *req, 
     int ms = req->timeout_ms > 0 ? req->timeout_ms : SIO_HTTPC_DEFAULT_TIMEOUT_MS;
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
     evtimer_add(h->timer, &tv);
-    if (start_connect(h) < 0) {
+    if (sio_net_connect(h->bev, &h->dns, &h->own_dns, h->host, h->port) < 0) {
         /* reported from the loop: the callback never runs inside this call */
         h->pending_status = SIO_EIO;
         h->pending_reason = h->own_dns || h->dns ? "name resolution failed" : "connect failed";
@@ -583,19 +532,11 @@ sio_httpc_tls *sio_httpc_tls_new(const char *ca_file)
     sio_httpc_tls *t = calloc(1, sizeof(*t));
     if (!t)
         return NULL;
-    t->ctx = SSL_CTX_new(TLS_client_method());
-    if (!t->ctx)
-        goto fail;
-    SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION);
-    SSL_CTX_set_verify(t->ctx, SSL_VERIFY_PEER, NULL);
-    if ((ca_file ? SSL_CTX_load_verify_locations(t->ctx, ca_file, NULL)
-                 : SSL_CTX_set_default_verify_paths(t->ctx)) != 1)
-        goto fail;
+    if (!(t->ctx = sio_net_tls_ctx_new(ca_file))) {
+        free(t);
+        return NULL;
+    }
     return t;
-fail:
-    ERR_clear_error();
-    sio_httpc_tls_free(t);
-    return NULL;
 }
 
 void sio_httpc_tls_free(sio_httpc_tls *t)

@@ -7,6 +7,8 @@
  */
 #include "internal.h"
 
+#include "common/list.h"
+
 #include "json_scan.h"
 
 #include <stdlib.h>
@@ -113,8 +115,8 @@ int sio_ack_send(sio_ack *ack, const char *args_json, const sio_bin *bins, size_
                           sio_json_type_of(args_json, len) != SIO_JSON_ARRAY)) {
             rc = SIO_EINVAL;
         } else {
-            sio_cluster_reply(ack->nsp, ack->requester, ack->request_id,
-                              args_json ? args_json : "[]", len, bins, nbins);
+            sio_cluster_reply(ack->nsp, SIO_CLUSTER_SERVER_SIDE_EMIT_RESPONSE, ack->requester,
+                              ack->request_id, args_json ? args_json : "[]", len, bins, nbins);
             rc = 0;
         }
     } else {
@@ -162,24 +164,13 @@ bcast_ack *sio_bcast_new(sio_namespace *nsp, sio_broadcast_ack_cb cb, void *user
     bc->user = user;
     bc->refs = 1;
     bc->servers_expected = SIZE_MAX;
-    sio_io *io = nsp->io;
-    bc->next = io->bcasts;
-    if (io->bcasts)
-        io->bcasts->prev = bc;
-    io->bcasts = bc;
+    SIO_LIST_PUSH(nsp->io->bcasts, bc);
     return bc;
 }
 
 static void bcast_unlink(bcast_ack *bc)
 {
-    sio_io *io = bc->nsp->io;
-    if (bc->prev)
-        bc->prev->next = bc->next;
-    else if (io->bcasts == bc)
-        io->bcasts = bc->next;
-    if (bc->next)
-        bc->next->prev = bc->prev;
-    bc->prev = bc->next = NULL;
+    SIO_LIST_UNLINK(bc->nsp->io->bcasts, bc);
 }
 
 static void bcast_unref(bcast_ack *bc)

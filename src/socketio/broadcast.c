@@ -183,14 +183,8 @@ static void publish_broadcast(sio_namespace *nsp, const sio_target *to, const ch
         nsp->io->stats->adapter_dropped++;
         return;
     }
-    sio_cluster_msg m = {.type = SIO_CLUSTER_BROADCAST,
-                         .packet_type = SIO_PACKET_EVENT,
-                         .data = data,
-                         .data_len = len,
-                         .bins = bins,
-                         .nbins = nbins};
-    if (to)
-        m.target = *to;
+    sio_cluster_msg m = sio_cluster_msg_make(SIO_CLUSTER_BROADCAST, to, data, len, bins, nbins);
+    m.packet_type = SIO_PACKET_EVENT;
     sio_cluster_publish(nsp, &m);
     free(data);
 }
@@ -252,11 +246,10 @@ static long join_or_leave(sio_namespace *nsp, const sio_target *to, const char *
         return SIO_EINVAL;
     long n = sio_nsp_local_join(nsp, to, &room, 1, leave);
     if (!is_local(nsp, to)) {
-        sio_cluster_msg m = {.type = leave ? SIO_CLUSTER_SOCKETS_LEAVE : SIO_CLUSTER_SOCKETS_JOIN,
-                             .rooms = &room,
-                             .nrooms = 1};
-        if (to)
-            m.target = *to;
+        sio_cluster_msg m = sio_cluster_msg_make(
+            leave ? SIO_CLUSTER_SOCKETS_LEAVE : SIO_CLUSTER_SOCKETS_JOIN, to, NULL, 0, NULL, 0);
+        m.rooms = &room;
+        m.nrooms = 1;
         sio_cluster_publish(nsp, &m);
     }
     return n;
@@ -276,9 +269,9 @@ long sio_namespace_disconnect_sockets(sio_namespace *nsp, const sio_target *to, 
 {
     /* published first: the local disconnects run application callbacks */
     if (!is_local(nsp, to)) {
-        sio_cluster_msg m = {.type = SIO_CLUSTER_DISCONNECT_SOCKETS, .close = close};
-        if (to)
-            m.target = *to;
+        sio_cluster_msg m =
+            sio_cluster_msg_make(SIO_CLUSTER_DISCONNECT_SOCKETS, to, NULL, 0, NULL, 0);
+        m.close = close;
         sio_cluster_publish(nsp, &m);
     }
     return sio_nsp_local_disconnect(nsp, to, close);

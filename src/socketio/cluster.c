@@ -66,16 +66,13 @@ void sio_cluster_room_changed(sio_namespace *nsp, const char *room, size_t len, 
     io->aops->room_changed(io->adapter, nsp->adapter_state, room, len, created, socket_room);
 }
 
-void sio_cluster_reply(sio_namespace *nsp, const char *requester, const char *request_id,
-                       const char *data, size_t len, const sio_bin *bins, size_t nbins)
+void sio_cluster_reply(sio_namespace *nsp, sio_cluster_type type, const char *requester,
+                       const char *request_id, const char *data, size_t len, const sio_bin *bins,
+                       size_t nbins)
 {
-    sio_cluster_msg m = {.type = SIO_CLUSTER_SERVER_SIDE_EMIT_RESPONSE,
-                         .requester = requester,
-                         .request_id = request_id,
-                         .data = data,
-                         .data_len = len,
-                         .bins = bins,
-                         .nbins = nbins};
+    sio_cluster_msg m = sio_cluster_msg_make(type, NULL, data, len, bins, nbins);
+    m.requester = requester;
+    m.request_id = request_id;
     sio_cluster_publish(nsp, &m);
 }
 
@@ -95,14 +92,8 @@ static void remote_bcast_each(const sio_args *a, void *user)
     size_t nb = a->nbins < SIO_BINARY_MAX_ATTACHMENTS ? a->nbins : SIO_BINARY_MAX_ATTACHMENTS;
     for (size_t i = 0; i < nb; i++)
         bins[i] = (sio_bin){sio_buf_data(a->bins[i]), a->bins[i]->len};
-    sio_cluster_msg m = {.type = SIO_CLUSTER_BROADCAST_ACK,
-                         .requester = rb->requester,
-                         .request_id = rb->request_id,
-                         .data = a->data,
-                         .data_len = a->data_len,
-                         .bins = bins,
-                         .nbins = nb};
-    sio_cluster_publish(rb->nsp, &m);
+    sio_cluster_reply(rb->nsp, SIO_CLUSTER_BROADCAST_ACK, rb->requester, rb->request_id, a->data,
+                      a->data_len, bins, nb);
 }
 
 static void remote_bcast_done(sio_namespace *nsp, int status, const sio_args *const *r, size_t n,
@@ -177,8 +168,11 @@ static int keep_info(void *arg, const sio_socket_info *info)
     return 0;
 }
 
-static void recv_fetch(sio_namespace *nsp, const sio_cluster_msg *m)
+/* The requests below are answered to their request_id: one without it is dropped (SIO_EINVAL). */
+static int recv_fetch(sio_namespace *nsp, const sio_cluster_msg *m)
 {
+    if (!m->request_id)
+        return SIO_EINVAL;
     resp_socks rs = {0};
     sio_target to = m->target;
     to.flags |= SIO_EMIT_LOCAL;
@@ -192,14 +186,17 @@ static void recv_fetch(sio_namespace *nsp, const sio_cluster_msg *m)
     for (size_t i = 0; i < rs.n; i++)
         sio_socket_info_free(&rs.v[i]);
     free(rs.v);
+    return 0;
 }
 
-static void recv_all_rooms(sio_namespace *nsp, const sio_cluster_msg *m)
+static int recv_all_rooms(sio_namespace *nsp, const sio_cluster_msg *m)
 {
+    if (!m->request_id)
+        return SIO_EINVAL;
     size_t n = sio_rooms_count(&nsp->rooms), i = 0;
     const char **v = malloc((n ? n : 1) * sizeof(*v));
     if (!v)
-        return;
+        return 0; /* the requester times out, as when this server is slow */
     sio_rooms_iter it;
     sio_rooms_iter_init(&it, &nsp->rooms);
     for (sio_room *room; (room = sio_rooms_iter_next(&it)) && i < n;)
@@ -211,6 +208,7 @@ static void recv_all_rooms(sio_namespace *nsp, const sio_cluster_msg *m)
                          .nrooms = i};
     sio_cluster_publish(nsp, &r);
     free(v);
+    return 0;
 }
 
 static int recv_server_event(sio_namespace *nsp, const sio_cluster_msg *m)
@@ -274,16 +272,10 @@ int sio_adapter_host_receive(sio_adapter_host *host, const sio_cluster_msg *m)
             break;
         }
         case SIO_CLUSTER_FETCH_SOCKETS:
-            if (m->request_id)
-                recv_fetch(nsp, m);
-            else
-                rc = SIO_EINVAL;
+            rc = recv_fetch(nsp, m);
             break;
         case SIO_CLUSTER_ALL_ROOMS:
-            if (m->request_id)
-                recv_all_rooms(nsp, m);
-            else
-                rc = SIO_EINVAL;
+            rc = recv_all_rooms(nsp, m);
             break;
         case SIO_CLUSTER_SERVER_SIDE_EMIT:
             rc = recv_server_event(nsp, m);

@@ -267,11 +267,24 @@ void sio_cluster_close(sio_io *io, sio_namespace *nsp);
 void sio_cluster_room_changed(sio_namespace *nsp, const char *room, size_t len, int created);
 /* Publishes msg (nsp and type set by the caller) unless the adapter is the local one. */
 void sio_cluster_publish(sio_namespace *nsp, sio_cluster_msg *msg);
+/* A message of type for the sockets of to (NULL: all of them) carrying data and bins (each
+ * borrowed, as sio_cluster_msg says); the caller sets the fields its type adds. */
+static inline sio_cluster_msg sio_cluster_msg_make(sio_cluster_type type, const sio_target *to,
+                                                   const char *data, size_t len,
+                                                   const sio_bin *bins, size_t nbins)
+{
+    sio_cluster_msg m = {.type = type, .data = data, .data_len = len, .bins = bins, .nbins = nbins};
+    if (to)
+        m.target = *to;
+    return m;
+}
 /* Whether there can be other servers (the adapter is not the in-memory one). */
 int sio_cluster_is_shared(const sio_io *io);
-/* Server-side emit answers from an ack (ack.c) go back through this. */
-void sio_cluster_reply(sio_namespace *nsp, const char *requester, const char *request_id,
-                       const char *data, size_t len, const sio_bin *bins, size_t nbins);
+/* Publishes an answer (type SERVER_SIDE_EMIT_RESPONSE, from an ack of ack.c, or BROADCAST_ACK)
+ * to the request_id of requester. */
+void sio_cluster_reply(sio_namespace *nsp, sio_cluster_type type, const char *requester,
+                       const char *request_id, const char *data, size_t len, const sio_bin *bins,
+                       size_t nbins);
 /* Broadcast with acks across the cluster: publishes and tracks the remote part. data NULL: a
  * local broadcast (or one received), only tracked so that shutdown reports SIO_ECLOSED. */
 int sio_cluster_broadcast_ack(sio_namespace *nsp, bcast_ack *bc, const sio_target *to,

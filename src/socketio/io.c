@@ -58,17 +58,18 @@ void sio_io_shutdown(sio_io *io)
     sio_bcast_fail_all(io);
 }
 
+static void nsp_free(void *nsp)
+{
+    sio_nsp_free(nsp);
+}
+
 void sio_io_free(sio_io *io)
 {
     if (!io)
         return;
     sio_cluster_fail_all(io);
     sio_bcast_fail_all(io);
-    sio_map_iter it;
-    sio_map_iter_init(&it, &io->nsps);
-    for (sio_map_entry *e; (e = sio_map_iter_next(&it));)
-        sio_nsp_free(e->value);
-    sio_map_deinit(&io->nsps);
+    sio_map_deinit_with(&io->nsps, nsp_free);
     sio_cluster_free(io);
     sio_timer_free(io->gc_timer);
     free(io->dyn);

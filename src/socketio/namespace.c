@@ -67,11 +67,7 @@ void sio_nsp_free(sio_namespace *nsp)
 {
     /* all sockets are gone by now (the engine closed every session first) */
     sio_cluster_close(nsp->io, nsp);
-    sio_map_iter it;
-    sio_map_iter_init(&it, &nsp->handlers);
-    for (sio_map_entry *e; (e = sio_map_iter_next(&it));)
-        free(e->value);
-    sio_map_deinit(&nsp->handlers);
+    sio_map_deinit_with(&nsp->handlers, free);
     sio_rooms_deinit(&nsp->rooms);
     sio_map_deinit(&nsp->sockets);
     free(nsp->mw);

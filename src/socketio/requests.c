@@ -16,6 +16,14 @@
 
 enum req_kind { REQ_FETCH, REQ_ROOMS, REQ_SSE, REQ_BCAST, REQ_COUNT };
 
+/* The application's callback, by kind (none for REQ_BCAST: bc has it). */
+typedef union req_cb {
+    sio_fetch_cb fetch;
+    sio_rooms_cb rooms;
+    sio_broadcast_ack_cb sse;
+    sio_count_cb count;
+} req_cb;
+
 struct cluster_req {
     char id[SIO_ID_LEN + 1];
     enum req_kind kind;
@@ -27,12 +35,7 @@ struct cluster_req {
     size_t got;       /* responses from other servers */
     sio_timer *timer; /* kick, then timeout */
     unsigned timeout_ms;
-    union {
-        sio_fetch_cb fetch;
-        sio_rooms_cb rooms;
-        sio_broadcast_ack_cb sse;
-        sio_count_cb count;
-    } cb;
+    req_cb cb;
     void *user;
     /* results */
     sio_socket_info *socks;
@@ -212,6 +215,20 @@ static cluster_req *req_new(sio_namespace *nsp, enum req_kind kind, unsigned tim
     return r;
 }
 
+/* A request answering the application's cb: 0 with *out, or SIO_ECLOSED (shutting down) or
+ * SIO_ENOMEM. */
+static int req_start(sio_namespace *nsp, enum req_kind kind, unsigned timeout_ms, req_cb cb,
+                     void *user, cluster_req **out)
+{
+    cluster_req *r = req_new(nsp, kind, timeout_ms);
+    if (!r)
+        return nsp->io->shutting_down ? SIO_ECLOSED : SIO_ENOMEM;
+    r->cb = cb;
+    r->user = user;
+    *out = r;
+    return 0;
+}
+
 /* Publishes the request (when the cluster is shared) and asks for the server count. */
 static void req_go(cluster_req *r, sio_cluster_msg *m)
 {
@@ -321,18 +338,13 @@ static void add_local_rooms(cluster_req *r)
 int sio_namespace_fetch_sockets(sio_namespace *nsp, const sio_target *to, sio_fetch_cb cb,
                                 void *user)
 {
-    if (!cb)
-        return SIO_EINVAL;
-    cluster_req *r = req_new(nsp, REQ_FETCH, 0);
-    if (!r)
-        return nsp->io->shutting_down ? SIO_ECLOSED : SIO_ENOMEM;
-    r->cb.fetch = cb;
-    r->user = user;
+    cluster_req *r;
+    int rc = cb ? req_start(nsp, REQ_FETCH, 0, (req_cb){.fetch = cb}, user, &r) : SIO_EINVAL;
+    if (rc < 0)
+        return rc;
     sio_nsp_snapshots(nsp, to, add_socket_cb, r);
     int local = (to && (to->flags & SIO_EMIT_LOCAL));
-    sio_cluster_msg m = {.type = SIO_CLUSTER_FETCH_SOCKETS};
-    if (to)
-        m.target = *to;
+    sio_cluster_msg m = sio_cluster_msg_make(SIO_CLUSTER_FETCH_SOCKETS, to, NULL, 0, NULL, 0);
     if (local)
         r->servers = 1, req_check(r);
     else
@@ -342,13 +354,10 @@ int sio_namespace_fetch_sockets(sio_namespace *nsp, const sio_target *to, sio_fe
 
 int sio_namespace_all_rooms(sio_namespace *nsp, sio_rooms_cb cb, void *user)
 {
-    if (!cb)
-        return SIO_EINVAL;
-    cluster_req *r = req_new(nsp, REQ_ROOMS, 0);
-    if (!r)
-        return nsp->io->shutting_down ? SIO_ECLOSED : SIO_ENOMEM;
-    r->cb.rooms = cb;
-    r->user = user;
+    cluster_req *r;
+    int rc = cb ? req_start(nsp, REQ_ROOMS, 0, (req_cb){.rooms = cb}, user, &r) : SIO_EINVAL;
+    if (rc < 0)
+        return rc;
     add_local_rooms(r);
     sio_cluster_msg m = {.type = SIO_CLUSTER_ALL_ROOMS};
     req_go(r, &m);
@@ -357,15 +366,11 @@ int sio_namespace_all_rooms(sio_namespace *nsp, sio_rooms_cb cb, void *user)
 
 int sio_namespace_server_count(sio_namespace *nsp, sio_count_cb cb, void *user)
 {
-    if (!cb)
-        return SIO_EINVAL;
-    cluster_req *r = req_new(nsp, REQ_COUNT, 0);
-    if (!r)
-        return nsp->io->shutting_down ? SIO_ECLOSED : SIO_ENOMEM;
-    r->cb.count = cb;
-    r->user = user;
-    req_go(r, NULL);
-    return 0;
+    cluster_req *r;
+    int rc = cb ? req_start(nsp, REQ_COUNT, 0, (req_cb){.count = cb}, user, &r) : SIO_EINVAL;
+    if (rc == 0)
+        req_go(r, NULL);
+    return rc;
 }
 
 void sio_namespace_on_server_event(sio_namespace *nsp, sio_server_event_cb cb, void *user)
@@ -387,24 +392,14 @@ int sio_namespace_server_emit(sio_namespace *nsp, const char *event, const char 
     char *data = sio_event_data(event, args_json, &len);
     if (!data)
         return SIO_ENOMEM;
-    sio_cluster_msg m = {.type = SIO_CLUSTER_SERVER_SIDE_EMIT,
-                         .data = data,
-                         .data_len = len,
-                         .bins = bins,
-                         .nbins = nbins};
+    sio_cluster_msg m =
+        sio_cluster_msg_make(SIO_CLUSTER_SERVER_SIDE_EMIT, NULL, data, len, bins, nbins);
     int rc = 0;
-    if (!cb) {
+    cluster_req *r;
+    if (!cb)
         sio_cluster_publish(nsp, &m);
-    } else {
-        cluster_req *r = req_new(nsp, REQ_SSE, timeout_ms);
-        if (r) {
-            r->cb.sse = cb;
-            r->user = user;
-            req_go(r, &m);
-        } else {
-            rc = nsp->io->shutting_down ? SIO_ECLOSED : SIO_ENOMEM;
-        }
-    }
+    else if ((rc = req_start(nsp, REQ_SSE, timeout_ms, (req_cb){.sse = cb}, user, &r)) == 0)
+        req_go(r, &m);
     free(data);
     return rc;
 }
@@ -424,15 +419,9 @@ int sio_cluster_broadcast_ack(sio_namespace *nsp, bcast_ack *bc, const sio_targe
     }
     r->bc = bc;
     sio_bcast_set_req(bc, r);
-    sio_cluster_msg m = {.type = SIO_CLUSTER_BROADCAST,
-                         .packet_type = SIO_PACKET_EVENT,
-                         .data = data,
-                         .data_len = len,
-                         .bins = bins,
-                         .nbins = nbins,
-                         .ack_timeout_ms = timeout_ms};
-    if (to)
-        m.target = *to;
+    sio_cluster_msg m = sio_cluster_msg_make(SIO_CLUSTER_BROADCAST, to, data, len, bins, nbins);
+    m.packet_type = SIO_PACKET_EVENT;
+    m.ack_timeout_ms = timeout_ms;
     req_go(r, &m);
     return 0;
 }

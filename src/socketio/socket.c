@@ -193,22 +193,7 @@ const char *sio_socket_handshake(const sio_socket *s)
 long sio_socket_header(const sio_socket *s, const char *name, char *buf, size_t cap)
 {
     const char *hs = sio_socket_handshake(s);
-    sio_json_iter it, hit;
-    const char *k, *v;
-    size_t kn, vn;
-    if (sio_json_iter_init(&it, hs, strlen(hs)) < 0)
-        return SIO_ENOTFOUND;
-    while (sio_json_iter_next(&it, &k, &kn, &v, &vn) == 1) {
-        if (!sio_json_string_eq(k, kn, "headers", 7) || sio_json_iter_init(&hit, v, vn) < 0)
-            continue;
-        while (sio_json_iter_next(&hit, &k, &kn, &v, &vn) == 1) {
-            if (sio_json_string_eq(k, kn, name, strlen(name))) {
-                ssize_t n = sio_json_string_unescape(v, vn, buf, cap);
-                return n < 0 ? SIO_ELIMIT : (long)n;
-            }
-        }
-    }
-    return SIO_ENOTFOUND;
+    return (long)sio_json_nested_string(hs, strlen(hs), "headers", name, buf, cap);
 }
 
 const char *sio_socket_transport(const sio_socket *s)

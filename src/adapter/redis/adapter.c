@@ -556,8 +556,6 @@ static void on_message(sio_redis_cluster *c, int kind, const char *pattern, size
 static void on_state(sio_redis_cluster *c, int up, void *user)
 {
     ra *a = user;
-    if (a->up == up)
-        return;
     a->up = up;
     sio_adapter_host_log(a->host, up ? SIO_LOG_INFO : SIO_LOG_WARN,
                          up ? "redis: connected (%s)"
@@ -673,6 +671,56 @@ static int build_sockets(arena *ar, out_msg *o, const sio_cluster_msg *msg)
     return 0;
 }
 
+/* The fields of msg's type, alike in both formats but for two details: a classic broadcast names
+ * its namespace in the packet (a sharded message names it in m->nsp), and classic targets of the
+ * other requests carry no flags (as Node's adapter writes them). */
+static int build_body(arena *ar, ra_nsp *n, const sio_cluster_msg *msg, out_msg *o, int sharded)
+{
+    sio_adapter_msg *m = &o->m;
+    switch (msg->type) {
+    case SIO_CLUSTER_BROADCAST:
+        m->packet = (sio_adapter_packet){
+            true,
+            2,
+            json_value(msg->data, msg->data_len, msg->bins, msg->nbins, o->att),
+            sharded ? (sio_adapter_str){NULL, 0} : str_of(n->name),
+            -1,
+            0};
+        set_opts(ar, &m->opts, msg, 1);
+        break;
+    case SIO_CLUSTER_SOCKETS_JOIN:
+    case SIO_CLUSTER_SOCKETS_LEAVE:
+        set_opts(ar, &m->opts, msg, sharded);
+        m->rooms = strs_of(ar, msg->rooms, msg->nrooms);
+        break;
+    case SIO_CLUSTER_DISCONNECT_SOCKETS:
+        set_opts(ar, &m->opts, msg, sharded);
+        m->close = msg->close ? 1 : 0;
+        break;
+    case SIO_CLUSTER_FETCH_SOCKETS:
+        set_opts(ar, &m->opts, msg, sharded);
+        break;
+    case SIO_CLUSTER_SERVER_SIDE_EMIT:
+        m->data = json_value(msg->data, msg->data_len, msg->bins, msg->nbins, o->att);
+        break;
+    case SIO_CLUSTER_FETCH_SOCKETS_RESPONSE:
+        return build_sockets(ar, o, msg);
+    case SIO_CLUSTER_ALL_ROOMS_RESPONSE:
+        m->rooms = strs_of(ar, msg->rooms, msg->nrooms);
+        break;
+    case SIO_CLUSTER_SERVER_SIDE_EMIT_RESPONSE:
+    case SIO_CLUSTER_BROADCAST_ACK:
+        m->data = first_arg(msg, o->att);
+        break;
+    case SIO_CLUSTER_BROADCAST_CLIENT_COUNT:
+        m->client_count = (int64_t)msg->client_count;
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
 static int build_classic(ra *a, arena *ar, ra_nsp *n, const sio_cluster_msg *msg, out_msg *o)
 {
     sio_adapter_msg *m = &o->m;
@@ -723,50 +771,9 @@ static int build_classic(ra *a, arena *ar, ra_nsp *n, const sio_cluster_msg *msg
     if (kind != SIO_ADAPTER_RESPONSE)
         m->uid = str_of(a->uid);
     m->request_id = str_of(msg->request_id);
-    switch (msg->type) {
-    case SIO_CLUSTER_BROADCAST:
-        m->packet = (sio_adapter_packet){
-            true,
-            2,
-            json_value(msg->data, msg->data_len, msg->bins, msg->nbins, o->att),
-            str_of(n->name),
-            -1,
-            0};
-        set_opts(ar, &m->opts, msg, 1);
-        if (kind == SIO_ADAPTER_REQUEST)
-            m->fmt = SIO_ADAPTER_FMT_MSGPACK;
-        break;
-    case SIO_CLUSTER_SOCKETS_JOIN:
-    case SIO_CLUSTER_SOCKETS_LEAVE:
-        set_opts(ar, &m->opts, msg, 0);
-        m->rooms = strs_of(ar, msg->rooms, msg->nrooms);
-        break;
-    case SIO_CLUSTER_DISCONNECT_SOCKETS:
-        set_opts(ar, &m->opts, msg, 0);
-        m->close = msg->close ? 1 : 0;
-        break;
-    case SIO_CLUSTER_FETCH_SOCKETS:
-        set_opts(ar, &m->opts, msg, 0);
-        break;
-    case SIO_CLUSTER_SERVER_SIDE_EMIT:
-        m->data = json_value(msg->data, msg->data_len, msg->bins, msg->nbins, o->att);
-        break;
-    case SIO_CLUSTER_FETCH_SOCKETS_RESPONSE:
-        return build_sockets(ar, o, msg);
-    case SIO_CLUSTER_ALL_ROOMS_RESPONSE:
-        m->rooms = strs_of(ar, msg->rooms, msg->nrooms);
-        break;
-    case SIO_CLUSTER_SERVER_SIDE_EMIT_RESPONSE:
-    case SIO_CLUSTER_BROADCAST_ACK:
-        m->data = first_arg(msg, o->att);
-        break;
-    case SIO_CLUSTER_BROADCAST_CLIENT_COUNT:
-        m->client_count = (int64_t)msg->client_count;
-        break;
-    default:
-        break;
-    }
-    return 0;
+    if (msg->type == SIO_CLUSTER_BROADCAST && kind == SIO_ADAPTER_REQUEST)
+        m->fmt = SIO_ADAPTER_FMT_MSGPACK;
+    return build_body(ar, n, msg, o, 0);
 }
 
 static int build_sharded(ra *a, arena *ar, ra_nsp *n, const sio_cluster_msg *msg, out_msg *o)
@@ -780,10 +787,6 @@ static int build_sharded(ra *a, arena *ar, ra_nsp *n, const sio_cluster_msg *msg
     o->channel = n->bcast;
     switch (msg->type) {
     case SIO_CLUSTER_BROADCAST: {
-        m->packet = (sio_adapter_packet){
-            true,      2,  json_value(msg->data, msg->data_len, msg->bins, msg->nbins, o->att),
-            {NULL, 0}, -1, 0};
-        set_opts(ar, &m->opts, msg, 1);
         int mode = a->cfg.subscription_mode;
         if (!msg->request_id && msg->target.nrooms == 1 && mode != SIO_REDIS_SUB_STATIC) {
             const char *room = msg->target.rooms[0];
@@ -794,18 +797,9 @@ static int build_sharded(ra *a, arena *ar, ra_nsp *n, const sio_cluster_msg *msg
     }
     case SIO_CLUSTER_SOCKETS_JOIN:
     case SIO_CLUSTER_SOCKETS_LEAVE:
-        set_opts(ar, &m->opts, msg, 1);
-        m->rooms = strs_of(ar, msg->rooms, msg->nrooms);
-        break;
     case SIO_CLUSTER_DISCONNECT_SOCKETS:
-        set_opts(ar, &m->opts, msg, 1);
-        m->close = msg->close ? 1 : 0;
-        break;
     case SIO_CLUSTER_FETCH_SOCKETS:
-        set_opts(ar, &m->opts, msg, 1);
-        break;
     case SIO_CLUSTER_SERVER_SIDE_EMIT:
-        m->data = json_value(msg->data, msg->data_len, msg->bins, msg->nbins, o->att);
         break;
     case SIO_CLUSTER_ALL_ROOMS:
     case SIO_CLUSTER_ALL_ROOMS_RESPONSE:
@@ -814,15 +808,9 @@ static int build_sharded(ra *a, arena *ar, ra_nsp *n, const sio_cluster_msg *msg
         if (!msg->requester)
             return SIO_EINVAL;
         o->channel = arena_keep(ar, fmt_alloc(n->bcast, msg->requester, "#", ""));
-        if (msg->type == SIO_CLUSTER_FETCH_SOCKETS_RESPONSE)
-            return build_sockets(ar, o, msg);
-        if (msg->type == SIO_CLUSTER_BROADCAST_CLIENT_COUNT)
-            m->client_count = (int64_t)msg->client_count;
-        else
-            m->data = first_arg(msg, o->att);
         break;
     }
-    return 0;
+    return build_body(ar, n, msg, o, 1);
 }
 
 static void publish_done(sio_redis_cluster *c, int status, const sio_redis_reply *r, void *user)
@@ -1048,15 +1036,6 @@ static void make_uid(ra *a)
     a->uid[n] = 0;
 }
 
-/* Seeds separated by commas. */
-static size_t split_urls(char *urls, const char **out, size_t cap)
-{
-    size_t n = 0;
-    for (char *tok = strtok(urls, ","); tok && n < cap; tok = strtok(NULL, ","))
-        out[n++] = tok;
-    return n;
-}
-
 static void *ra_create(sio_adapter_host *host, void *config)
 {
     const sio_redis_adapter_config *cfg = config;
@@ -1076,13 +1055,8 @@ static void *ra_create(sio_adapter_host *host, void *config)
     if (cfg->max_message_bytes)
         a->lim.max_bytes = cfg->max_message_bytes;
     make_uid(a);
-    char *urls = a->url ? strdup(a->url) : NULL;
-    const char *seeds[16];
-    size_t nseeds = urls ? split_urls(urls, seeds, 16) : 0;
     sio_redis_cluster_options o;
     sio_redis_cluster_options_init(&o);
-    o.urls = seeds;
-    o.nurls = nseeds;
     o.cluster = cfg->cluster;
     if (cfg->max_out_bytes)
         o.node.max_out_bytes = cfg->max_out_bytes;
@@ -1092,8 +1066,9 @@ static void *ra_create(sio_adapter_host *host, void *config)
     o.on_state = on_state;
     o.user = a;
     int err = 0;
-    a->rc = nseeds && a->key ? sio_redis_cluster_new(sio_adapter_host_base(host), &o, &err) : NULL;
-    free(urls);
+    a->rc = a->url && a->key
+                ? sio_redis_cluster_new_list(sio_adapter_host_base(host), a->url, &o, &err)
+                : NULL;
     if (!a->rc) {
         sio_adapter_host_log(host, SIO_LOG_ERROR, "redis: bad configuration for %s (%s)", cfg->url,
                              sio_strerror(err ? err : SIO_EINVAL));

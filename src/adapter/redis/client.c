@@ -17,7 +17,6 @@
 #include <sys/un.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <arpa/inet.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -28,12 +27,12 @@
 #include <hiredis/hiredis.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 
 #include <sio/error.h>
 
 #include "common/log.h"
 #include "common/map.h"
+#include "net/connect.h"
 
 #define LOG_MODULE "adapter"
 
@@ -560,29 +559,21 @@ static int deliver_message(sio_redis *r, const sio_redis_reply *rep)
     return 1;
 }
 
-/* Forgets a remembered subscription; returns 1 when it was remembered. */
-static int forget_sub(sio_redis *r, int kind, const char *ch, size_t len)
+int sio_redis_sub_is_valid(int kind, const char *channel, size_t len)
 {
-    char buf[256];
-    char *k = sub_key(kind, ch, len, buf, sizeof(buf));
-    if (!k)
-        return 0;
-    int had = sio_map_del(&r->subs, k, len + 1) != NULL;
-    if (k != buf)
-        free(k);
-    return had;
+    return kind >= SIO_REDIS_SUBSCRIBE && kind <= SIO_REDIS_SSUBSCRIBE && (channel || !len);
 }
 
-static int is_remembered(sio_redis *r, int kind, const char *ch, size_t len)
+void *sio_redis_sub_find(sio_map *subs, int kind, const char *channel, size_t len, int remove)
 {
     char buf[256];
-    char *k = sub_key(kind, ch, len, buf, sizeof(buf));
+    char *k = sub_key(kind, channel, len, buf, sizeof(buf));
     if (!k)
-        return 0;
-    int has = sio_map_get(&r->subs, k, len + 1) != NULL;
+        return NULL;
+    void *v = remove ? sio_map_del(subs, k, len + 1) : sio_map_get(subs, k, len + 1);
     if (k != buf)
         free(k);
-    return has;
+    return v;
 }
 
 /* A subscription confirmation or an unsolicited sunsubscribe. Returns 1 when handled. */
@@ -599,8 +590,8 @@ static int handle_sub_push(sio_redis *r, const sio_redis_reply *rep)
     if (h && h->type == (unsub ? P_UNSUB : P_SUB) && h->kind == kind && h->clen == ch->len &&
         memcmp(h->channel, ch->str, ch->len) == 0) {
         free(pop_head(r));
-        if (!unsub && is_remembered(r, kind, ch->str, ch->len) && r->o.on_subscribed &&
-            !r->freeing) {
+        if (!unsub && sio_redis_sub_find(&r->subs, kind, ch->str, ch->len, 0) &&
+            r->o.on_subscribed && !r->freeing) {
             r->depth++;
             r->o.on_subscribed(r, kind, ch->str, ch->len,
                                count->type == SIO_REDIS_REPLY_INTEGER ? count->integer : 0,
@@ -612,7 +603,7 @@ static int handle_sub_push(sio_redis *r, const sio_redis_reply *rep)
     if (unsub && kind == SIO_REDIS_SSUBSCRIBE) {
         /* Redis 7 drops the sharded subscriptions of a slot that moved away from this node
          * with an unsolicited sunsubscribe: the cluster layer re-subscribes at the new owner. */
-        if (forget_sub(r, kind, ch->str, ch->len))
+        if (sio_redis_sub_find(&r->subs, kind, ch->str, ch->len, 1))
             report_lost(r, kind, ch->str, ch->len, rep);
         return 1;
     }
@@ -635,7 +626,7 @@ static void handle_reply(sio_redis *r, const sio_redis_reply *rep)
     if (p->type == P_KEEPALIVE) {
         r->ping_outstanding = 0;
     } else if (p->type == P_SUB && rep->type == SIO_REDIS_REPLY_ERROR) {
-        if (forget_sub(r, p->kind, p->channel, p->clen))
+        if (sio_redis_sub_find(&r->subs, p->kind, p->channel, p->clen, 1))
             report_lost(r, p->kind, p->channel, p->clen, rep);
     } else if (p->type == P_HANDSHAKE) {
         on_handshake(r, rep);
@@ -778,36 +769,6 @@ static void on_reconnect(evutil_socket_t fd, short what, void *arg)
     conn_start(arg);
 }
 
-static int make_bev(sio_redis *r)
-{
-    int opts = BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS;
-    if (!r->url.tls) {
-        r->bev = bufferevent_socket_new(r->base, -1, opts);
-        return r->bev ? 0 : -1;
-    }
-    SSL *ssl = SSL_new(r->ssl_ctx);
-    if (!ssl)
-        return -1;
-    struct in6_addr a6;
-    struct in_addr a4;
-    int is_ip = inet_pton(AF_INET, r->url.host, &a4) == 1 || inet_pton(AF_INET6, r->url.host, &a6);
-    X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
-    if (is_ip) {
-        X509_VERIFY_PARAM_set1_ip_asc(vp, r->url.host);
-    } else {
-        SSL_set_tlsext_host_name(ssl, r->url.host); /* SNI */
-        X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-        X509_VERIFY_PARAM_set1_host(vp, r->url.host, 0);
-    }
-    r->bev = bufferevent_openssl_socket_new(r->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING, opts);
-    if (!r->bev) {
-        SSL_free(ssl);
-        return -1;
-    }
-    bufferevent_openssl_set_allow_dirty_shutdown(r->bev, 1);
-    return 0;
-}
-
 static int start_connect(sio_redis *r)
 {
     if (r->url.is_unix) {
@@ -820,24 +781,7 @@ static int start_connect(sio_redis *r)
         memcpy(sun.sun_path, r->url.host, n);
         return bufferevent_socket_connect(r->bev, (struct sockaddr *)&sun, sizeof(sun));
     }
-    struct sockaddr_storage ss;
-    int sl = sizeof(ss);
-    char lit[SIO_REDIS_HOST_MAX + 16];
-    if (strchr(r->url.host, ':'))
-        snprintf(lit, sizeof(lit), "[%s]:%u", r->url.host, r->url.port);
-    else
-        snprintf(lit, sizeof(lit), "%s:%u", r->url.host, r->url.port);
-    if (evutil_parse_sockaddr_port(lit, (struct sockaddr *)&ss, &sl) == 0)
-        return bufferevent_socket_connect(r->bev, (struct sockaddr *)&ss, sl);
-    /* a host name: resolve with evdns so that the loop never blocks in getaddrinfo */
-    if (!r->dns) {
-        r->dns = evdns_base_new(r->base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
-                                             EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-        if (!r->dns)
-            return -1;
-        r->own_dns = 1;
-    }
-    return bufferevent_socket_connect_hostname(r->bev, r->dns, AF_UNSPEC, r->url.host, r->url.port);
+    return sio_net_connect(r->bev, &r->dns, &r->own_dns, r->url.host, r->url.port);
 }
 
 static void conn_start(sio_redis *r)
@@ -846,7 +790,8 @@ static void conn_start(sio_redis *r)
         return;
     if (!r->reader)
         r->reader = reader_new(r);
-    if (!r->reader || make_bev(r) < 0) {
+    if (!r->reader ||
+        !(r->bev = sio_net_bev_new(r->base, r->url.tls ? r->ssl_ctx : NULL, r->url.host))) {
         fail_conn(r, "out of memory");
         return;
     }
@@ -916,22 +861,6 @@ static void on_reap(evutil_socket_t fd, short what, void *arg)
     destroy(r);
 }
 
-static SSL_CTX *make_ssl_ctx(const char *ca_file)
-{
-    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-    if (!ctx)
-        return NULL;
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-    int ok = ca_file ? SSL_CTX_load_verify_locations(ctx, ca_file, NULL)
-                     : SSL_CTX_set_default_verify_paths(ctx);
-    if (ok != 1) {
-        SSL_CTX_free(ctx);
-        return NULL;
-    }
-    return ctx;
-}
-
 sio_redis *sio_redis_new(struct event_base *base, const sio_redis_options *o, int *err)
 {
     int e = SIO_ENOMEM;
@@ -970,7 +899,7 @@ sio_redis *sio_redis_new(struct event_base *base, const sio_redis_options *o, in
     r->o.log_name = r->log_name;
     if (o->dns)
         r->dns = o->dns;
-    if (r->url.tls && !(r->ssl_ctx = make_ssl_ctx(r->ca_file))) {
+    if (r->url.tls && !(r->ssl_ctx = sio_net_tls_ctx_new(r->ca_file))) {
         sio_log(SIO_LOG_ERROR, LOG_MODULE, "%s: cannot set up TLS (CA file?)", r->log_name);
         e = SIO_EINVAL;
         goto fail;
@@ -1042,7 +971,7 @@ int sio_redis_command(sio_redis *r, sio_redis_reply_cb cb, void *arg, int argc, 
 
 int sio_redis_subscribe(sio_redis *r, int kind, const char *channel, size_t len)
 {
-    if (!r || kind < SIO_REDIS_SUBSCRIBE || kind > SIO_REDIS_SSUBSCRIBE || (!channel && len))
+    if (!r || !sio_redis_sub_is_valid(kind, channel, len))
         return SIO_EINVAL;
     if (r->freeing)
         return SIO_ECLOSED;
@@ -1067,9 +996,9 @@ int sio_redis_subscribe(sio_redis *r, int kind, const char *channel, size_t len)
 
 int sio_redis_unsubscribe(sio_redis *r, int kind, const char *channel, size_t len)
 {
-    if (!r || kind < SIO_REDIS_SUBSCRIBE || kind > SIO_REDIS_SSUBSCRIBE || (!channel && len))
+    if (!r || !sio_redis_sub_is_valid(kind, channel, len))
         return SIO_EINVAL;
-    if (!forget_sub(r, kind, channel, len))
+    if (!sio_redis_sub_find(&r->subs, kind, channel, len, 1))
         return SIO_ENOTFOUND;
     /* best effort: when the request cannot be sent the connection still forgets it, and a
      * message still arriving for it is delivered (the caller filters what it no longer wants) */

@@ -190,6 +190,15 @@ int sio_redis_command(sio_redis *r, sio_redis_reply_cb cb, void *arg, int argc, 
  * SIO_EINVAL (bad kind), SIO_ELIMIT (max_out_bytes: then nothing is remembered) or SIO_ENOMEM.
  */
 int sio_redis_subscribe(sio_redis *r, int kind, const char *channel, size_t len);
+/** Whether kind (SIO_REDIS_SUBSCRIBE, PSUBSCRIBE or SSUBSCRIBE) and channel[0..len) make a
+ *  subscription: the argument check of sio_redis_subscribe and of the cluster's. */
+int sio_redis_sub_is_valid(int kind, const char *channel, size_t len);
+struct sio_map;
+/** Looks the subscription up in subs, the map a connection and the cluster each keep, keyed by
+ *  the kind's digit and the channel; removes it when remove is set. Returns its value, or NULL
+ *  (none, or out of memory for a long channel's key). */
+void *sio_redis_sub_find(struct sio_map *subs, int kind, const char *channel, size_t len,
+                         int remove);
 /** Forgets a subscription and sends the matching (P|S)UNSUBSCRIBE when up (its confirmation is
  *  consumed). Returns 0, or SIO_ENOTFOUND when it was not remembered. */
 int sio_redis_unsubscribe(sio_redis *r, int kind, const char *channel, size_t len);
@@ -223,7 +232,8 @@ typedef void (*sio_redis_cluster_sum_cb)(sio_redis_cluster *c, int status, long 
 typedef void (*sio_redis_cluster_message_cb)(sio_redis_cluster *c, int kind, const char *pattern,
                                              size_t plen, const char *channel, size_t clen,
                                              const char *payload, size_t len, void *user);
-/** Ready (up = 1: every slot has a live master, or the single server is up) or not. */
+/** Ready (up = 1: every slot has a live master, or the single server is up) or not; called at
+ *  each change only. */
 typedef void (*sio_redis_cluster_state_cb)(sio_redis_cluster *c, int up, void *user);
 
 typedef struct sio_redis_cluster_options {
@@ -243,6 +253,12 @@ void sio_redis_cluster_options_init(sio_redis_cluster_options *o);
  *  NULL with *err = SIO_EINVAL (no or bad URL) or SIO_ENOMEM. No callback from inside. */
 sio_redis_cluster *sio_redis_cluster_new(struct event_base *base,
                                          const sio_redis_cluster_options *o, int *err);
+/** The most seed URLs sio_redis_cluster_new_list takes (the rest of the list is ignored). */
+#define SIO_REDIS_CLUSTER_MAX_SEEDS 16
+/** As sio_redis_cluster_new, with the seeds given as one comma-separated list (urls borrowed;
+ *  o->urls and o->nurls are ignored): how the programs and the adapter spell them. */
+sio_redis_cluster *sio_redis_cluster_new_list(struct event_base *base, const char *urls,
+                                              const sio_redis_cluster_options *o, int *err);
 /** Frees every connection (as sio_redis_free: safe from callbacks; the callbacks of requests in
  *  flight run later from the loop with SIO_ECLOSED and c == NULL, never from inside this call,
  *  so the base must run one more iteration). on_message and on_state never run after it. NULL

@@ -15,6 +15,7 @@
 
 #include <sio/error.h>
 
+#include "common/list.h"
 #include "common/log.h"
 #include "common/map.h"
 
@@ -260,24 +261,15 @@ static creq *req_new(sio_redis_cluster *c, int type, int argc, const char **argv
             p += q->lens[i];
         }
     }
-    q->next = c->reqs;
-    if (c->reqs)
-        c->reqs->prev = q;
-    c->reqs = q;
+    SIO_LIST_PUSH(c->reqs, q);
     return q;
 }
 
 /* Unlinks q (if still attached) and frees it. */
 static void req_done(creq *q)
 {
-    if (q->c) {
-        if (q->prev)
-            q->prev->next = q->next;
-        else
-            q->c->reqs = q->next;
-        if (q->next)
-            q->next->prev = q->prev;
-    }
+    if (q->c)
+        SIO_LIST_UNLINK(q->c->reqs, q);
     free(q);
 }
 
@@ -517,21 +509,12 @@ static void reconcile(sio_redis_cluster *c)
 /* Looks up, or removes (remove = 1), the subscription keyed by its kind and channel. */
 static csub *sub_lookup(sio_redis_cluster *c, int kind, const char *ch, size_t len, int remove)
 {
-    char stack[256];
-    char *k = len + 1 <= sizeof(stack) ? stack : malloc(len + 1);
-    if (!k)
-        return NULL;
-    k[0] = (char)('0' + kind);
-    memcpy(k + 1, ch, len);
-    csub *s = remove ? sio_map_del(&c->subs, k, len + 1) : sio_map_get(&c->subs, k, len + 1);
-    if (k != stack)
-        free(k);
-    return s;
+    return sio_redis_sub_find(&c->subs, kind, ch, len, remove);
 }
 
 int sio_redis_cluster_subscribe(sio_redis_cluster *c, int kind, const char *channel, size_t len)
 {
-    if (!c || kind < SIO_REDIS_SUBSCRIBE || kind > SIO_REDIS_SSUBSCRIBE || (!channel && len))
+    if (!c || !sio_redis_sub_is_valid(kind, channel, len))
         return SIO_EINVAL;
     if (sub_lookup(c, kind, channel, len, 0))
         return 0;
@@ -763,11 +746,7 @@ void sio_redis_cluster_free(sio_redis_cluster *c)
         c->nodes = n->next;
         node_free(n);
     }
-    sio_map_iter it;
-    sio_map_iter_init(&it, &c->subs);
-    for (sio_map_entry *me; (me = sio_map_iter_next(&it));)
-        free(me->value);
-    sio_map_deinit(&c->subs);
+    sio_map_deinit_with(&c->subs, free);
     if (c->refresh_ev)
         event_free(c->refresh_ev);
     for (size_t i = 0; i < c->nurls; i++)
@@ -830,6 +809,29 @@ fail:
     if (err)
         *err = e;
     return NULL;
+}
+
+sio_redis_cluster *sio_redis_cluster_new_list(struct event_base *base, const char *urls,
+                                              const sio_redis_cluster_options *o, int *err)
+{
+    char *copy = urls ? strdup(urls) : NULL;
+    if (urls && !copy) {
+        if (err)
+            *err = SIO_ENOMEM;
+        return NULL;
+    }
+    const char *seeds[SIO_REDIS_CLUSTER_MAX_SEEDS];
+    size_t n = 0;
+    char *save = NULL;
+    for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL;
+         tok && n < SIO_REDIS_CLUSTER_MAX_SEEDS; tok = strtok_r(NULL, ",", &save))
+        seeds[n++] = tok;
+    sio_redis_cluster_options with = *o;
+    with.urls = seeds;
+    with.nurls = n;
+    sio_redis_cluster *c = sio_redis_cluster_new(base, &with, err); /* copies the seeds */
+    free(copy);
+    return c;
 }
 
 int sio_redis_cluster_is_up(const sio_redis_cluster *c)

@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 Test(sio_map, put_get_replace_and_delete_many_keys)
@@ -30,6 +31,31 @@ Test(sio_map, put_get_replace_and_delete_many_keys)
     cr_assert_null(sio_map_get(&m, "room:0", 6));
     cr_assert_null(sio_map_del(&m, "room:0", 6));
     sio_map_deinit(&m);
+}
+
+static int values_freed;
+
+static void count_free(void *v)
+{
+    values_freed++;
+    free(v);
+}
+
+Test(sio_map, deinit_with_frees_every_value_once)
+{
+    sio_map m;
+    sio_map_init(&m);
+    char key[32];
+    for (int i = 0; i < 100; i++) {
+        int n = snprintf(key, sizeof(key), "k%d", i);
+        cr_assert_not_null(sio_map_put(&m, key, (size_t)n, malloc(8)));
+    }
+    values_freed = 0;
+    sio_map_deinit_with(&m, count_free);
+    cr_assert_eq(values_freed, 100);
+    cr_assert_eq(m.count, 0);
+    cr_assert_null(sio_map_get(&m, "k1", 2));
+    sio_map_deinit(&m); /* an empty map again: a no-op */
 }
 
 Test(sio_map, keys_with_nul_bytes_are_distinct)

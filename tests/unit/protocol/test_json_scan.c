@@ -586,6 +586,26 @@ Test(json_scan, write_string_has_snprintf_semantics)
     cr_assert_str_eq(out, "\"\\u0");
 }
 
+Test(json_scan, nested_string_finds_a_member_of_a_member)
+{
+    static const char hs[] = "{\"headers\":{\"x-a\":\"1\",\"x-b\":7},\"query\":{\"EIO\":\"4\","
+                             "\"t\\u0031\":\"a\\u0062c\"}}";
+    char out[8];
+    cr_assert_eq(sio_json_nested_string(hs, strlen(hs), "query", "EIO", out, sizeof(out)), 1);
+    cr_assert_str_eq(out, "4");
+    cr_assert_eq(sio_json_nested_string(hs, strlen(hs), "query", "t1", out, sizeof(out)), 3);
+    cr_assert_str_eq(out, "abc");
+    cr_assert_eq(sio_json_nested_string(hs, strlen(hs), "headers", "x-a", out, sizeof(out)), 1);
+    cr_assert_eq(sio_json_nested_string(hs, strlen(hs), "headers", "x-b", out, sizeof(out)),
+                 SIO_ELIMIT); /* not a string */
+    cr_assert_eq(sio_json_nested_string(hs, strlen(hs), "query", "x-a", out, sizeof(out)),
+                 SIO_ENOTFOUND);
+    cr_assert_eq(sio_json_nested_string(hs, strlen(hs), "cookies", "a", out, sizeof(out)),
+                 SIO_ENOTFOUND);
+    cr_assert_eq(sio_json_nested_string(hs, strlen(hs), "query", "t1", out, 3), SIO_ELIMIT);
+    cr_assert_eq(sio_json_nested_string("[1]", 3, "query", "EIO", out, sizeof(out)), SIO_ENOTFOUND);
+}
+
 Test(json_scan, written_strings_validate_and_round_trip)
 {
     char in[128], lit[1024], back[256];
