@@ -119,16 +119,38 @@ static int scan_escape(struct scanner *s)
     }
 }
 
+/* Eight bytes at a time: true when none of p[0..8) ends the fast path of scan_string (a byte
+ * below 0x20 or from 0x80, '"', '\\'). Each test sets the high bit of a byte that matches:
+ * x - 0x01.. & ~x & 0x80.. finds zero bytes, and "below 0x20" is "x - 0x20.. borrows". */
+static bool plain8(const unsigned char *p)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t x;
+    memcpy(&x, p, 8);
+    uint64_t quote = x ^ (ones * '"'), bslash = x ^ (ones * '\\');
+    uint64_t hit =
+        x | ((x - ones * 0x20) & ~x) | ((quote - ones) & ~quote) | ((bslash - ones) & ~bslash);
+    return !(hit & highs);
+}
+
 static int scan_string(struct scanner *s)
 {
     const unsigned char *u = (const unsigned char *)s->p;
 
     s->pos++; /* opening quote */
     for (;;) {
-        /* Fast path over printable ASCII, the bulk of real payloads. */
-        while (s->pos < s->n && u[s->pos] >= 0x20 && u[s->pos] < 0x80 && u[s->pos] != '"' &&
-               u[s->pos] != '\\')
-            s->pos++;
+        /* Fast path over printable ASCII, the bulk of real payloads. The position is a local:
+         * u may alias *s (it is a char pointer), so s->pos would be reloaded at every byte. */
+        size_t pos = s->pos, n = s->n;
+        while (n - pos >= 8 && plain8(u + pos))
+            pos += 8;
+        while (pos < n) {
+            unsigned char ch = u[pos];
+            if (ch < 0x20 || ch >= 0x80 || ch == '"' || ch == '\\')
+                break;
+            pos++;
+        }
+        s->pos = pos;
         if (s->pos == s->n)
             return fail(s, SIO_EPROTO, "json: unterminated string");
         unsigned char c = u[s->pos];

@@ -618,3 +618,38 @@ Test(json_scan, written_strings_validate_and_round_trip)
     cr_assert(memcmp(in, back, sizeof(in)) == 0);
     cr_assert(sio_json_string_eq(lit, n, in, sizeof(in)));
 }
+
+/* Strings are scanned eight bytes at a time: a byte that ends the fast path (a control byte, a
+ * quote, a backslash, the start of a UTF-8 sequence) must be seen at every offset of a block,
+ * and strings that end inside, at and after a block boundary must be judged as byte by byte. */
+Test(json_scan, strings_around_the_eight_byte_blocks)
+{
+    char buf[64];
+    for (size_t len = 0; len <= 20; len++) {
+        for (size_t at = 0; at <= len; at++) {
+            static const struct {
+                const char *ins;
+                int ok;
+            } inserts[] = {
+                {"", 1},        {"\x01", 0}, {"\x1f", 0},     {"\x7f", 1}, {"\\n", 1},
+                {"\\u00e9", 1}, {"\\x", 0},  {"\xc3\xa9", 1}, {"\xc3", 0}, {"\xff", 0},
+                {"\\\"", 1},    {"\"", 0},   {" ", 1},        {"~", 1},
+            };
+            for (size_t k = 0; k < NELEM(inserts); k++) {
+                size_t il = strlen(inserts[k].ins), n = 0;
+                buf[n++] = '"';
+                for (size_t i = 0; i < at; i++)
+                    buf[n++] = (char)('a' + i % 26);
+                memcpy(buf + n, inserts[k].ins, il);
+                n += il;
+                for (size_t i = at; i < len; i++)
+                    buf[n++] = (char)('A' + i % 26);
+                buf[n++] = '"';
+                const char *reason = NULL;
+                int rc = validate_guarded(buf, n, 32, &reason);
+                cr_expect_eq(rc == 0, inserts[k].ok, "len %zu at %zu insert %zu: rc %d (%s)", len,
+                             at, k, rc, reason ? reason : "ok");
+            }
+        }
+    }
+}
