@@ -609,8 +609,10 @@ void gw_join_finish(gw_conn *c, const char *conv, sio_ack *ack, int allowed, int
         reply_error(c, ack, err, message);
         return;
     }
-    char text[64 + GW_UUID_LEN];
-    snprintf(text, sizeof(text), "Joined conversation %s", conv);
+    static const char joined[] = "Joined conversation ";
+    char text[sizeof(joined) + GW_UUID_LEN];
+    memcpy(text, joined, sizeof(joined) - 1);
+    memcpy(text + sizeof(joined) - 1, conv, GW_UUID_LEN + 1);
     gw_reply w;
     gw_reply_begin(&w);
     gw_reply_str(&w, "conversation_id", conv);

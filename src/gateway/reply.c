@@ -34,40 +34,61 @@ static void put(gw_reply *w, const char *s, size_t n)
 /* `,"key":` (the comma unless first in its object). */
 static void key(gw_reply *w, const char *k)
 {
+    size_t kl = strlen(k);
+    reserve(w, kl + 4);
+    if (w->oom)
+        return;
+    char *o = w->p + w->n;
     if (!w->first)
-        put(w, ",", 1);
+        *o++ = ',';
+    *o++ = '"';
+    memcpy(o, k, kl);
+    o += kl;
+    *o++ = '"';
+    *o++ = ':';
+    w->n = (size_t)(o - w->p);
     w->first = 0;
-    put(w, "\"", 1);
-    put(w, k, strlen(k));
-    put(w, "\":", 2);
 }
 
-/* A JSON string: `"` and `\` escaped, control characters as \u00XX, the rest (UTF-8) as is. */
+static int needs_escape(unsigned char ch)
+{
+    return ch < 0x20 || ch == '"' || ch == '\\';
+}
+
+/* A JSON string: `"` and `\` escaped, control characters as \u00XX, the rest (UTF-8) as is.
+ * Counts the escapes first, so that the usual string is one copy. */
 static void string(gw_reply *w, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
-    size_t len = strlen(s);
-    reserve(w, len + 2);
-    put(w, "\"", 1);
-    size_t run = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch >= 0x20 && ch != '"' && ch != '\\')
-            continue;
-        put(w, s + run, i - run);
-        run = i + 1;
-        char esc[6] = {'\\', (char)ch, 0, 0, 0, 0};
-        size_t en = 2;
-        if (ch < 0x20) {
-            memcpy(esc + 1, "u00", 3);
-            esc[4] = hex[ch >> 4];
-            esc[5] = hex[ch & 15];
-            en = 6;
+    size_t len = strlen(s), esc = 0;
+    for (size_t i = 0; i < len; i++)
+        esc += (size_t)needs_escape((unsigned char)s[i]);
+    reserve(w, len + 5 * esc + 2);
+    if (w->oom)
+        return;
+    char *o = w->p + w->n;
+    *o++ = '"';
+    if (!esc) {
+        memcpy(o, s, len);
+        o += len;
+    } else {
+        for (size_t i = 0; i < len; i++) {
+            unsigned char ch = (unsigned char)s[i];
+            if (!needs_escape(ch)) {
+                *o++ = (char)ch;
+            } else if (ch >= 0x20) {
+                *o++ = '\\';
+                *o++ = (char)ch;
+            } else {
+                memcpy(o, "\\u00", 4);
+                o[4] = hex[ch >> 4];
+                o[5] = hex[ch & 15];
+                o += 6;
+            }
         }
-        put(w, esc, en);
     }
-    put(w, s + run, len - run);
-    put(w, "\"", 1);
+    *o++ = '"';
+    w->n = (size_t)(o - w->p);
 }
 
 void gw_reply_begin(gw_reply *w)
