@@ -89,6 +89,8 @@ const SCENARIOS = {
       ['node0_cpu_s_per_million', '... node 0 (the sender\'s)', 'lower'],
       ['node1_cpu_s_per_million', '... node 1', 'lower'],
       ['node2_cpu_s_per_million', '... node 2', 'lower'],
+      ['user_cpu_s_per_million', 'server CPU s per million deliveries in user space, all nodes', 'lower'],
+      ['sys_cpu_s_per_million', '... in the kernel (sends, wake-ups), all nodes', 'lower'],
       ['lat_p50_us', 'delivery time p50 (us)', 'lower'],
       ['lat_p99_us', 'delivery time p99 (us)', 'lower'],
       ['aux_cpu_us_per_bcast', 'Redis CPU us per broadcast', 'lower'],
@@ -116,6 +118,8 @@ const SCENARIOS = {
     title: 'Gateway join_conversation, 400 clients, 1,000/s',
     figures: [
       ['cpu_s_per_1000', 'server CPU s per 1000 events', 'lower'],
+      ['user_cpu_s_per_1000', '... in user space', 'lower'],
+      ['sys_cpu_s_per_1000', '... in the kernel (reads, sends, wake-ups)', 'lower'],
       ['received_per_sent', 'replies per event', 'info'],
     ],
   },
@@ -123,6 +127,8 @@ const SCENARIOS = {
     title: 'Gateway typing_start/stop, 400 clients in conversations of 4, 1,000/s',
     figures: [
       ['cpu_s_per_1000', 'server CPU s per 1000 events', 'lower'],
+      ['user_cpu_s_per_1000', '... in user space', 'lower'],
+      ['sys_cpu_s_per_1000', '... in the kernel (reads, sends, wake-ups)', 'lower'],
       ['received_per_sent', 'user_typing deliveries per event', 'info'],
     ],
   },

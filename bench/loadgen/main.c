@@ -570,6 +570,9 @@ static void report_fanout(const lg_opts *o, const lg_totals *t, lg_sample s1, lg
            (unsigned long long)t->sum.ooo, (unsigned long long)t->sum.dropped);
     kv("deliveries_per_s", true, dps);
     kv("cpu_s_per_million", srv, cpu_m);
+    /* the same split into user space and kernel (every node together) */
+    kv("user_cpu_s_per_million", srv, srv ? cpu_m * (1 - sys_share(s1, s2) / 100) : 0);
+    kv("sys_cpu_s_per_million", srv, srv ? cpu_m * sys_share(s1, s2) / 100 : 0);
     kv("deliveries_per_poll", t->sum.polls > 0, per_poll);
     kv("gen_cpu_s", true, t->cpu_run);
     kv("other_cpu_s", true, other);
@@ -622,6 +625,8 @@ static void report_emit(const lg_opts *o, const lg_totals *t, lg_sample s1, lg_s
     kv("received_per_sent", t->sum.sent > 0,
        (double)t->sum.delivered / (double)(t->sum.sent ? t->sum.sent : 1));
     kv("cpu_s_per_1000", srv, cpu_k);
+    kv("user_cpu_s_per_1000", srv, srv ? cpu_k * (1 - sys_share(s1, s2) / 100) : 0);
+    kv("sys_cpu_s_per_1000", srv, srv ? cpu_k * sys_share(s1, s2) / 100 : 0);
     kv("gen_cpu_s", true, t->cpu_run);
     kv("other_cpu_s", true, other);
     printf("\n");
