@@ -300,12 +300,17 @@ result_of() { grep '^RESULT ' "$1" | tail -n 1 || true; }
 
 # cluster: 3 nodes on one Redis; receivers spread over the nodes, the sender on the first; the
 # sender paces broadcasts so that every node keeps up, and the figures are per node.
-scn_cluster() { # server round
-  local srv=$1 r=$2 out=$RAW/cluster-$1-$2 rp ports=() pids=() i
+scn_cluster() { # server round kind(paced|load)
+  local srv=$1 r=$2 kind=${3:-paced} out=$RAW/cluster-$1-$2-${3:-paced} rp ports=() pids=() i
+  local name=cluster
   local args=(fanout --clients "$CL_CLIENTS" --messages 1000000 --bcast-rate "$CL_RATE"
     --duration "$CL_SECS")
+  # load: the method of the fanout rows, across the cluster: broadcasts back to back with
+  # CL_WINDOW in flight, so the CPU per delivery is measured with the servers busy
+  [[ $kind == load ]] && name=cluster_load args=(fanout --clients "$CL_CLIENTS" --messages
+    "$CL_LOAD_MSGS" --window 16 --duration 60)
   rp=$((PORT += 1))
-  start_redis "$rp" "$out.redis.log" || { record cluster "$srv" "$r" FAILED "${args[*]}"; return; }
+  start_redis "$rp" "$out.redis.log" || { record "$name" "$srv" "$r" FAILED "${args[*]}"; return; }
   for i in 0 1 2; do
     ports+=($((PORT += 1)))
     if [[ $srv == sio ]]; then
@@ -320,7 +325,7 @@ scn_cluster() { # server round
   local pl ppl
   pl=$(IFS=,; echo "${ports[*]}")
   ppl=$(IFS=,; echo "${pids[*]}")
-  log "cluster / $srv / round $r"
+  log "cluster $kind / $srv / round $r"
   sleep 0.5 # the nodes subscribe
   lg fanout --clients 90 --bcast-rate 100 --duration 1 --port "$pl" --label warmup \
     >"$out.warmup" 2>&1 || log "warm-up failed, see $out.warmup"
@@ -333,7 +338,7 @@ scn_cluster() { # server round
     log "loadgen failed, see $out.txt"
   fi
   sed 's/^/    /' "$out.txt" | grep -v '^    RESULT ' >&2 || true
-  record cluster "$srv" "$r" "$line" "${args[*]} (3 nodes)"
+  record "$name" "$srv" "$r" "$line" "${args[*]} (3 nodes)"
   extra_stop
   sleep 1
 }
@@ -497,10 +502,10 @@ scn_metrics() { # round
 }
 
 if [[ $QUICK == 1 ]]; then
-  CL_CLIENTS=90 CL_RATE=50 CL_SECS=2 AUTH_CLIENTS=300 GW_CLIENTS=40 GW_RATE=200 GW_SECS=2
+  CL_CLIENTS=90 CL_RATE=50 CL_SECS=2 CL_LOAD_MSGS=50 AUTH_CLIENTS=300 GW_CLIENTS=40 GW_RATE=200 GW_SECS=2
   API_SECS=2 RELAY_MSGS=2000 RELAY_SECS=4 MET_CLIENTS=1000
 else
-  CL_CLIENTS=1500 CL_RATE=50 CL_SECS=8 AUTH_CLIENTS=3000 GW_CLIENTS=400 GW_RATE=1000 GW_SECS=8
+  CL_CLIENTS=1500 CL_RATE=50 CL_SECS=8 CL_LOAD_MSGS=1000 AUTH_CLIENTS=3000 GW_CLIENTS=400 GW_RATE=1000 GW_SECS=8
   API_SECS=8 RELAY_MSGS=100000 RELAY_SECS=15 MET_CLIENTS=19900
 fi
 # Ports above the ephemeral range (32768-60999 by default): the 19,900 clients of `metrics`
@@ -526,7 +531,7 @@ if [[ $want_extra == 1 ]]; then
       if selected cluster; then
         if [[ -z $REDIS_SERVER ]]; then log "no redis-server: cluster skipped"
         elif ! available "$srv"; then record cluster "$srv" "$r" NOTBUILT ""
-        else scn_cluster "$srv" "$r"; fi
+        else scn_cluster "$srv" "$r" paced; scn_cluster "$srv" "$r" load; fi
       fi
       if selected auth-connect; then scn_auth "$srv" "$r" rs256; scn_auth "$srv" "$r" es256; fi
       if selected gateway; then scn_gateway "$srv" "$r" join; scn_gateway "$srv" "$r" typing; fi
