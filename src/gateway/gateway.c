@@ -507,6 +507,15 @@ static int bucket_take(gw_bucket *b, unsigned capacity, unsigned window_ms, uint
     return 1;
 }
 
+/* Copies the UUID at p (checked by is_uuid) into conv in lower case, NUL-terminated; p may be
+ * conv. */
+static void canonical_uuid(char conv[GW_UUID_LEN + 1], const char *p)
+{
+    for (size_t i = 0; i < GW_UUID_LEN; i++)
+        conv[i] = (char)(p[i] >= 'A' && p[i] <= 'F' ? p[i] + ('a' - 'A') : p[i]);
+    conv[GW_UUID_LEN] = '\0';
+}
+
 static int is_uuid(const char *p, size_t len)
 {
     if (len != GW_UUID_LEN)
@@ -553,9 +562,7 @@ static gw_conn *event_begin(sio_socket *s, int ev, const sio_args *args, sio_ack
     size_t len = 0;
     const char *txt = sio_args_json(args, 0, &len);
     if (txt && gw_payload_conversation_id(txt, len, conv) && is_uuid(conv, GW_UUID_LEN)) {
-        for (size_t i = 0; i < GW_UUID_LEN; i++)
-            if (conv[i] >= 'A' && conv[i] <= 'F')
-                conv[i] = (char)(conv[i] + ('a' - 'A'));
+        canonical_uuid(conv, conv);
         return c;
     }
     json_t *payload = txt ? json_loadb(txt, len, JSON_DECODE_ANY, NULL) : NULL;
@@ -569,11 +576,8 @@ static gw_conn *event_begin(sio_socket *s, int ev, const sio_args *args, sio_ack
         why = "conversation_id must be a string";
     else if (!is_uuid(json_string_value(id), json_string_length(id)))
         why = "conversation_id must be a UUID";
-    if (!why) {
-        const char *p = json_string_value(id);
-        for (size_t i = 0; i <= GW_UUID_LEN; i++)
-            conv[i] = (char)(p[i] >= 'A' && p[i] <= 'F' ? p[i] + ('a' - 'A') : p[i]);
-    }
+    if (!why)
+        canonical_uuid(conv, json_string_value(id));
     json_decref(payload);
     if (why) {
         reply_error(c, ack, SIO_GW_ERR_BAD_REQUEST, why);
