@@ -4,6 +4,21 @@
 
 const fs = require('fs');
 
+// The figures of both cluster rows (paced and under load).
+const CLUSTER_FIGURES = [
+  ['max_node_cpu_s_per_million', 'server CPU s per million deliveries, busiest node', 'lower'],
+  ['node0_cpu_s_per_million', '... node 0 (the sender\'s)', 'lower'],
+  ['node1_cpu_s_per_million', '... node 1', 'lower'],
+  ['node2_cpu_s_per_million', '... node 2', 'lower'],
+  ['user_cpu_s_per_million', 'server CPU s per million deliveries in user space, all nodes', 'lower'],
+  ['sys_cpu_s_per_million', '... in the kernel (sends, wake-ups), all nodes', 'lower'],
+  ['lat_p50_us', 'delivery time p50 (us)', 'lower'],
+  ['lat_p99_us', 'delivery time p99 (us)', 'lower'],
+  ['aux_cpu_us_per_bcast', 'Redis CPU us per broadcast', 'lower'],
+  ['deliveries_per_s', 'deliveries/s', 'higher'],
+  ['lost', 'lost deliveries', 'lower'],
+];
+
 const SCENARIOS = {
   conn: {
     title: 'Connect 5,000 WebSocket clients',
@@ -84,35 +99,11 @@ const SCENARIOS = {
   // cluster and backend scenarios (bench/run.sh, the functions after the main loop)
   cluster: {
     title: 'Cluster: 3 nodes on one Redis, 1,500 receivers spread over them, 50 broadcasts/s',
-    figures: [
-      ['max_node_cpu_s_per_million', 'server CPU s per million deliveries, busiest node', 'lower'],
-      ['node0_cpu_s_per_million', '... node 0 (the sender\'s)', 'lower'],
-      ['node1_cpu_s_per_million', '... node 1', 'lower'],
-      ['node2_cpu_s_per_million', '... node 2', 'lower'],
-      ['user_cpu_s_per_million', 'server CPU s per million deliveries in user space, all nodes', 'lower'],
-      ['sys_cpu_s_per_million', '... in the kernel (sends, wake-ups), all nodes', 'lower'],
-      ['lat_p50_us', 'delivery time p50 (us)', 'lower'],
-      ['lat_p99_us', 'delivery time p99 (us)', 'lower'],
-      ['aux_cpu_us_per_bcast', 'Redis CPU us per broadcast', 'lower'],
-      ['deliveries_per_s', 'deliveries/s', 'higher'],
-      ['lost', 'lost deliveries', 'lower'],
-    ],
+    figures: CLUSTER_FIGURES,
   },
   cluster_load: {
     title: 'Cluster under load: 3 nodes on one Redis, 1,500 receivers, 1,000 broadcasts, 16 in flight',
-    figures: [
-      ['max_node_cpu_s_per_million', 'server CPU s per million deliveries, busiest node', 'lower'],
-      ['node0_cpu_s_per_million', '... node 0 (the sender\'s)', 'lower'],
-      ['node1_cpu_s_per_million', '... node 1', 'lower'],
-      ['node2_cpu_s_per_million', '... node 2', 'lower'],
-      ['user_cpu_s_per_million', 'server CPU s per million deliveries in user space, all nodes', 'lower'],
-      ['sys_cpu_s_per_million', '... in the kernel (sends, wake-ups), all nodes', 'lower'],
-      ['lat_p50_us', 'delivery time p50 (us)', 'lower'],
-      ['lat_p99_us', 'delivery time p99 (us)', 'lower'],
-      ['aux_cpu_us_per_bcast', 'Redis CPU us per broadcast', 'lower'],
-      ['deliveries_per_s', 'deliveries/s', 'higher'],
-      ['lost', 'lost deliveries', 'lower'],
-    ],
+    figures: CLUSTER_FIGURES,
   },
   auth_rs256: {
     title: 'Connect 3,000 clients with an RS256 token',
