@@ -322,23 +322,52 @@ static int step_after(struct scanner *s, bool *want_value)
                 is_object ? "json: expected ',' or '}'" : "json: expected ',' or ']'");
 }
 
-int sio_json_validate(const char *p, size_t n, unsigned max_depth, const char **reason)
+/* The validator's loop. With elems, also notes the elements of a top-level array: a value that
+ * starts or ends while the depth is 1 inside an array is one of them. */
+static int validate(const char *p, size_t n, unsigned max_depth, const char **reason,
+                    sio_json_span *elems, size_t cap, size_t *count)
 {
     struct scanner s = {0};
     bool want_value = true;
+    size_t k = 0, start = 0;
     int rc;
 
     s.p = p;
     s.n = p != NULL ? n : 0;
     s.max_depth = max_depth < SIO_JSON_DEPTH_CAP ? max_depth : SIO_JSON_DEPTH_CAP;
-    do
+    do {
+        if (elems != NULL && s.depth == 1 && !(s.kinds[0] & 1)) {
+            if (want_value) {
+                skip_ws(&s);
+                start = s.pos;
+            } else {
+                if (k < cap) {
+                    elems[k].off = start;
+                    elems[k].len = s.pos - start;
+                }
+                k++;
+            }
+        }
         rc = want_value ? step_value(&s, &want_value) : step_after(&s, &want_value);
-    while (rc == 0);
+    } while (rc == 0);
+    if (count != NULL)
+        *count = rc == SCAN_DONE ? k : 0;
     if (rc == SCAN_DONE)
         return 0;
     if (reason != NULL)
         *reason = s.reason;
     return rc;
+}
+
+int sio_json_validate(const char *p, size_t n, unsigned max_depth, const char **reason)
+{
+    return validate(p, n, max_depth, reason, NULL, 0, NULL);
+}
+
+int sio_json_validate_array(const char *p, size_t n, unsigned max_depth, const char **reason,
+                            sio_json_span *elems, size_t cap, size_t *count)
+{
+    return validate(p, n, max_depth, reason, elems, cap, count);
 }
 
 sio_json_type sio_json_type_of(const char *p, size_t n)
@@ -573,6 +602,13 @@ ssize_t sio_json_string_unescape(const char *lit, size_t n, char *out, size_t ca
 
     if (!is_literal(lit, n))
         return SIO_EINVAL;
+    if (!memchr(lit + 1, '\\', n - 2)) { /* no escapes: the body is the text */
+        if (n - 2 >= cap)
+            return SIO_ELIMIT;
+        memcpy(out, lit + 1, n - 2);
+        out[n - 2] = '\0';
+        return (ssize_t)(n - 2);
+    }
     while ((k = lit_next(lit, n - 1, &pos, u)) > 0) {
         if (k >= cap - len) /* len < cap after each write: no wrap */
             return SIO_ELIMIT;

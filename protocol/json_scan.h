@@ -40,6 +40,20 @@ typedef enum sio_json_type {
  */
 int sio_json_validate(const char *p, size_t n, unsigned max_depth, const char **reason);
 
+/** Where one element of an array lies: p[off, off + len), p being what was validated. */
+typedef struct sio_json_span {
+    size_t off;
+    size_t len;
+} sio_json_span;
+
+/**
+ * sio_json_validate(), which also notes where the elements of a top-level array lie, in the same
+ * pass: the first cap of them go to elems, and *count is how many there are (it may exceed cap;
+ * 0 when the value is not an array or is invalid). Saves a second scan to find the arguments.
+ */
+int sio_json_validate_array(const char *p, size_t n, unsigned max_depth, const char **reason,
+                            sio_json_span *elems, size_t cap, size_t *count);
+
 /** Type of an already-validated value: looks only at its first non-whitespace byte. */
 sio_json_type sio_json_type_of(const char *p, size_t n);
 

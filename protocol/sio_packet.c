@@ -5,6 +5,7 @@
  */
 #include "sio_packet.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include <sio/error.h>
@@ -38,8 +39,13 @@ const char *sio_packet_type_name(sio_packet_type type)
     return (unsigned)type < sizeof(names) / sizeof(names[0]) ? names[type] : "UNKNOWN";
 }
 
+/* Lengths of the reserved names (7, 10, 11, 13, 14) as bits: most names are ruled out by this. */
+#define RESERVED_LENGTHS ((1u << 7) | (1u << 10) | (1u << 11) | (1u << 13) | (1u << 14))
+
 bool sio_packet_event_is_reserved(const char *s, size_t n)
 {
+    if (n > 14 || !(RESERVED_LENGTHS & (1u << n)))
+        return false;
     for (size_t i = 0; i < NRESERVED; i++)
         if (n == reserved[i].len && memcmp(s, reserved[i].name, n) == 0)
             return true;
@@ -48,6 +54,9 @@ bool sio_packet_event_is_reserved(const char *s, size_t n)
 
 static bool literal_is_reserved(const char *lit, size_t n)
 {
+    /* Without escapes the literal's body is the name itself. */
+    if (n >= 2 && !memchr(lit + 1, '\\', n - 2))
+        return sio_packet_event_is_reserved(lit + 1, n - 2);
     for (size_t i = 0; i < NRESERVED; i++)
         if (sio_json_string_eq(lit, n, reserved[i].name, reserved[i].len))
             return true;
@@ -123,14 +132,12 @@ static int parse_id(const char *p, size_t n, size_t *i, sio_packet *out, const c
 
 static int check_event(sio_packet *pk, const char **why)
 {
-    sio_json_iter it;
-    const char *v;
-    size_t vl;
-
-    if (pk->data == NULL || sio_json_iter_init(&it, pk->data, pk->data_len) != 0 || it.is_object)
+    if (pk->data == NULL || sio_json_type_of(pk->data, pk->data_len) != SIO_JSON_ARRAY)
         return fail(why, SIO_EPROTO, "invalid payload: event must be an array");
-    if (!sio_json_iter_next(&it, NULL, NULL, &v, &vl))
+    if (pk->nelems == 0)
         return fail(why, SIO_EPROTO, "invalid payload: event array is empty");
+    const char *v = pk->data + pk->elems[0].off;
+    size_t vl = pk->elems[0].len;
     switch (sio_json_type_of(v, vl)) {
     case SIO_JSON_NUMBER:
         break;
@@ -178,12 +185,17 @@ static int check_payload(sio_packet *pk, const char **why)
     }
 }
 
+/* The payload without the white space around it; element offsets follow its start. */
 static void set_payload(sio_packet *pk, const char *p, size_t n)
 {
+    size_t lead = 0;
     while (n > 0 && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) {
         p++;
         n--;
+        lead++;
     }
+    for (size_t k = 0; lead && k < pk->nelems && k < SIO_PACKET_INDEXED; k++)
+        pk->elems[k].off -= lead;
     while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t' || p[n - 1] == '\n' || p[n - 1] == '\r'))
         n--;
     pk->data = p;
@@ -224,13 +236,14 @@ int sio_packet_decode(const char *p, size_t n, const sio_packet_limits *lim, sio
         sio_packet_limits_init(&def);
         lim = &def;
     }
-    memset(out, 0, sizeof(*out));
+    memset(out, 0, offsetof(sio_packet, elems)); /* elems[k] is set for every k < nelems */
     out->nsp = root_nsp;
     out->nsp_len = 1;
     out->id = -1;
     rc = decode_header(p, p != NULL ? n : 0, lim, out, &i, &why);
     if (rc == 0 && i < n) {
-        rc = sio_json_validate(p + i, n - i, lim->max_json_depth, &why);
+        rc = sio_json_validate_array(p + i, n - i, lim->max_json_depth, &why, out->elems,
+                                     SIO_PACKET_INDEXED, &out->nelems);
         if (rc == 0)
             set_payload(out, p + i, n - i);
     }

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "json_scan.h"
+
 /** Packet types; the value is the digit that starts the packet on the wire. */
 typedef enum sio_packet_type {
     SIO_PACKET_CONNECT = 0,
@@ -20,6 +22,9 @@ typedef enum sio_packet_type {
     SIO_PACKET_BINARY_EVENT,
     SIO_PACKET_BINARY_ACK
 } sio_packet_type;
+
+/** How many array elements a decoded packet locates: an event name and 32 arguments. */
+#define SIO_PACKET_INDEXED 33
 
 /** Decoder limits; fill with sio_packet_limits_init() and then override. */
 typedef struct sio_packet_limits {
@@ -45,6 +50,10 @@ typedef struct sio_packet {
     size_t data_len;      /* and 0 when absent */
     const char *event;    /* EVENT/BINARY_EVENT: first array element, a raw JSON string literal */
     size_t event_len;     /* (quotes included) or number; NULL/0 for other types */
+    /* Events and acks: the array's elements as found while validating (offsets from data), the
+     * first SIO_PACKET_INDEXED of nelems; an event's name is elems[0]. */
+    size_t nelems;
+    sio_json_span elems[SIO_PACKET_INDEXED];
 } sio_packet;
 
 /**

@@ -95,7 +95,7 @@ static int ack_send_client(sio_ack *ack, const char *args_json, const sio_bin *b
         return SIO_ECLOSED;
     sio_frame f;
     int rc = sio_frame_encode(ack->nsp->io, &f, SIO_PACKET_ACK, s->nsp->name, ack->id, NULL,
-                              args_json, args_json ? strlen(args_json) : 0, bins, nbins);
+                              args_json, args_json ? strlen(args_json) : 0, bins, nbins, 0);
     if (rc == 0) {
         rc = sio_client_send(s->client, &f, 0);
         sio_frame_release(&f);
@@ -424,7 +424,7 @@ static void on_ack_packet(sio_socket *s, const sio_packet *p, sio_buf *const *bi
     if (pa->timer)
         sio_timer_stop(pa->timer);
     sio_args args;
-    sio_args_init(&args, p->data, p->data_len, 0, bins, nbins);
+    sio_args_init_packet(&args, p, 0, bins, nbins);
     pa->cb(s, 0, &args, pa->user);
     sio_args_deinit(&args);
     sio_socket_unref(s);
@@ -478,7 +478,7 @@ void sio_socket_on_packet(sio_socket *s, const sio_packet *p, sio_buf *const *bi
         ack->id = p->id;
     }
     sio_args args;
-    sio_args_init(&args, p->data, p->data_len, 1, bins, nbins);
+    sio_args_init_packet(&args, p, 1, bins, nbins);
     sio_socket_ref(s);
     h->cb(s, name, &args, ack, h->user);
     sio_socket_unref(s);
@@ -502,7 +502,7 @@ int sio_socket_emit(sio_socket *s, const char *event, const char *args_json, con
         return SIO_EINVAL;
     sio_frame f;
     int rc = sio_frame_encode(s->nsp->io, &f, SIO_PACKET_EVENT, s->nsp->name, -1, event, args_json,
-                              args_json ? strlen(args_json) : 0, bins, nbins);
+                              args_json ? strlen(args_json) : 0, bins, nbins, flags);
     if (rc < 0)
         return rc;
     rc = sio_client_send(s->client, &f, flags);
@@ -521,7 +521,7 @@ int sio_socket_emit_ack(sio_socket *s, const char *event, const char *args_json,
     uint64_t id = s->nsp->next_ack_id++;
     sio_frame f;
     int rc = sio_frame_encode(s->nsp->io, &f, SIO_PACKET_EVENT, s->nsp->name, (int64_t)id, event,
-                              args_json, args_json ? strlen(args_json) : 0, bins, nbins);
+                              args_json, args_json ? strlen(args_json) : 0, bins, nbins, 0);
     if (rc < 0)
         return rc;
     /* Send first: a failed send may close the socket, and then the callback must not run

@@ -10,15 +10,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-int sio_args_init(sio_args *a, const char *data, size_t len, size_t first, sio_buf *const *bins,
-                  size_t nbins)
+/* Everything but the argument slices. */
+static void args_base(sio_args *a, const char *data, size_t len, size_t first, sio_buf *const *bins,
+                      size_t nbins)
 {
-    memset(a, 0, sizeof(*a));
     a->data = data ? data : "[]";
     a->data_len = data ? len : 2;
     a->first = first;
+    a->argc = 0;
     a->bins = bins;
     a->nbins = nbins;
+    a->array = NULL;
+    a->array_len = 0;
+}
+
+int sio_args_init(sio_args *a, const char *data, size_t len, size_t first, sio_buf *const *bins,
+                  size_t nbins)
+{
+    args_base(a, data, len, first, bins, nbins);
     sio_json_iter it;
     if (sio_json_iter_init(&it, a->data, a->data_len) < 0)
         return SIO_EINVAL;
@@ -34,6 +43,21 @@ int sio_args_init(sio_args *a, const char *data, size_t len, size_t first, sio_b
         a->argc++;
     }
     return 0;
+}
+
+void sio_args_init_packet(sio_args *a, const sio_packet *p, size_t first, sio_buf *const *bins,
+                          size_t nbins)
+{
+    args_base(a, p->data, p->data_len, first, bins, nbins);
+    if (p->nelems <= first)
+        return;
+    a->argc = p->nelems - first;
+    size_t stored = p->nelems < SIO_PACKET_INDEXED ? p->nelems : SIO_PACKET_INDEXED;
+    for (size_t k = first, i = 0; k < stored && i < sizeof(a->argv) / sizeof(a->argv[0]);
+         k++, i++) {
+        a->argv[i].p = p->data + p->elems[k].off;
+        a->argv[i].n = p->elems[k].len;
+    }
 }
 
 void sio_args_deinit(sio_args *a)

@@ -196,7 +196,7 @@ long sio_namespace_emit(sio_namespace *nsp, const sio_target *to, const char *ev
         return SIO_EINVAL;
     sio_frame f;
     int rc = sio_frame_encode(nsp->io, &f, SIO_PACKET_EVENT, nsp->name, -1, event, args_json,
-                              args_json ? strlen(args_json) : 0, bins, nbins);
+                              args_json ? strlen(args_json) : 0, bins, nbins, to ? to->flags : 0);
     if (rc < 0)
         return rc;
     nsp->io->stats->broadcasts++;
@@ -216,8 +216,9 @@ long sio_namespace_emit_ack(sio_namespace *nsp, const sio_target *to, const char
         return SIO_EINVAL;
     uint64_t id = nsp->next_ack_id++;
     sio_frame f;
-    int rc = sio_frame_encode(nsp->io, &f, SIO_PACKET_EVENT, nsp->name, (int64_t)id, event,
-                              args_json, args_json ? strlen(args_json) : 0, bins, nbins);
+    int rc =
+        sio_frame_encode(nsp->io, &f, SIO_PACKET_EVENT, nsp->name, (int64_t)id, event, args_json,
+                         args_json ? strlen(args_json) : 0, bins, nbins, to ? to->flags : 0);
     if (rc < 0)
         return rc;
     bcast_ack *bc = sio_bcast_new(nsp, cb, user);

@@ -35,7 +35,7 @@ void sio_cluster_publish(sio_namespace *nsp, sio_cluster_msg *msg)
         return;
     msg->nsp = nsp->name;
     msg->uid = own_uid(io);
-    msg->target.flags &= ~SIO_EMIT_LOCAL;
+    msg->target.flags &= ~(SIO_EMIT_LOCAL | SIO_EMIT_TRUSTED_JSON); /* this node only */
     if (io->aops->publish(io->adapter, nsp->adapter_state, msg) < 0)
         io->stats->adapter_dropped++;
     else

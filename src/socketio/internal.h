@@ -200,9 +200,10 @@ void sio_client_link(sio_client *c, sio_socket *s);
 void sio_client_unlink(sio_client *c, sio_socket *s);
 
 /* frame.c */
+/* flags: sio_emit_flags; with SIO_EMIT_TRUSTED_JSON args is not validated again. */
 int sio_frame_encode(sio_io *io, sio_frame *f, sio_packet_type type, const char *nsp, int64_t id,
                      const char *event, const char *args, size_t args_len, const sio_bin *bins,
-                     size_t nbins);
+                     size_t nbins, int flags);
 int sio_frame_encode_raw(sio_io *io, sio_frame *f, sio_packet_type type, const char *nsp,
                          int64_t id, const char *json, size_t json_len);
 /* Encodes a packet whose data array ["event", ...] or [...ack args] is given whole. */
@@ -219,6 +220,9 @@ void sio_client_send_simple(sio_client *c, sio_packet_type type, const char *nsp
 /* args.c */
 int sio_args_init(sio_args *a, const char *data, size_t len, size_t first, sio_buf *const *bins,
                   size_t nbins);
+/* The same from a decoded packet, whose elements the decoder located: no second scan. */
+void sio_args_init_packet(sio_args *a, const sio_packet *p, size_t first, sio_buf *const *bins,
+                          size_t nbins);
 void sio_args_deinit(sio_args *a);
 /* A heap copy of ack arguments (data and attachments), freed with sio_args_free. */
 sio_args *sio_args_copy(const char *data, size_t len, sio_buf *const *bins, size_t nbins);

@@ -364,6 +364,62 @@ Test(json_scan, iterates_array_elements_as_exact_slices)
     cr_assert_eq(sio_json_iter_next(&it, NULL, NULL, &v, &vl), 0);
 }
 
+/* The spans the validator notes are the slices the iterator finds, for any array. */
+Test(json_scan, validate_array_locates_the_elements_the_iterator_finds)
+{
+    static const char *const arrays[] = {
+        " [ \"a\" , 12 ,[1,[2]], {\"k\":\"]\"} ,null ] ",
+        "[]",
+        "[ ]",
+        "[[]]",
+        "[{},[],\"\",0]",
+        "[\"\\\"],\",-1.5e3,true,false]",
+        "[\"conversation\",{\"conversation_id\":\"00000000-0000-4000-8000-000000000001\"}]",
+        "\t[\n1\r,\n2\n]\n",
+    };
+    for (size_t a = 0; a < NELEM(arrays); a++) {
+        const char *s = arrays[a];
+        sio_json_span spans[8];
+        size_t count = 99;
+        cr_assert_eq(sio_json_validate_array(s, strlen(s), 8, NULL, spans, 8, &count), 0, "%s", s);
+        sio_json_iter it;
+        const char *v;
+        size_t vl, k = 0;
+        cr_assert_eq(sio_json_iter_init(&it, s, strlen(s)), 0);
+        while (sio_json_iter_next(&it, NULL, NULL, &v, &vl) == 1) {
+            cr_assert_lt(k, count, "%s: element %zu not counted", s, k);
+            cr_expect_eq(spans[k].off, (size_t)(v - s), "%s: element %zu", s, k);
+            cr_expect_eq(spans[k].len, vl, "%s: element %zu", s, k);
+            k++;
+        }
+        cr_expect_eq(count, k, "%s", s);
+    }
+}
+
+Test(json_scan, validate_array_counts_past_its_capacity_and_only_arrays)
+{
+    const char *s = "[0,1,2,3,4,5,6,7,8,9]";
+    sio_json_span spans[3] = {{0, 0}, {0, 0}, {0, 0}};
+    size_t count = 0;
+    cr_assert_eq(sio_json_validate_array(s, strlen(s), 8, NULL, spans, 3, &count), 0);
+    cr_expect_eq(count, 10);
+    for (size_t k = 0; k < 3; k++) {
+        cr_expect_eq(spans[k].off, 1 + 2 * k);
+        cr_expect_eq(spans[k].len, 1);
+    }
+    /* Objects and scalars have no elements; their members are not elements. */
+    const char *obj = "{\"a\":[1,2],\"b\":3}";
+    cr_assert_eq(sio_json_validate_array(obj, strlen(obj), 8, NULL, spans, 3, &count), 0);
+    cr_expect_eq(count, 0);
+    cr_assert_eq(sio_json_validate_array("\"x\"", 3, 8, NULL, spans, 3, &count), 0);
+    cr_expect_eq(count, 0);
+    /* Invalid input: the validator's error, and no elements. */
+    const char *reason = NULL;
+    cr_assert_eq(sio_json_validate_array("[1,2,]", 6, 8, &reason, spans, 3, &count), SIO_EPROTO);
+    cr_expect_eq(count, 0);
+    cr_expect_not_null(reason);
+}
+
 Test(json_scan, iterates_object_members_with_raw_keys)
 {
     const char *s = "{\"a\\\"b\" : {\"x\":[]} , \"n\":-1.5,\"s\":\"v,:}\"}";
@@ -484,6 +540,12 @@ Test(json_scan, unescape_reports_buffer_too_small)
     cr_assert_eq(sio_json_string_unescape("\"hello\"", 7, out, 5), SIO_ELIMIT);
     cr_assert_eq(sio_json_string_unescape("\"\"", 2, out, 1), 0);
     cr_assert_eq(sio_json_string_unescape("\"\"", 2, NULL, 0), SIO_ELIMIT);
+    /* Without escapes the body is copied whole: exactly fitting, then one byte short. */
+    cr_assert_eq(sio_json_string_unescape("\"join_conversation\"", 19, out, 6), SIO_ELIMIT);
+    char fit[18];
+    cr_assert_eq(sio_json_string_unescape("\"join_conversation\"", 19, fit, 18), 17);
+    cr_assert_str_eq(fit, "join_conversation");
+    cr_assert_eq(sio_json_string_unescape("\"join_conversation\"", 19, fit, 17), SIO_ELIMIT);
     /* A multi-byte character must fit whole. */
     cr_assert_eq(sio_json_string_unescape("\"ab\\u20ac\"", 10, out, 5), SIO_ELIMIT);
     cr_assert_eq(sio_json_string_unescape("\"ab\\u20ac\"", 10, out, 6), 5);

@@ -29,6 +29,8 @@ static int decode_n(const char *s, size_t n, const sio_packet_limits *lim, sio_p
         cr_assert(pk->data == NULL || (pk->data >= g && pk->data + pk->data_len <= g + n));
         cr_assert(pk->event == NULL || (pk->event >= g && pk->event + pk->event_len <= g + n));
         cr_assert(pk->nsp_len == 1 || (pk->nsp >= g && pk->nsp + pk->nsp_len <= g + n));
+        for (size_t k = 0; k < pk->nelems && k < SIO_PACKET_INDEXED; k++)
+            cr_assert(pk->elems[k].off + pk->elems[k].len <= pk->data_len);
     } else {
         cr_assert(rc == SIO_EPROTO || rc == SIO_ELIMIT, "unexpected rc %d", rc);
         cr_assert_not_null(*reason, "no reason for rc %d", rc);
@@ -351,6 +353,69 @@ Test(sio_packet, rejects_bad_event_payloads)
         {"51-[" PH(0) "]", 0, SIO_EPROTO, "string or number"},
     };
     expect_rejected(cases, NELEM(cases));
+}
+
+/* The decoder locates the event name and arguments while validating; the slices are the
+ * elements of data, white space around the payload not counted. */
+Test(sio_packet, decode_locates_the_event_name_and_arguments)
+{
+    sio_packet pk;
+    const char *reason = NULL;
+    const char *in = "2/chat,7 [ \"join\" , {\"id\":[1,2]},\"x\" ] ";
+    cr_assert_eq(decode(in, &pk, &reason), 0, "%s", reason ? reason : "");
+    cr_assert_eq(pk.nelems, 3);
+    const char *want[] = {"\"join\"", "{\"id\":[1,2]}", "\"x\""};
+    for (size_t k = 0; k < 3; k++) {
+        cr_expect_eq(pk.elems[k].len, strlen(want[k]));
+        cr_expect(!memcmp(pk.data + pk.elems[k].off, want[k], strlen(want[k])), "element %zu", k);
+    }
+    cr_expect_eq(pk.event, pk.data + pk.elems[0].off);
+    guard_free();
+
+    /* More arguments than are located: all counted, the first SIO_PACKET_INDEXED in place. */
+    char big[512];
+    size_t n = (size_t)snprintf(big, sizeof(big), "2[\"e\"");
+    for (int i = 1; i < 40; i++)
+        n += (size_t)snprintf(big + n, sizeof(big) - n, ",%d", i);
+    snprintf(big + n, sizeof(big) - n, "]");
+    cr_assert_eq(decode(big, &pk, &reason), 0);
+    cr_assert_eq(pk.nelems, 40);
+    for (size_t k = 1; k < SIO_PACKET_INDEXED; k++) {
+        char num[8];
+        int w = snprintf(num, sizeof(num), "%zu", k);
+        cr_expect_eq(pk.elems[k].len, (size_t)w);
+        cr_expect(!memcmp(pk.data + pk.elems[k].off, num, (size_t)w), "element %zu", k);
+    }
+    guard_free();
+
+    /* An ack's elements are its arguments; a CONNECT object has none. */
+    cr_assert_eq(decode("31[1,\"a\"]", &pk, &reason), 0);
+    cr_expect_eq(pk.nelems, 2);
+    guard_free();
+    cr_assert_eq(decode("0{\"token\":\"t\"}", &pk, &reason), 0);
+    cr_expect_eq(pk.nelems, 0);
+    guard_free();
+}
+
+/* Names with the length of a reserved one, and reserved names as a prefix, are ordinary. */
+Test(sio_packet, accepts_names_near_the_reserved_ones)
+{
+    static const char *const names[] = {
+        "connecT",         "disconnectX", "newListenerA",   "connect_erro",
+        "removeListener_", "xonnect",     "c\\u006fnnect!", "conn"};
+    for (size_t i = 0; i < NELEM(names); i++) {
+        char in[64];
+        snprintf(in, sizeof(in), "2[\"%s\"]", names[i]);
+        sio_packet pk;
+        const char *reason = NULL;
+        cr_expect_eq(decode(in, &pk, &reason), 0, "%s: %s", in, reason ? reason : "");
+        guard_free();
+        cr_expect(!sio_packet_event_is_reserved(names[i], strlen(names[i])), "%s", names[i]);
+    }
+    cr_expect(sio_packet_event_is_reserved("connect_error", 13));
+    cr_expect(sio_packet_event_is_reserved("removeListener", 14));
+    cr_expect(!sio_packet_event_is_reserved("", 0));
+    cr_expect(!sio_packet_event_is_reserved("connect_error_and_more_than_32_bytes_long", 41));
 }
 
 Test(sio_packet, rejects_reserved_event_names)

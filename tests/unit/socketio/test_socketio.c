@@ -296,6 +296,26 @@ Test(sio_rooms, emit_rejects_reserved_names_and_bad_json)
     h_expect_none(t.c[0]);
 }
 
+/* Trusted JSON skips the full validation but not the array check, and is sent as given. */
+Test(sio_rooms, trusted_json_is_sent_as_written)
+{
+    trio t = three("/");
+    sio_namespace *n = nsp_of("/");
+    sio_target trusted = {.flags = SIO_EMIT_TRUSTED_JSON};
+    cr_assert_eq(sio_namespace_emit(n, &trusted, "t", "[{\"a\":\"\\u00e9\"}, 2]", NULL, 0), 3);
+    h_expect(t.c[0], "42[\"t\",{\"a\":\"\\u00e9\"}, 2]");
+    h_expect(t.c[1], "42[\"t\",{\"a\":\"\\u00e9\"}, 2]");
+    cr_assert_eq(sio_socket_emit(t.s[1], "u", "[null]", NULL, 0, SIO_EMIT_TRUSTED_JSON), 0);
+    h_expect(t.c[1], "42[\"u\",null]");
+    cr_assert_eq(sio_namespace_emit(n, &trusted, "x", "{}", NULL, 0), SIO_EINVAL);
+    cr_assert_eq(sio_socket_emit(t.s[1], "x", "7", NULL, 0, SIO_EMIT_TRUSTED_JSON), SIO_EINVAL);
+    cr_assert_eq(sio_socket_emit(t.s[1], "connect", "[]", NULL, 0, SIO_EMIT_TRUSTED_JSON),
+                 SIO_EINVAL);
+    h_expect_none(t.c[1]);
+    h_expect(t.c[2], "42[\"t\",{\"a\":\"\\u00e9\"}, 2]");
+    h_expect_none(t.c[2]);
+}
+
 Test(sio_rooms, volatile_skips_a_transport_that_cannot_write_now)
 {
     h_client *ws = h_client_ws(S);
