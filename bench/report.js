@@ -207,7 +207,8 @@ function main() {
   const args = {};
   for (const row of rows) {
     const [scn, srv, , result, cmd] = row.split('\t');
-    if (cmd) args[scn] = cmd;
+    // the floor runs some rows with arguments of its own (the gateway rows): listed apart
+    if (cmd) args[srv === 'floor' && args[scn] && args[scn] !== cmd ? `${scn} (floor)` : scn] = cmd;
     const r = ((runs[scn] ??= {})[srv] ??= { ok: [], failed: 0, notBuilt: false });
     if (result === 'NOTBUILT') r.notBuilt = true;
     else if (result.startsWith('RESULT ')) r.ok.push(parseResult(result));

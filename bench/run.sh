@@ -280,7 +280,9 @@ start_gw() { # server port logfile [extra sio-server flags...]: sio-server or ga
   shift 3
   local keys=(--jwt-public-key "$TOKENS/rsa.pem" --jwt-public-key "$TOKENS/ec.pem")
   local api=(--api-token "$(cat "$TOKENS/api.token")")
-  if [[ $srv == sio ]]; then
+  if [[ $srv == floor ]]; then
+    extra_start "$logf" "$FLOOR_SERVER" --port "$port"
+  elif [[ $srv == sio ]]; then
     # the Node anchor has no rate limits and no per-user cap, so none here either
     extra_start "$logf" "$GW_SERVER" --port "$port" "${keys[@]}" "${api[@]}" --rate-limit 0 \
       --typing-rate-limit 0 --max-connections-per-user 0 --log-level warn "$@"
@@ -366,6 +368,9 @@ scn_auth() { # server round alg
 
 # gateway: clients join their conversation (--group members each), then send either
 # join_conversation again or typing_start/typing_stop in turn, at a fixed total rate
+# The floor server runs the same traffic shape with the bench contract's events: a join is a
+# bcast to a room of one (one read, one send), typing a bcast_others to the conversation of 4
+# (one read, three sends): what the kernel alone costs for each row.
 scn_gateway() { # server round kind(join|typing)
   local srv=$1 r=$2 kind=$3 port out=$RAW/gw_$3-$1-$2
   local conv='{"conversation_id":"%C"}'
@@ -374,12 +379,19 @@ scn_gateway() { # server round kind(join|typing)
   local args=(emit --clients "$GW_CLIENTS" --group 4 --rate "$GW_RATE" --duration "$GW_SECS"
     --auth-file "$TOKENS/es256.auth" --setup-event "[\"join_conversation\",$conv]"
     --setup-reply joined_conversation "${ev[@]}")
+  if [[ $srv == floor ]]; then
+    local typing='{"conversation_id":"%C","user_id":"00000000-0000-4000-8000-000000000000","typing":true}'
+    local group=1 fev=(--event "[\"bcast\",\"%C\",$conv]")
+    [[ $kind == typing ]] && group=4 fev=(--event "[\"bcast_others\",\"%C\",$typing]")
+    args=(emit --clients "$GW_CLIENTS" --group "$group" --rate "$GW_RATE" --duration "$GW_SECS"
+      --setup-event '["join","%C"]' --setup-ack "${fev[@]}")
+  fi
   port=$((PORT += 1))
   start_gw "$srv" "$port" "$out.server.log" ||
     { record "gw_$kind" "$srv" "$r" FAILED "${args[*]}"; extra_stop; return; }
   log "gateway $kind / $srv / round $r"
   local warm=("${args[@]}")
-  warm[2]=40 warm[6]=1 # fewer clients, 1 s
+  warm[2]=40 warm[8]=1 # fewer clients, 1 s
   lg "${warm[@]}" --port "$port" --label warmup >"$out.warmup" 2>&1 ||
     log "warm-up failed, see $out.warmup"
   sleep 1
@@ -538,6 +550,10 @@ if [[ $want_extra == 1 ]]; then
       if selected emit-api; then scn_emit_api "$srv" "$r"; fi
       if selected relay && [[ -n $REDIS_SERVER ]]; then scn_relay "$srv" "$r"; fi
     done
+    if selected gateway && [[ " $SERVERS " == *" floor "* ]] && available floor; then
+      scn_gateway floor "$r" join
+      scn_gateway floor "$r" typing
+    fi
     if selected metrics && [[ " $EXTRA_SERVERS " == *" sio "* ]]; then scn_metrics "$r"; fi
   done
 fi

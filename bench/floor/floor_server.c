@@ -491,8 +491,8 @@ static void sio_ack(server *s, conn *c, uint32_t ack, slice arg)
     send_text(s, c, parts, 3);
 }
 
-/* bcast(room, payload): msg(payload) to every member, encoded once. */
-static void on_bcast(server *s, const char *p, const char *end)
+/* bcast(room, payload): msg(payload) to every member but skip (NULL: none), encoded once. */
+static void on_bcast(server *s, const char *p, const char *end, const conn *skip)
 {
     slice rv, name, payload;
     if (!(p = next_arg(p, end, false, &rv)) || !string_contents(rv, &name) ||
@@ -508,7 +508,8 @@ static void on_bcast(server *s, const char *p, const char *end)
         return;
     /* conn_send only marks failed members dead, so the member array does not change here */
     for (uint32_t i = 0; i < r->n; i++)
-        conn_send(s, r->members[i], s->scratch.data, s->scratch.len);
+        if (r->members[i] != skip)
+            conn_send(s, r->members[i], s->scratch.data, s->scratch.len);
 }
 
 /* p points after "2": [ack id] '[' "event" (, arg)* ']' */
@@ -526,7 +527,9 @@ static void on_event(server *s, conn *c, const char *p, const char *end)
     if (p >= end || *p != '[' || !(p = next_arg(p + 1, end, true, &ev)))
         return;
     if (slice_is(ev, "\"bcast\"")) {
-        on_bcast(s, p, end);
+        on_bcast(s, p, end, NULL);
+    } else if (slice_is(ev, "\"bcast_others\"")) {
+        on_bcast(s, p, end, c); /* the floor of the gateway's typing row: the sender excepted */
     } else if (slice_is(ev, "\"join\"")) {
         slice name;
         if (!next_arg(p, end, false, &arg) || !string_contents(arg, &name))

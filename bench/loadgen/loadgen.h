@@ -59,6 +59,7 @@ typedef struct lg_opts {
     uint32_t nauth;
     const char *setup_event; /* emit: event array sent once when ready ("%C": conversation) */
     const char *setup_reply; /* emit: event name that completes the setup event */
+    bool setup_ack;          /* emit: the setup event asks for an ack, which completes it */
     const char *events[LG_MAX_EVENTS]; /* emit: event arrays sent in turn at --rate */
     uint32_t nevents;
     uint32_t group; /* emit: clients per conversation */

@@ -63,6 +63,8 @@ static void usage(void)
             "                    '[\"join_conversation\",{\"conversation_id\":\"%%C\"}]'\n"
             "                    (%%C: the client's conversation, a UUID)\n"
             "  --setup-reply N   emit: the event name that completes the setup event\n"
+            "  --setup-ack       emit: the setup event asks for an ack, and its \"ok\" completes it\n"
+            "                    (the bench contract's join, e.g. on the floor server)\n"
             "  --event E         emit: event array sent at --rate in total (repeatable, in turn)\n"
             "  --group G         emit: clients per conversation (10)\n");
     exit(2);
@@ -205,6 +207,9 @@ static void set_opt(lg_opts *o, int c, const char *arg, long *nap)
     case 'R':
         o->setup_reply = arg;
         break;
+    case 'K':
+        o->setup_ack = true;
+        break;
     case 'e':
         if (o->nevents >= LG_MAX_EVENTS) {
             fprintf(stderr, "sio-loadgen: at most %d --event\n", LG_MAX_EVENTS);
@@ -253,6 +258,7 @@ static void parse_opts(int argc, char **argv, lg_opts *o)
         {"label", 1, 0, 'l'},      {"inflight", 1, 0, 'i'},    {"timeout", 1, 0, 'T'},
         {"nap-us", 1, 0, 'z'},     {"aux-pid", 1, 0, 'A'},     {"bcast-rate", 1, 0, 'B'},
         {"auth-file", 1, 0, 'a'},  {"setup-event", 1, 0, 'E'}, {"setup-reply", 1, 0, 'R'},
+        {"setup-ack", 0, 0, 'K'},
         {"event", 1, 0, 'e'},      {"group", 1, 0, 'g'},       {0, 0, 0, 0},
     };
     memset(o, 0, sizeof(*o));

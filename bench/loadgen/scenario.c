@@ -215,16 +215,17 @@ static int render(const lg_ctx *ctx, const lg_client *cl, const char *tmpl, char
     return (int)n;
 }
 
-static void emit_send(lg_ctx *ctx, lg_client *cl, const char *tmpl)
+/* Sends 42[...] rendered from tmpl; with_ack: 420[...], ack id 0 (the join's). */
+static void emit_send(lg_ctx *ctx, lg_client *cl, const char *tmpl, bool with_ack)
 {
-    pkt[0] = '4';
-    pkt[1] = '2';
-    int n = render(ctx, cl, tmpl, pkt + 2, ctx->o->payload + MAX_PACKET_OVERHEAD - 2);
+    size_t head = with_ack ? 3 : 2;
+    memcpy(pkt, "420", head);
+    int n = render(ctx, cl, tmpl, pkt + head, ctx->o->payload + MAX_PACKET_OVERHEAD - head);
     if (n < 0) {
         lg_fail(ctx, "event template too long (raise --payload)");
         return;
     }
-    lg_client_send(ctx, cl, pkt, (size_t)n + 2);
+    lg_client_send(ctx, cl, pkt, (size_t)n + head);
 }
 
 static void emit_tick(lg_ctx *ctx)
@@ -246,7 +247,7 @@ static void emit_tick(lg_ctx *ctx)
         }
         if (ctx->rep.sent++ == 0)
             ctx->rep.t_first_ns = lg_now_ns();
-        emit_send(ctx, cl, ctx->o->events[cl->nsent++ % ctx->o->nevents]);
+        emit_send(ctx, cl, ctx->o->events[cl->nsent++ % ctx->o->nevents], false);
     }
 }
 
@@ -263,7 +264,7 @@ void lg_scn_on_ready(lg_ctx *ctx, lg_client *cl)
         static const char join[] = "420[\"join\",\"" ROOM "\"]";
         lg_client_send(ctx, cl, join, sizeof(join) - 1);
     } else if (ctx->o->scenario == LG_SCN_EMIT && ctx->o->setup_event) {
-        emit_send(ctx, cl, ctx->o->setup_event);
+        emit_send(ctx, cl, ctx->o->setup_event, ctx->o->setup_ack);
     }
     start_more(ctx);
 }
@@ -323,7 +324,8 @@ static bool setup_done(lg_ctx *ctx)
     if (ctx->next_start < ctx->nclients || ctx->inflight > 0)
         return false;
     bool joins = ctx->o->scenario == LG_SCN_FANOUT ||
-                 (ctx->o->scenario == LG_SCN_EMIT && ctx->o->setup_event && ctx->o->setup_reply);
+                 (ctx->o->scenario == LG_SCN_EMIT && ctx->o->setup_event &&
+                  (ctx->o->setup_reply || ctx->o->setup_ack));
     if (joins)
         for (uint32_t i = 0; i < ctx->nclients; i++)
             if (ctx->clients[i].state == LG_CL_READY && !ctx->clients[i].joined)
