@@ -509,27 +509,37 @@ static int bucket_take(gw_bucket *b, unsigned capacity, unsigned window_ms, uint
     return 1;
 }
 
+/* Each byte in lower case when it is a hex digit, else 0 ('-' aside, which the UUID's shape
+ * checks by position): one lookup both checks and canonicalises a digit. */
+static const char uuid_digit[256] = {
+    ['0'] = '0', ['1'] = '1', ['2'] = '2', ['3'] = '3', ['4'] = '4', ['5'] = '5', ['6'] = '6',
+    ['7'] = '7', ['8'] = '8', ['9'] = '9', ['a'] = 'a', ['b'] = 'b', ['c'] = 'c', ['d'] = 'd',
+    ['e'] = 'e', ['f'] = 'f', ['A'] = 'a', ['B'] = 'b', ['C'] = 'c', ['D'] = 'd', ['E'] = 'e',
+    ['F'] = 'f'};
+
+static int is_dash_position(size_t i)
+{
+    return i == 8 || i == 13 || i == 18 || i == 23;
+}
+
 /* Copies the UUID at p (checked by is_uuid) into conv in lower case, NUL-terminated; p may be
  * conv. */
 static void canonical_uuid(char conv[GW_UUID_LEN + 1], const char *p)
 {
     for (size_t i = 0; i < GW_UUID_LEN; i++)
-        conv[i] = (char)(p[i] >= 'A' && p[i] <= 'F' ? p[i] + ('a' - 'A') : p[i]);
+        conv[i] = is_dash_position(i) ? '-' : uuid_digit[(unsigned char)p[i]];
     conv[GW_UUID_LEN] = '\0';
 }
 
 static int is_uuid(const char *p, size_t len)
 {
-    if (len != GW_UUID_LEN)
+    if (len != GW_UUID_LEN || p[8] != '-' || p[13] != '-' || p[18] != '-' || p[23] != '-')
         return 0;
-    for (size_t i = 0; i < len; i++) {
-        char ch = p[i];
-        int dash = i == 8 || i == 13 || i == 18 || i == 23;
-        int hex = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
-        if (dash ? ch != '-' : !hex)
-            return 0;
-    }
-    return 1;
+    unsigned char all = 1;
+    for (size_t i = 0; i < len; i++)
+        if (!is_dash_position(i))
+            all &= uuid_digit[(unsigned char)p[i]] != 0;
+    return all;
 }
 
 /*
