@@ -14,7 +14,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 LWS_PREFIX="${SIO_LWS_PREFIX:-$top/third_party/lws}"
 patch_dir="$top/scripts/lws-patches"
 # Bump when the build recipe below changes, so the cached build is redone.
-LWS_RECIPE="lws-4.1.6-libevent-pmd-patches-16"
+LWS_RECIPE="lws-4.1.6-libevent-pmd-patches-17"
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"
 
