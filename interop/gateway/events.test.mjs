@@ -90,6 +90,16 @@ describe("gateway events", () => {
           await expectError(socket, "BAD_REQUEST", "join_conversation", null);
           await expectError(socket, "BAD_REQUEST", "join_conversation", { conversation_id: `${uuid()}x` });
           await expectError(socket, "BAD_REQUEST", "join_conversation", { conversation_id: uuid().replaceAll("-", "") });
+          // 36 characters but not a UUID: a non-hex digit in each group, a dash moved, the last
+          // dash replaced; alone (the gateway's fast path) and with another member (jansson's)
+          const id = uuid();
+          const bad = [0, 9, 14, 19, 35].map((i) => `${id.slice(0, i)}g${id.slice(i + 1)}`);
+          bad.push(`${id.slice(0, 7)}-${id[7]}${id.slice(9)}`, `${id.slice(0, 23)}0${id.slice(24)}`);
+          for (const conversation_id of bad) {
+            assert.equal(conversation_id.length, 36);
+            await expectError(socket, "BAD_REQUEST", "join_conversation", { conversation_id });
+            await expectError(socket, "BAD_REQUEST", "join_conversation", { conversation_id, x: 1 });
+          }
           await expectError(socket, "BAD_REQUEST", "join_conversation", Buffer.from("bin"));
           await expectError(socket, "BAD_REQUEST", "join_conversation");
           // an error event without an ack too

@@ -512,34 +512,31 @@ static int bucket_take(gw_bucket *b, unsigned capacity, unsigned window_ms, uint
 /* Each byte in lower case when it is a hex digit, else 0 ('-' aside, which the UUID's shape
  * checks by position): one lookup both checks and canonicalises a digit. */
 static const char uuid_digit[256] = {
-    ['0'] = '0', ['1'] = '1', ['2'] = '2', ['3'] = '3', ['4'] = '4', ['5'] = '5', ['6'] = '6',
-    ['7'] = '7', ['8'] = '8', ['9'] = '9', ['a'] = 'a', ['b'] = 'b', ['c'] = 'c', ['d'] = 'd',
-    ['e'] = 'e', ['f'] = 'f', ['A'] = 'a', ['B'] = 'b', ['C'] = 'c', ['D'] = 'd', ['E'] = 'e',
-    ['F'] = 'f'};
+    ['0'] = '0', ['1'] = '1', ['2'] = '2', ['3'] = '3', ['4'] = '4', ['5'] = '5',
+    ['6'] = '6', ['7'] = '7', ['8'] = '8', ['9'] = '9', ['a'] = 'a', ['b'] = 'b',
+    ['c'] = 'c', ['d'] = 'd', ['e'] = 'e', ['f'] = 'f', ['A'] = 'a', ['B'] = 'b',
+    ['C'] = 'c', ['D'] = 'd', ['E'] = 'e', ['F'] = 'f'};
 
-static int is_dash_position(size_t i)
+/* Copies the 36 characters at p into conv in lower case, NUL-terminated, and tells whether they
+ * are a UUID (hex digits in groups of 8-4-4-4-12 joined by '-'); p may be conv. */
+static int canonical_uuid(char conv[GW_UUID_LEN + 1], const char *p)
 {
-    return i == 8 || i == 13 || i == 18 || i == 23;
-}
-
-/* Copies the UUID at p (checked by is_uuid) into conv in lower case, NUL-terminated; p may be
- * conv. */
-static void canonical_uuid(char conv[GW_UUID_LEN + 1], const char *p)
-{
-    for (size_t i = 0; i < GW_UUID_LEN; i++)
-        conv[i] = is_dash_position(i) ? '-' : uuid_digit[(unsigned char)p[i]];
+    static const unsigned char group_end[] = {8, 13, 18, 23, GW_UUID_LEN};
+    unsigned char ok = 1;
+    size_t i = 0;
+    for (size_t g = 0; g < sizeof(group_end); g++) {
+        for (; i < group_end[g]; i++) {
+            char d = uuid_digit[(unsigned char)p[i]];
+            ok &= d != 0;
+            conv[i] = d;
+        }
+        if (i < GW_UUID_LEN) {
+            ok &= p[i] == '-';
+            conv[i++] = '-';
+        }
+    }
     conv[GW_UUID_LEN] = '\0';
-}
-
-static int is_uuid(const char *p, size_t len)
-{
-    if (len != GW_UUID_LEN || p[8] != '-' || p[13] != '-' || p[18] != '-' || p[23] != '-')
-        return 0;
-    unsigned char all = 1;
-    for (size_t i = 0; i < len; i++)
-        if (!is_dash_position(i))
-            all &= uuid_digit[(unsigned char)p[i]] != 0;
-    return all;
+    return ok;
 }
 
 /*
@@ -573,10 +570,8 @@ static gw_conn *event_begin(sio_socket *s, int ev, const sio_args *args, sio_ack
         return c;
     size_t len = 0;
     const char *txt = sio_args_json(args, 0, &len);
-    if (txt && gw_payload_conversation_id(txt, len, conv) && is_uuid(conv, GW_UUID_LEN)) {
-        canonical_uuid(conv, conv);
+    if (txt && gw_payload_conversation_id(txt, len, conv) && canonical_uuid(conv, conv))
         return c;
-    }
     json_t *payload = txt ? json_loadb(txt, len, JSON_DECODE_ANY, NULL) : NULL;
     json_t *id = json_object_get(payload, "conversation_id");
     const char *why = NULL;
@@ -586,10 +581,8 @@ static gw_conn *event_begin(sio_socket *s, int ev, const sio_args *args, sio_ack
         why = "conversation_id is required";
     else if (!json_is_string(id))
         why = "conversation_id must be a string";
-    else if (!is_uuid(json_string_value(id), json_string_length(id)))
+    else if (json_string_length(id) != GW_UUID_LEN || !canonical_uuid(conv, json_string_value(id)))
         why = "conversation_id must be a UUID";
-    if (!why)
-        canonical_uuid(conv, json_string_value(id));
     json_decref(payload);
     if (why) {
         reply_error(c, ack, SIO_GW_ERR_BAD_REQUEST, why);
