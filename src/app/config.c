@@ -5,6 +5,8 @@
  */
 #include "cli.h"
 
+#include "common/array.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
@@ -139,14 +141,8 @@ const char *sio_cli_origin_name(int origin)
 
 static char *keep(sio_cli *c, const char *s, size_t len)
 {
-    if (c->npool == c->cap_pool) {
-        size_t cap = c->cap_pool ? c->cap_pool * 2 : 64;
-        char **p = realloc(c->pool, cap * sizeof(*p));
-        if (!p)
-            return NULL;
-        c->pool = p;
-        c->cap_pool = cap;
-    }
+    if (sio_array_grow(&c->pool, &c->cap_pool, c->npool, sizeof(*c->pool), 64) < 0)
+        return NULL;
     char *d = malloc(len + 1);
     if (!d)
         return NULL;
@@ -157,16 +153,7 @@ static char *keep(sio_cli *c, const char *s, size_t len)
 
 static int vals_add(vals *l, const char *v)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 2;
-        const char **p = realloc(l->v, cap * sizeof(*p));
-        if (!p)
-            return -1;
-        l->v = p;
-        l->cap = cap;
-    }
-    l->v[l->n++] = v;
-    return 0;
+    return sio_array_push(&l->v, &l->n, &l->cap, &v, sizeof(v), 2);
 }
 
 /* The flag's value as text from its target (the default, before anything is applied). */

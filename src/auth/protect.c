@@ -13,6 +13,7 @@
 
 #include <event2/event.h>
 
+#include "common/array.h"
 #include "common/list.h"
 #include "common/log.h"
 
@@ -301,15 +302,7 @@ static void refuse(sio_auth *a, sio_next *next, int code, const char *reason)
 
 static int waiter_add(sio_auth *a, sio_next *next)
 {
-    if (a->nwaiters == a->cap_waiters) {
-        size_t cap = a->cap_waiters ? a->cap_waiters * 2 : 16;
-        sio_next **w = realloc(a->waiters, cap * sizeof(*w));
-        if (!w)
-            return SIO_ENOMEM;
-        a->waiters = w, a->cap_waiters = cap;
-    }
-    a->waiters[a->nwaiters++] = next;
-    return 0;
+    return sio_array_push(&a->waiters, &a->nwaiters, &a->cap_waiters, &next, sizeof(next), 16);
 }
 
 /* Whether a failed verification may be a key the JWKS URL has not given us yet. */

@@ -5,6 +5,8 @@
  */
 #include "timer_impl.h"
 
+#include "array.h"
+
 #include <assert.h>
 #include <stdlib.h>
 
@@ -122,15 +124,7 @@ static void heap_remove(manual_clock *m, sio_timer *t)
 static int manual_timer_init(sio_timer *t)
 {
     manual_clock *m = (manual_clock *)t->clock;
-    if (m->cap > m->base.ntimers)
-        return 0;
-    size_t cap = m->cap ? m->cap * 2 : 16;
-    sio_timer **h = realloc(m->heap, cap * sizeof(*h));
-    if (!h)
-        return -1;
-    m->heap = h;
-    m->cap = cap;
-    return 0;
+    return sio_array_grow(&m->heap, &m->cap, m->base.ntimers, sizeof(*m->heap), 16);
 }
 
 static void manual_timer_start(sio_timer *t, uint64_t ms)

@@ -7,6 +7,7 @@
  */
 #include "internal.h"
 
+#include "common/array.h"
 #include "common/list.h"
 
 #include "json_scan.h"
@@ -221,17 +222,10 @@ static int bcast_keep(bcast_ack *bc, sio_args *answer)
         sio_args_free(answer);
         return 0;
     }
-    if (bc->got == bc->cap) {
-        size_t cap = bc->cap ? bc->cap * 2 : 8;
-        sio_args **v = realloc(bc->responses, cap * sizeof(*v));
-        if (!v) {
-            sio_args_free(answer);
-            return SIO_ENOMEM;
-        }
-        bc->responses = v;
-        bc->cap = cap;
+    if (sio_array_push(&bc->responses, &bc->got, &bc->cap, &answer, sizeof(answer), 8) < 0) {
+        sio_args_free(answer);
+        return SIO_ENOMEM;
     }
-    bc->responses[bc->got++] = answer;
     return 0;
 }
 

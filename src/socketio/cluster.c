@@ -6,6 +6,7 @@
  */
 #include "internal.h"
 
+#include "common/array.h"
 #include "common/log.h"
 #include "common/rand.h"
 #include "json_scan.h"
@@ -154,15 +155,8 @@ typedef struct resp_socks {
 static int keep_info(void *arg, const sio_socket_info *info)
 {
     resp_socks *rs = arg;
-    if (rs->n == rs->cap) {
-        size_t cap = rs->cap ? rs->cap * 2 : 16;
-        sio_socket_info *v = realloc(rs->v, cap * sizeof(*v));
-        if (!v)
-            return -1;
-        rs->v = v;
-        rs->cap = cap;
-    }
-    if (sio_socket_info_copy(&rs->v[rs->n], info) < 0)
+    if (sio_array_grow(&rs->v, &rs->cap, rs->n, sizeof(*rs->v), 16) < 0 ||
+        sio_socket_info_copy(&rs->v[rs->n], info) < 0)
         return -1;
     rs->n++;
     return 0;

@@ -7,6 +7,7 @@
  */
 #include "internal.h"
 
+#include "common/array.h"
 #include "common/log.h"
 #include "json_scan.h"
 
@@ -207,12 +208,8 @@ int sio_namespace_use(sio_namespace *nsp, sio_middleware_cb mw, void *user)
 {
     if (!mw)
         return SIO_EINVAL;
-    middleware *m = realloc(nsp->mw, (nsp->nmw + 1) * sizeof(*m));
-    if (!m)
-        return SIO_ENOMEM;
-    nsp->mw = m;
-    nsp->mw[nsp->nmw++] = (middleware){mw, user};
-    return 0;
+    return sio_array_push(&nsp->mw, &nsp->nmw, &nsp->cap_mw, &(middleware){mw, user},
+                          sizeof(middleware), 4);
 }
 
 void sio_namespace_on_connection(sio_namespace *nsp, sio_connection_cb cb, void *user)

@@ -11,6 +11,7 @@
 #include "adapter_msg.h"
 #include "client.h"
 
+#include "common/array.h"
 #include "common/log.h"
 #include "common/rand.h"
 
@@ -118,17 +119,10 @@ static void *arena_keep(arena *ar, void *p)
         ar->v[ar->n++] = p;
         return p;
     }
-    if (ar->nmore == ar->capmore) {
-        size_t cap = ar->capmore ? ar->capmore * 2 : 64;
-        void **m = realloc(ar->more, cap * sizeof(*m));
-        if (!m) {
-            free(p);
-            return NULL;
-        }
-        ar->more = m;
-        ar->capmore = cap;
+    if (sio_array_push(&ar->more, &ar->nmore, &ar->capmore, &p, sizeof(p), 64) < 0) {
+        free(p);
+        return NULL;
     }
-    ar->more[ar->nmore++] = p;
     return p;
 }
 
