@@ -42,29 +42,21 @@ static int64_t wall_ms(void)
 
 static void count_refusal(sio_auth_stats *st, int code)
 {
-    switch (code) {
-    case SIO_JWT_TOKEN_MISSING:
-        st->refused_missing++;
-        break;
-    case SIO_JWT_TOKEN_EXPIRED:
-        st->refused_expired++;
-        break;
-    case SIO_JWT_TOKEN_NOT_YET_VALID:
-        st->refused_not_yet_valid++;
-        break;
-    case SIO_JWT_TOKEN_ALGORITHM:
-        st->refused_algorithm++;
-        break;
-    case SIO_JWT_TOKEN_AUDIENCE:
-        st->refused_audience++;
-        break;
-    case SIO_JWT_TOKEN_ISSUER:
-        st->refused_issuer++;
-        break;
-    default:
-        st->refused_invalid++;
-        break;
-    }
+    /* By -code: the counters follow the codes, SIO_JWT_TOKEN_MISSING (-1) to
+     * SIO_JWT_TOKEN_ISSUER (-7); any other code counts as invalid. */
+    uint64_t *const by_code[] = {
+        NULL,
+        &st->refused_missing,
+        &st->refused_invalid,
+        &st->refused_expired,
+        &st->refused_not_yet_valid,
+        &st->refused_algorithm,
+        &st->refused_audience,
+        &st->refused_issuer,
+    };
+    int i = code <= SIO_JWT_TOKEN_MISSING && code >= SIO_JWT_TOKEN_ISSUER ? -code
+                                                                          : -SIO_JWT_TOKEN_INVALID;
+    (*by_code[i])++;
 }
 
 /* ---- verification -------------------------------------------------------------------------- */
