@@ -55,7 +55,6 @@ typedef struct middleware {
 } middleware;
 
 struct sio_namespace {
-    char *name;
     size_t name_len;
     sio_io *io;
     sio_map sockets; /* id -> sio_socket */
@@ -86,6 +85,7 @@ struct sio_namespace {
      * walk's selection never points at freed memory and needs no reference per member. */
     unsigned walks;
     sio_socket *dead;
+    char name[]; /* NUL-terminated, allocated with the struct */
 };
 
 typedef struct socket_slot {

@@ -168,14 +168,10 @@ static void *attach(const redisReadTask *task, sio_redis_reply *node)
 
 static void *obj_string(const redisReadTask *task, char *str, size_t len)
 {
-    sio_redis_reply *n = calloc(1, sizeof(*n));
+    sio_redis_reply *n = calloc(1, sizeof(*n) + len + 1); /* the text follows the node */
     if (!n)
         return NULL;
-    n->str = malloc(len + 1);
-    if (!n->str) {
-        free(n);
-        return NULL;
-    }
+    n->str = (char *)(n + 1);
     memcpy(n->str, str, len);
     n->str[len] = '\0';
     n->len = len;
@@ -236,7 +232,6 @@ static void reply_free(void *obj)
     for (size_t i = 0; i < n->elements; i++)
         reply_free(n->element[i]);
     free(n->element);
-    free(n->str);
     free(n);
 }
 
