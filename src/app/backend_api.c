@@ -22,7 +22,8 @@
 struct sio_backend_api {
     sio_server *srv;
     sio_backend_api_options o;
-    char *token, *role, *pu, *po, *pc;
+    const char *token, *role, *pu, *po, *pc; /* point into strings */
+    char *strings;
     sio_backend_api_stats stats;
     sio_namespace *nsps[MAX_NAMESPACES]; /* the namespaces a request may name ("/" first) */
     size_t nnsps;
@@ -372,11 +373,13 @@ sio_backend_api *sio_backend_api_new(sio_server *srv, const sio_backend_api_opti
         return NULL;
     api->srv = srv;
     api->o = *o;
-    api->token = o->token && *o->token ? strdup(o->token) : NULL;
-    api->role = o->role ? strdup(o->role) : NULL;
-    api->pu = strdup(o->prefix_user ? o->prefix_user : "user:");
-    api->po = strdup(o->prefix_org ? o->prefix_org : "org:");
-    api->pc = strdup(o->prefix_conversation ? o->prefix_conversation : "conversation:");
+    api->token = o->token && *o->token ? o->token : NULL;
+    api->role = o->role;
+    api->pu = o->prefix_user ? o->prefix_user : "user:";
+    api->po = o->prefix_org ? o->prefix_org : "org:";
+    api->pc = o->prefix_conversation ? o->prefix_conversation : "conversation:";
+    const char **fields[] = {&api->token, &api->role, &api->pu, &api->po, &api->pc};
+    api->strings = sio_strings_copy(fields, sizeof(fields) / sizeof(fields[0]));
     sio_http_route routes[] = {
         {.method = "POST", .path = "/api/emit", .max_body = o->max_body, .cb = emit_route},
         {.method = "POST",
@@ -386,7 +389,7 @@ sio_backend_api *sio_backend_api_new(sio_server *srv, const sio_backend_api_opti
         {.method = "GET", .path = "/api/sockets", .cb = sockets_route},
     };
     api->nsps[api->nnsps++] = sio_server_of(srv, "/");
-    int ok = api->pu && api->po && api->pc && api->nsps[0];
+    int ok = api->strings && api->nsps[0];
     for (size_t i = 0; ok && i < sizeof(routes) / sizeof(routes[0]); i++) {
         routes[i].user = api;
         ok = sio_server_route_add(srv, &routes[i]) == 0;
@@ -412,11 +415,7 @@ void sio_backend_api_free(sio_backend_api *api)
 {
     if (!api)
         return;
-    free(api->token);
-    free(api->role);
-    free(api->pu);
-    free(api->po);
-    free(api->pc);
+    free(api->strings);
     free(api);
 }
 

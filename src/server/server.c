@@ -206,23 +206,8 @@ static int copy_options(sio_server *srv, const sio_server_options *opts)
         &o->engine.path,      &o->engine.initial_packet, &o->stats_path,
         &o->health_path,
     };
-    const size_t n = sizeof(fields) / sizeof(fields[0]);
-    size_t total = 1;
-    for (size_t i = 0; i < n; i++)
-        if (*fields[i])
-            total += strlen(*fields[i]) + 1;
-    char *p = srv->strings = malloc(total);
-    if (!p)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (!*fields[i])
-            continue;
-        size_t len = strlen(*fields[i]) + 1;
-        memcpy(p, *fields[i], len);
-        *fields[i] = p;
-        p += len;
-    }
-    return 0;
+    srv->strings = sio_strings_copy(fields, sizeof(fields) / sizeof(fields[0]));
+    return srv->strings ? 0 : -1;
 }
 
 static sio_server *server_alloc(struct event_base *base, const sio_server_options *opts)

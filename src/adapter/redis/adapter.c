@@ -40,7 +40,8 @@ typedef struct ra_nsp {
 struct ra {
     sio_adapter_host *host;
     sio_redis_adapter_config cfg;
-    char *url, *key, *python_channel; /* copies */
+    const char *url, *key, *python_channel; /* copies, in strings */
+    char *strings;
     char uid[17];
     sio_redis_cluster *rc;
     sio_adapter_limits lim;
@@ -1010,9 +1011,7 @@ static void ra_free(void *self)
         nsp_free(n);
     }
     sio_redis_cluster_free(a->rc);
-    free(a->url);
-    free(a->key);
-    free(a->python_channel);
+    free(a->strings);
     free(a);
 }
 
@@ -1042,9 +1041,11 @@ static void *ra_create(sio_adapter_host *host, void *config)
         return NULL;
     a->host = host;
     a->cfg = *cfg;
-    a->url = strdup(cfg->url);
-    a->key = strdup(cfg->key ? cfg->key : "socket.io");
-    a->python_channel = cfg->python_channel ? strdup(cfg->python_channel) : NULL;
+    a->url = cfg->url;
+    a->key = cfg->key ? cfg->key : "socket.io";
+    a->python_channel = cfg->python_channel;
+    const char **fields[] = {&a->url, &a->key, &a->python_channel};
+    a->strings = sio_strings_copy(fields, sizeof(fields) / sizeof(fields[0]));
     sio_adapter_limits_init(&a->lim);
     if (cfg->max_message_bytes)
         a->lim.max_bytes = cfg->max_message_bytes;
@@ -1060,9 +1061,8 @@ static void *ra_create(sio_adapter_host *host, void *config)
     o.on_state = on_state;
     o.user = a;
     int err = 0;
-    a->rc = a->url && a->key
-                ? sio_redis_cluster_new_list(sio_adapter_host_base(host), a->url, &o, &err)
-                : NULL;
+    a->rc = a->strings ? sio_redis_cluster_new_list(sio_adapter_host_base(host), a->url, &o, &err)
+                       : NULL;
     if (!a->rc) {
         sio_adapter_host_log(host, SIO_LOG_ERROR, "redis: bad configuration for %s (%s)", cfg->url,
                              sio_strerror(err ? err : SIO_EINVAL));
