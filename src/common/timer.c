@@ -73,7 +73,9 @@ void sio_clock_free(sio_clock *c)
     if (!c)
         return;
     assert(c->ntimers == 0 && "timers outlive their clock");
-    c->ops->free(c);
+    if (c->ops->deinit)
+        c->ops->deinit(c);
+    free(c);
 }
 
 /* ---- manual clock ------------------------------------------------------------------------- */
@@ -150,11 +152,9 @@ static uint64_t manual_now_ms(const sio_clock *c)
     return ((const manual_clock *)c)->now;
 }
 
-static void manual_free(sio_clock *c)
+static void manual_deinit(sio_clock *c)
 {
-    manual_clock *m = (manual_clock *)c;
-    free(m->heap);
-    free(m);
+    free(((manual_clock *)c)->heap);
 }
 
 static const sio_clock_ops manual_ops = {
@@ -162,7 +162,7 @@ static const sio_clock_ops manual_ops = {
     .timer_start = manual_timer_start,
     .timer_stop = manual_timer_stop,
     .now_ms = manual_now_ms,
-    .free = manual_free,
+    .deinit = manual_deinit,
 };
 
 sio_clock *sio_clock_manual(uint64_t start_ms)
