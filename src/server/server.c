@@ -31,11 +31,9 @@ struct sio_server {
     sio_io *io;                /* NULL for the engine-level root */
     sio_server_stats counters; /* what the Socket.IO layer counts */
     struct event *sigint, *sigterm;
-    struct event *drain_ev; /* graceful shutdown: polls for the last connection to go */
-    struct timeval drain_start;
-    int draining;
-    /* drain (drain_seconds): the batches of closes before the shutdown */
-    struct event *batch_ev;
+    int draining;           /* 2: drain (drain_seconds), closing batches of sessions; 1: shutdown */
+    struct event *phase_ev; /* the timer of both phases (phase_cb) */
+    struct timeval drain_start; /* of the shutdown, after the drain if any */
     struct timeval batch_start;
     size_t batch_total, batch_closed;
     /* signals the application handles (sio_server_on_signal) */
@@ -298,9 +296,8 @@ static uint64_t ms_since(const struct timeval *start)
 
 /* Graceful shutdown: polls until the last connection is gone and the adapter's queue is empty,
  * or the deadline passed. */
-static void drain_cb(evutil_socket_t fd, short what, void *arg)
+static void shutdown_step(sio_server *srv)
 {
-    sio_server *srv = arg;
     size_t left = sio_http_get_stats(srv->http)->connections;
     size_t queued = srv->io ? sio_io_adapter_pending(srv->io) : 0;
     uint64_t ms = ms_since(&srv->drain_start);
@@ -313,7 +310,27 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg)
     event_base_loopbreak(srv->base);
 }
 
-/* Closes every session and waits (drain_cb) for their connections to go. */
+/* The drain's batches (batch_step) or the shutdown's polls (shutdown_step), as draining says. */
+static void batch_step(sio_server *srv);
+static void phase_cb(evutil_socket_t fd, short what, void *arg)
+{
+    sio_server *srv = arg;
+    if (srv->draining == 2)
+        batch_step(srv);
+    else
+        shutdown_step(srv);
+}
+
+/* Runs phase_cb every us microseconds from now on. Returns 0 or -1. */
+static int phase_every(sio_server *srv, long us)
+{
+    if (!srv->phase_ev)
+        srv->phase_ev = event_new(srv->base, -1, EV_PERSIST, phase_cb, srv);
+    struct timeval tv = {0, (suseconds_t)us};
+    return srv->phase_ev && event_add(srv->phase_ev, &tv) == 0 ? 0 : -1;
+}
+
+/* Closes every session and waits (shutdown_step) for their connections to go. */
 static void shutdown_begin(sio_server *srv)
 {
     srv->draining = 1;
@@ -323,17 +340,14 @@ static void shutdown_begin(sio_server *srv)
     /* the http layer first, so the closes the engine asks for get the shutdown deadline */
     sio_http_shutdown_begin(srv->http, srv->opts.shutdown_timeout_ms);
     eio_server_shutdown(srv->engine);
-    srv->drain_ev = event_new(srv->base, -1, EV_PERSIST, drain_cb, srv);
-    struct timeval tv = {0, 20000};
-    if (!srv->drain_ev || event_add(srv->drain_ev, &tv) < 0)
+    if (phase_every(srv, 20000) < 0)
         event_base_loopbreak(srv->base);
 }
 
 /* Drain: every 50 ms, closes the sessions the schedule (drain.h) says are due; at the window's
  * end (or with no session left) the shutdown takes over. */
-static void batch_cb(evutil_socket_t fd, short what, void *arg)
+static void batch_step(sio_server *srv)
 {
-    sio_server *srv = arg;
     uint64_t window = (uint64_t)srv->opts.drain_seconds * 1000, ms = ms_since(&srv->batch_start);
     size_t open = eio_server_session_count(srv->engine);
     size_t left = srv->batch_total - srv->batch_closed;
@@ -346,7 +360,6 @@ static void batch_cb(evutil_socket_t fd, short what, void *arg)
         return;
     sio_log(SIO_LOG_INFO, "app", "drain: %zu sessions closed in %llu ms; shutting down",
             srv->batch_closed, (unsigned long long)ms);
-    event_del(srv->batch_ev);
     shutdown_begin(srv);
 }
 
@@ -358,9 +371,7 @@ static void drain_begin(sio_server *srv)
             srv->opts.drain_seconds);
     eio_server_refuse_handshakes(srv->engine);
     evutil_gettimeofday(&srv->batch_start, NULL);
-    srv->batch_ev = event_new(srv->base, -1, EV_PERSIST, batch_cb, srv);
-    struct timeval tv = {0, 50000};
-    if (!srv->batch_ev || event_add(srv->batch_ev, &tv) < 0)
+    if (phase_every(srv, 50000) < 0)
         shutdown_begin(srv);
 }
 
@@ -461,10 +472,8 @@ void sio_server_free(sio_server *srv)
         event_free(srv->sigint);
     if (srv->sigterm)
         event_free(srv->sigterm);
-    if (srv->drain_ev)
-        event_free(srv->drain_ev);
-    if (srv->batch_ev)
-        event_free(srv->batch_ev);
+    if (srv->phase_ev)
+        event_free(srv->phase_ev);
     for (size_t i = 0; i < srv->nhooks; i++)
         if (srv->hooks[i].ev)
             event_free(srv->hooks[i].ev);
