@@ -65,28 +65,42 @@ static void on_disconnect(sio_socket *s, const char *reason, void *user)
     app_log(SIO_LOG_DEBUG, "socket %s disconnected: %s", sio_socket_id(s), reason);
 }
 
+/* The connections refused, by code: the stats route and /metrics list them alike. */
+enum { AUTH_CODES = 7 };
+static void auth_refused(const sio_auth_stats *st, sio_app_labelled out[AUTH_CODES])
+{
+    const sio_app_labelled by_code[AUTH_CODES] = {
+        {"TOKEN_MISSING", (double)st->refused_missing},
+        {"TOKEN_INVALID", (double)st->refused_invalid},
+        {"TOKEN_EXPIRED", (double)st->refused_expired},
+        {"TOKEN_NOT_YET_VALID", (double)st->refused_not_yet_valid},
+        {"TOKEN_ALGORITHM", (double)st->refused_algorithm},
+        {"TOKEN_AUDIENCE", (double)st->refused_audience},
+        {"TOKEN_ISSUER", (double)st->refused_issuer},
+    };
+    memcpy(out, by_code, sizeof(by_code));
+}
+
 /* GET <stats-path>/auth: the authenticator's counters as JSON. */
 static void auth_stats_route(sio_http_request *req, void *user)
 {
     sio_auth_stats st;
     sio_auth_get_stats(user, &st);
-    char body[768];
-    int n = snprintf(
-        body, sizeof(body),
-        "{\"accepted\":%llu,\"refused\":{\"TOKEN_MISSING\":%llu,\"TOKEN_INVALID\":%llu,"
-        "\"TOKEN_EXPIRED\":%llu,\"TOKEN_NOT_YET_VALID\":%llu,\"TOKEN_ALGORITHM\":%llu,"
-        "\"TOKEN_AUDIENCE\":%llu,\"TOKEN_ISSUER\":%llu},\"refreshes_ok\":%llu,"
-        "\"refreshes_refused\":%llu,\"expiring_notices\":%llu,\"expired_disconnects\":%llu,"
-        "\"jwks_fetches\":%llu,\"jwks_fetch_failures\":%llu,\"keys\":%zu}",
-        (unsigned long long)st.accepted, (unsigned long long)st.refused_missing,
-        (unsigned long long)st.refused_invalid, (unsigned long long)st.refused_expired,
-        (unsigned long long)st.refused_not_yet_valid, (unsigned long long)st.refused_algorithm,
-        (unsigned long long)st.refused_audience, (unsigned long long)st.refused_issuer,
+    sio_app_labelled refused[AUTH_CODES];
+    auth_refused(&st, refused);
+    sio_app_text t = {0};
+    sio_app_text_printf(&t, "{\"accepted\":%llu,\"refused\":{", (unsigned long long)st.accepted);
+    for (int i = 0; i < AUTH_CODES; i++)
+        sio_app_text_printf(&t, "%s\"%s\":%.0f", i ? "," : "", refused[i].label, refused[i].value);
+    sio_app_text_printf(
+        &t,
+        "},\"refreshes_ok\":%llu,\"refreshes_refused\":%llu,\"expiring_notices\":%llu,"
+        "\"expired_disconnects\":%llu,\"jwks_fetches\":%llu,\"jwks_fetch_failures\":%llu,"
+        "\"keys\":%zu}",
         (unsigned long long)st.refreshes_ok, (unsigned long long)st.refreshes_refused,
         (unsigned long long)st.expiring_notices, (unsigned long long)st.expired_disconnects,
         (unsigned long long)st.jwks_fetches, (unsigned long long)st.jwks_fetch_failures, st.keys);
-    sio_http_header ct = {"content-type", "application/json"};
-    sio_http_respond(req, 200, &ct, 1, body, (size_t)n);
+    sio_app_text_respond(req, &t, "application/json");
 }
 
 /* With a key configured, every namespace requires a token: the authenticator protects "/" (the
@@ -116,15 +130,8 @@ static void auth_metrics(sio_app_text *t, void *user)
 {
     sio_auth_stats st;
     sio_auth_get_stats(user, &st);
-    const sio_app_labelled refused[] = {
-        {"TOKEN_MISSING", (double)st.refused_missing},
-        {"TOKEN_INVALID", (double)st.refused_invalid},
-        {"TOKEN_EXPIRED", (double)st.refused_expired},
-        {"TOKEN_NOT_YET_VALID", (double)st.refused_not_yet_valid},
-        {"TOKEN_ALGORITHM", (double)st.refused_algorithm},
-        {"TOKEN_AUDIENCE", (double)st.refused_audience},
-        {"TOKEN_ISSUER", (double)st.refused_issuer},
-    };
+    sio_app_labelled refused[AUTH_CODES];
+    auth_refused(&st, refused);
     SIO_APP_FAMILY(t, "sio_auth_failures_total", "counter",
                    "connections refused by JWT authentication, by code", "code", refused);
     sio_app_metric(t, "sio_auth_accepted_total", "counter", "connections whose token verified",
