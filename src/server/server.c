@@ -30,7 +30,7 @@ struct sio_server {
     sio_http *http;
     sio_io *io;                /* NULL for the engine-level root */
     sio_server_stats counters; /* what the Socket.IO layer counts */
-    struct event *sigint, *sigterm;
+    struct event *stop_ev[2];  /* stop_signals, armed by sio_server_run */
     int draining;           /* 2: drain (drain_seconds), closing batches of sessions; 1: shutdown */
     struct event *phase_ev; /* the timer of both phases (phase_cb) */
     struct timeval drain_start; /* of the shutdown, after the drain if any */
@@ -375,6 +375,9 @@ static void drain_begin(sio_server *srv)
         shutdown_begin(srv);
 }
 
+/* The signals that stop the server (on_signal); SIGTERM drains first when drain_seconds is set. */
+static const int stop_signals[] = {SIGINT, SIGTERM};
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     sio_server *srv = arg;
@@ -442,11 +445,10 @@ int sio_server_draining(const sio_server *srv)
 int sio_server_run(sio_server *srv)
 {
     signal(SIGPIPE, SIG_IGN);
-    if (!srv->sigint) {
-        srv->sigint = evsignal_new(srv->base, SIGINT, on_signal, srv);
-        srv->sigterm = evsignal_new(srv->base, SIGTERM, on_signal, srv);
-        event_add(srv->sigint, NULL);
-        event_add(srv->sigterm, NULL);
+    for (size_t i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++) {
+        if (!srv->stop_ev[i] &&
+            (srv->stop_ev[i] = evsignal_new(srv->base, stop_signals[i], on_signal, srv)))
+            event_add(srv->stop_ev[i], NULL);
     }
     event_base_dispatch(srv->base);
     return 0;
@@ -468,10 +470,9 @@ void sio_server_free(sio_server *srv)
     sio_http_free(srv->http);
     eio_server_free(srv->engine);
     sio_io_free(srv->io);
-    if (srv->sigint)
-        event_free(srv->sigint);
-    if (srv->sigterm)
-        event_free(srv->sigterm);
+    for (size_t i = 0; i < sizeof(srv->stop_ev) / sizeof(srv->stop_ev[0]); i++)
+        if (srv->stop_ev[i])
+            event_free(srv->stop_ev[i]);
     if (srv->phase_ev)
         event_free(srv->phase_ev);
     for (size_t i = 0; i < srv->nhooks; i++)
