@@ -908,10 +908,7 @@ static int ra_nsp_open(void *self, const char *nsp, void **state)
     n->bcast = fmt_alloc(a->key, "#", nsp, "#");
     int ok = n->name && n->bcast;
     if (a->cfg.sharded) {
-        n->own = fmt_alloc(a->key, "#", nsp, "#");
-        char *own = n->own ? fmt_alloc(n->own, a->uid, "#", "") : NULL;
-        free(n->own);
-        n->own = own;
+        n->own = n->bcast ? fmt_alloc(n->bcast, a->uid, "#", "") : NULL; /* key#nsp#uid# */
         ok = ok && n->own && sio_redis_cluster_ssubscribe(a->rc, n->bcast, strlen(n->bcast)) == 0 &&
              sio_redis_cluster_ssubscribe(a->rc, n->own, strlen(n->own)) == 0;
     } else {
@@ -920,8 +917,7 @@ static int ra_nsp_open(void *self, const char *nsp, void **state)
         free(esc);
         n->request = fmt_alloc(a->key, "-request#", nsp, "#");
         n->response = fmt_alloc(a->key, "-response#", nsp, "#");
-        char *resp = n->response ? fmt_alloc(n->response, a->uid, "#", "") : NULL;
-        n->own = resp;
+        n->own = n->response ? fmt_alloc(n->response, a->uid, "#", "") : NULL;
         ok = ok && n->pattern && n->request && n->response && n->own &&
              sio_redis_cluster_subscribe(a->rc, SIO_REDIS_PSUBSCRIBE, n->pattern,
                                          strlen(n->pattern)) == 0 &&
