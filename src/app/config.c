@@ -397,8 +397,11 @@ static int resolve(sio_cli *c, resolved *r)
             if (strcmp(arg, "--help") != 0 && strcmp(arg, "-h") != 0)
                 fprintf(stderr, "%s: unknown flag %s\n", c->prog, arg);
             fprintf(stderr, "usage: %s [--config FILE] [--print-config] [flags]\n", c->prog);
-            for (const sio_cli_flag *f = c->flags; f->name; f++)
-                fprintf(stderr, "  %-30s %s\n", f->name, f->help);
+            for (const sio_cli_flag *f = c->flags; f->name; f++) {
+                char env[128];
+                sio_cli_env_name(f->name, env, sizeof(env));
+                fprintf(stderr, "  %-30s %s [%s]\n", f->name, f->help, env);
+            }
             rc = -1;
             break;
         }

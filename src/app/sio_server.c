@@ -174,7 +174,7 @@ typedef struct gateway_cli {
         {"--authorize-url", SIO_CLI_STR, &(g).o.authorize_url,                                     \
          "POST joins here for a decision (off: any user may join)"},                               \
         {"--authorize-token", SIO_CLI_STR, &(g).o.authorize_token,                                 \
-         "bearer token for --authorize-url (or SIO_AUTHORIZE_TOKEN)"},                             \
+         "bearer token for --authorize-url"},                                                      \
         {"--authorize-cache-ttl", SIO_CLI_UINT, &(g).o.authorize_cache_ttl_ms,                     \
          "ms a join decision is cached (60000; 0 = never)"},                                       \
         {"--authorize-timeout", SIO_CLI_UINT, &(g).o.authorize_timeout_ms,                         \
@@ -268,9 +268,9 @@ typedef struct cluster_cli {
 
 #define CLUSTER_FLAGS(c)                                                                           \
     {"--relay", SIO_CLI_STRS, &(c).relay,                                                          \
-     "relay rule 'channel-pattern=event[@room]', repeatable (SIO_RELAY, ';'-separated)"},          \
+     "relay rule 'channel-pattern=event[@room]', repeatable (';'-separated in the environment)"},  \
         {"--relay-redis", SIO_CLI_STR, &(c).relay_redis,                                           \
-         "Redis URL of the relay (SIO_RELAY_REDIS; default: --redis)"},                            \
+         "Redis URL of the relay (default: --redis)"},                                             \
         {"--relay-redis-cluster", SIO_CLI_BOOL, &(c).relay_redis_cluster,                          \
          "--relay-redis lists Redis Cluster seeds"},                                               \
         {"--relay-max-bytes", SIO_CLI_SIZE, &(c).relay_max_bytes,                                  \
@@ -761,7 +761,7 @@ int main(int argc, char **argv)
         {"--stats-path", SIO_CLI_STR, &o.stats_path, "serve counters as JSON at this path (off)"},
         {"--health-path", SIO_CLI_STR, &o.health_path, "health route (/health; \"\" = off)"},
         {"--api-token", SIO_CLI_STR, &api_o.token,
-         "backend API bearer secret (SIO_API_TOKEN); enables /api/emit, /api/disconnect, "
+         "backend API bearer secret; enables /api/emit, /api/disconnect, "
          "/api/sockets"},
         {"--api-role", SIO_CLI_STR, &api_o.role, "JWT role accepted by the backend API (admin)"},
         {"--api-max-body", SIO_CLI_SIZE, &api_o.max_body, "backend API body limit (1 MiB)"},
