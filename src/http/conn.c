@@ -143,17 +143,12 @@ static long op_header(void *conn, const char *name, char *buf, size_t cap)
     return http_header_by_name(c->wsi, name, buf, cap);
 }
 
-static const eio_transport_ops transport_ops = {
+const eio_transport_ops sio_http_transport_ops = {
     .want_write = op_want_write,
     .close = op_close,
     .handshake_done = op_handshake_done,
     .header = op_header,
 };
-
-const eio_transport_ops *sio_http_transport_ops(void)
-{
-    return &transport_ops;
-}
 
 void http_conn_detach(http_conn *c)
 {

@@ -251,7 +251,7 @@ sio_server *sio_server_new(struct event_base *base, const sio_server_options *op
     eio_callbacks cbs;
     if (srv->io) {
         sio_io_engine_callbacks(srv->io, &cbs);
-        srv->engine = eio_server_new(srv->base, &srv->opts.engine, &cbs, sio_http_transport_ops());
+        srv->engine = eio_server_new(srv->base, &srv->opts.engine, &cbs, &sio_http_transport_ops);
     }
     if (!srv->engine || start_http(srv) < 0) {
         sio_server_free(srv);
@@ -266,7 +266,7 @@ sio_server *sio_server_new_engine(struct event_base *base, const sio_server_opti
     sio_server *srv = server_alloc(base, opts);
     if (!srv)
         return NULL;
-    srv->engine = eio_server_new(srv->base, &srv->opts.engine, cbs, sio_http_transport_ops());
+    srv->engine = eio_server_new(srv->base, &srv->opts.engine, cbs, &sio_http_transport_ops);
     if (!srv->engine || start_http(srv) < 0) {
         sio_server_free(srv);
         return NULL;
