@@ -788,7 +788,6 @@ sio_presence *sio_presence_new(sio_server *srv, sio_namespace *nsp, sio_gateway 
     p->local = json_object();
     p->org_counts = json_object();
     p->dirty = 1;
-    p->o.log = o->log;
     if (!p->strings || !p->local || !p->org_counts ||
         sio_namespace_on(nsp, "presence:list", on_list, p) < 0) {
         sio_presence_free(p);
