@@ -114,13 +114,13 @@ void sio_cli_redis_init(sio_cli_redis *r);
 #define SIO_CLI_REDIS_FLAGS(r, o)                                                                  \
     {"--redis", SIO_CLI_STR, &(r).cfg.url,                                                         \
      "Redis adapter: redis://[user:pass@]host[:port][/db] or rediss:// (off)"},                    \
-        {"--redis-mode", SIO_CLI_STR, &(r).mode, "classic or sharded (classic)"},                  \
+        {"--redis-mode", SIO_CLI_STR, &(r).mode, "classic or sharded"},                            \
         {"--redis-cluster", SIO_CLI_BOOL, &(r).cfg.cluster, "the URL(s) are Redis Cluster seeds"}, \
         {"--redis-subscription-mode", SIO_CLI_STR, &(r).subscription_mode,                         \
-         "sharded: static, dynamic or dynamic-private (dynamic)"},                                 \
-        {"--redis-key", SIO_CLI_STR, &(r).cfg.key, "channel prefix (socket.io)"},                  \
+         "sharded: static, dynamic or dynamic-private"},                                           \
+        {"--redis-key", SIO_CLI_STR, &(r).cfg.key, "channel prefix"},                              \
         {"--redis-requests-timeout", SIO_CLI_UINT, &(o).adapter.requests_timeout_ms,               \
-         "ms cluster queries wait for other servers (5000)"},                                      \
+         "ms cluster queries wait for other servers"},                                             \
     {                                                                                              \
         "--python-channel", SIO_CLI_STR, &(r).cfg.python_channel,                                  \
             "also accept python-socketio pub/sub messages on this channel (off; e.g. socketio)"    \

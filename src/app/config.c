@@ -193,6 +193,17 @@ static char *format_target(const sio_cli_flag *f)
     return strdup(buf);
 }
 
+/* One line of the usage: the flag, its help, its default (def, from the target; none for an
+ * unset string, an off switch or an empty list) and its environment variable. */
+static void print_flag_help(const sio_cli_flag *f, const char *def)
+{
+    char env[128];
+    sio_cli_env_name(f->name, env, sizeof(env));
+    int shown = def && f->type != SIO_CLI_STRS && strcmp(def, "false") != 0;
+    fprintf(stderr, "  %-30s %s [%s%s%s%s]\n", f->name, f->help, shown ? "default " : "",
+            shown ? def : "", shown ? "; " : "", env);
+}
+
 /* Checks (scratch) or stores one value in the target. A switch takes a boolean word; empty
  * numbers are bad values. Returns 0 or -1. */
 static int store(const sio_cli_flag *f, const char *v, int scratch)
@@ -397,11 +408,8 @@ static int resolve(sio_cli *c, resolved *r)
             if (strcmp(arg, "--help") != 0 && strcmp(arg, "-h") != 0)
                 fprintf(stderr, "%s: unknown flag %s\n", c->prog, arg);
             fprintf(stderr, "usage: %s [--config FILE] [--print-config] [flags]\n", c->prog);
-            for (const sio_cli_flag *f = c->flags; f->name; f++) {
-                char env[128];
-                sio_cli_env_name(f->name, env, sizeof(env));
-                fprintf(stderr, "  %-30s %s [%s]\n", f->name, f->help, env);
-            }
+            for (size_t k = 0; k < c->n; k++)
+                print_flag_help(&c->flags[k], c->e[k].def);
             rc = -1;
             break;
         }
