@@ -35,9 +35,9 @@ struct sio_cli {
     char **argv;
     const char *config; /* path, borrowed from argv or the environment */
     int print;
-    entry *e;
     char **pool; /* strings the targets may point to: kept until sio_cli_free */
     size_t npool, cap_pool;
+    entry e[]; /* one per flag, allocated with the struct */
 };
 
 /* ---- pure functions ----------------------------------------------------------------------- */
@@ -494,11 +494,10 @@ void sio_cli_free(sio_cli *c)
 {
     if (!c)
         return;
-    for (size_t i = 0; c->e && i < c->n; i++) {
+    for (size_t i = 0; i < c->n; i++) {
         free(c->e[i].text);
         free(c->e[i].def);
     }
-    free(c->e);
     for (size_t i = 0; i < c->npool; i++)
         free(c->pool[i]);
     free(c->pool);
@@ -509,20 +508,17 @@ sio_cli *sio_cli_load(int argc, char **argv, const sio_cli_flag *flags, const ch
                       int *status)
 {
     *status = 2;
-    sio_cli *c = calloc(1, sizeof(*c));
+    size_t n = 0;
+    while (flags[n].name)
+        n++;
+    sio_cli *c = calloc(1, sizeof(*c) + n * sizeof(entry));
     if (!c)
         return NULL;
     c->flags = flags;
+    c->n = n;
     c->prog = prog;
     c->argc = argc;
     c->argv = argv;
-    while (flags[c->n].name)
-        c->n++;
-    c->e = calloc(c->n ? c->n : 1, sizeof(entry));
-    if (!c->e) {
-        sio_cli_free(c);
-        return NULL;
-    }
     for (size_t i = 0; i < c->n; i++)
         c->e[i].def = format_target(&flags[i]);
     for (int a = 1; a < argc; a++) {
