@@ -493,6 +493,14 @@ typedef void (*sio_log_cb)(int level, const char *module, const char *line, void
  *  formatted at all. Process-wide, like the loop thread rule. */
 SIO_API void sio_log_set_sink(sio_log_cb cb, void *user, int level);
 
+/* ---- copying options ----------------------------------------------------------------------- */
+
+/** Copies the strings that the n fields point at (a NULL field stays NULL) into one new block
+ *  and points each field at its copy: one free() of the block releases them all. For objects
+ *  that keep the strings of the options they were given. Returns the block, or NULL when out of
+ *  memory (the fields are then unchanged). */
+SIO_API char *sio_strings_copy(const char **const fields[], size_t n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -22,7 +22,8 @@
 struct sio_backend_api {
     sio_server *srv;
     sio_backend_api_options o;
-    char *token, *role, *pu, *po, *pc;
+    const char *token, *role, *pu, *po, *pc; /* point into strings */
+    char *strings;
     sio_backend_api_stats stats;
     sio_namespace *nsps[MAX_NAMESPACES]; /* the namespaces a request may name ("/" first) */
     size_t nnsps;
@@ -214,24 +215,36 @@ static sio_namespace *namespace_of(sio_backend_api *api, json_t *body)
     return namespace_named(api, n ? json_string_value(n) : "/");
 }
 
-/* The JSON body of an authorised request, or NULL when the request was answered already. */
-static json_t *accepted_body(sio_backend_api *api, sio_http_request *req)
+/* What a POST route does with the JSON body of an authorised request for nsp (a served one),
+ * with the targets it may fill in t. */
+typedef void (*post_step)(sio_backend_api *api, sio_http_request *req, json_t *body,
+                          sio_namespace *nsp, targets *t);
+
+/* The POST routes: authorises the request, reads its JSON body and namespace, hands them to
+ * step, and frees the body and the targets after it. */
+static void post_route(sio_backend_api *api, sio_http_request *req, post_step step)
 {
-    return authorize(api, req) < 0 ? NULL : body_json(api, req);
+    json_t *body = authorize(api, req) < 0 ? NULL : body_json(api, req);
+    if (!body)
+        return; /* answered already */
+    targets t = {0};
+    sio_namespace *nsp = namespace_of(api, body);
+    if (nsp)
+        step(api, req, body, nsp, &t);
+    else
+        fail(api, req, 400, "BAD_REQUEST",
+             "namespace must be the name of a namespace this server serves (\"/\")");
+    targets_free(&t);
+    json_decref(body);
 }
 
 /* ---- POST /api/emit ----------------------------------------------------------------------- */
 
-static void emit_route(sio_http_request *req, void *user)
+static void emit(sio_backend_api *api, sio_http_request *req, json_t *body, sio_namespace *nsp,
+                 targets *t)
 {
-    sio_backend_api *api = user;
-    json_t *body = accepted_body(api, req);
-    if (!body)
-        return;
-    targets t = {0};
     json_t *ev = json_object_get(body, "event"), *data = json_object_get(body, "data"),
            *args = json_object_get(body, "args"), *to = json_object_get(body, "to");
-    sio_namespace *nsp = namespace_of(api, body);
     const char *why = NULL;
     if (!json_is_string(ev) || !json_string_length(ev))
         why = "event must be a non-empty string";
@@ -239,26 +252,22 @@ static void emit_route(sio_http_request *req, void *user)
         why = "give data (one argument) or args (an array of arguments), not both";
     else if (args && !json_is_array(args))
         why = "args must be an array";
-    else if (!nsp)
-        why = "namespace must be the name of a namespace this server serves (\"/\")";
     else if (!to)
         why = "to is required: {rooms, users, conversations, organizations}";
-    else if ((why = read_targets(api, to, body, &t)) != NULL)
+    else if ((why = read_targets(api, to, body, t)) != NULL)
         ;
-    else if (!t.nrooms)
+    else if (!t->nrooms)
         why = "no target: give at least one room, user, conversation or organization";
     if (why) {
         fail(api, req, 400, "BAD_REQUEST", why);
-        targets_free(&t);
-        json_decref(body);
         return;
     }
     json_t *list = args ? json_incref(args) : json_array();
     if (!args && data)
         json_array_append(list, data);
     char *args_json = json_dumps(list, JSON_COMPACT | JSON_ENCODE_ANY);
-    sio_target tg = {(const char *const *)t.rooms, t.nrooms, (const char *const *)t.except,
-                     t.nexcept, 0};
+    sio_target tg = {(const char *const *)t->rooms, t->nrooms, (const char *const *)t->except,
+                     t->nexcept, 0};
     long n = args_json ? sio_namespace_emit(nsp, &tg, json_string_value(ev), args_json, NULL, 0)
                        : SIO_ENOMEM;
     if (n < 0) {
@@ -272,39 +281,37 @@ static void emit_route(sio_http_request *req, void *user)
     }
     free(args_json);
     json_decref(list);
-    targets_free(&t);
-    json_decref(body);
+}
+
+static void emit_route(sio_http_request *req, void *user)
+{
+    post_route(user, req, emit);
 }
 
 /* ---- POST /api/disconnect ----------------------------------------------------------------- */
 
-static void disconnect_route(sio_http_request *req, void *user)
+static void disconnect(sio_backend_api *api, sio_http_request *req, json_t *body,
+                       sio_namespace *nsp, targets *t)
 {
-    sio_backend_api *api = user;
-    json_t *body = accepted_body(api, req);
-    if (!body)
-        return;
-    targets t = {0};
-    sio_namespace *nsp = namespace_of(api, body);
     json_t *reason = json_object_get(body, "reason"), *close = json_object_get(body, "close");
-    if (!nsp) {
-        fail(api, req, 400, "BAD_REQUEST",
-             "namespace must be the name of a namespace this server serves (\"/\")");
-    } else if (collect(body, "users", api->pu, t.rooms, &t.nrooms) < 0 ||
-               collect(body, "rooms", "", t.rooms, &t.nrooms) < 0 || !t.nrooms ||
-               (reason && !json_is_string(reason)) || (close && !json_is_boolean(close))) {
+    if (collect(body, "users", api->pu, t->rooms, &t->nrooms) < 0 ||
+        collect(body, "rooms", "", t->rooms, &t->nrooms) < 0 || !t->nrooms ||
+        (reason && !json_is_string(reason)) || (close && !json_is_boolean(close))) {
         fail(api, req, 400, "BAD_REQUEST",
              "give users or rooms (string lists); reason, if any, a string; close a boolean");
     } else {
-        sio_target tg = {(const char *const *)t.rooms, t.nrooms, NULL, 0, 0};
+        sio_target tg = {(const char *const *)t->rooms, t->nrooms, NULL, 0, 0};
         long n = sio_namespace_disconnect_sockets(nsp, &tg, json_is_true(close));
         api->stats.disconnects++;
         char out[96];
         snprintf(out, sizeof(out), "{\"ok\":true,\"local_disconnected\":%ld}", n);
         reply(req, 200, out);
     }
-    targets_free(&t);
-    json_decref(body);
+}
+
+static void disconnect_route(sio_http_request *req, void *user)
+{
+    post_route(user, req, disconnect);
 }
 
 /* ---- GET /api/sockets?room= --------------------------------------------------------------- */
@@ -372,11 +379,13 @@ sio_backend_api *sio_backend_api_new(sio_server *srv, const sio_backend_api_opti
         return NULL;
     api->srv = srv;
     api->o = *o;
-    api->token = o->token && *o->token ? strdup(o->token) : NULL;
-    api->role = o->role ? strdup(o->role) : NULL;
-    api->pu = strdup(o->prefix_user ? o->prefix_user : "user:");
-    api->po = strdup(o->prefix_org ? o->prefix_org : "org:");
-    api->pc = strdup(o->prefix_conversation ? o->prefix_conversation : "conversation:");
+    api->token = o->token && *o->token ? o->token : NULL;
+    api->role = o->role;
+    api->pu = o->prefix_user ? o->prefix_user : "user:";
+    api->po = o->prefix_org ? o->prefix_org : "org:";
+    api->pc = o->prefix_conversation ? o->prefix_conversation : "conversation:";
+    const char **fields[] = {&api->token, &api->role, &api->pu, &api->po, &api->pc};
+    api->strings = sio_strings_copy(fields, sizeof(fields) / sizeof(fields[0]));
     sio_http_route routes[] = {
         {.method = "POST", .path = "/api/emit", .max_body = o->max_body, .cb = emit_route},
         {.method = "POST",
@@ -386,7 +395,7 @@ sio_backend_api *sio_backend_api_new(sio_server *srv, const sio_backend_api_opti
         {.method = "GET", .path = "/api/sockets", .cb = sockets_route},
     };
     api->nsps[api->nnsps++] = sio_server_of(srv, "/");
-    int ok = api->pu && api->po && api->pc && api->nsps[0];
+    int ok = api->strings && api->nsps[0];
     for (size_t i = 0; ok && i < sizeof(routes) / sizeof(routes[0]); i++) {
         routes[i].user = api;
         ok = sio_server_route_add(srv, &routes[i]) == 0;
@@ -412,11 +421,7 @@ void sio_backend_api_free(sio_backend_api *api)
 {
     if (!api)
         return;
-    free(api->token);
-    free(api->role);
-    free(api->pu);
-    free(api->po);
-    free(api->pc);
+    free(api->strings);
     free(api);
 }
 

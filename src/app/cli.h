@@ -114,13 +114,13 @@ void sio_cli_redis_init(sio_cli_redis *r);
 #define SIO_CLI_REDIS_FLAGS(r, o)                                                                  \
     {"--redis", SIO_CLI_STR, &(r).cfg.url,                                                         \
      "Redis adapter: redis://[user:pass@]host[:port][/db] or rediss:// (off)"},                    \
-        {"--redis-mode", SIO_CLI_STR, &(r).mode, "classic or sharded (classic)"},                  \
+        {"--redis-mode", SIO_CLI_STR, &(r).mode, "classic or sharded"},                            \
         {"--redis-cluster", SIO_CLI_BOOL, &(r).cfg.cluster, "the URL(s) are Redis Cluster seeds"}, \
         {"--redis-subscription-mode", SIO_CLI_STR, &(r).subscription_mode,                         \
-         "sharded: static, dynamic or dynamic-private (dynamic)"},                                 \
-        {"--redis-key", SIO_CLI_STR, &(r).cfg.key, "channel prefix (socket.io)"},                  \
+         "sharded: static, dynamic or dynamic-private"},                                           \
+        {"--redis-key", SIO_CLI_STR, &(r).cfg.key, "channel prefix"},                              \
         {"--redis-requests-timeout", SIO_CLI_UINT, &(o).adapter.requests_timeout_ms,               \
-         "ms cluster queries wait for other servers (5000)"},                                      \
+         "ms cluster queries wait for other servers"},                                             \
     {                                                                                              \
         "--python-channel", SIO_CLI_STR, &(r).cfg.python_channel,                                  \
             "also accept python-socketio pub/sub messages on this channel (off; e.g. socketio)"    \
@@ -145,34 +145,30 @@ typedef struct sio_cli_auth {
 void sio_cli_auth_init(sio_cli_auth *a);
 
 #define SIO_CLI_AUTH_FLAGS(a)                                                                      \
-    {"--jwt-secret", SIO_CLI_STR, &(a).secret, "HMAC secret of HS* tokens (env SIO_JWT_SECRET)"},  \
-        {"--jwt-secret-file", SIO_CLI_STR, &(a).cfg.secret_file,                                   \
-         "file holding the HMAC secret (SIO_JWT_SECRET_FILE)"},                                    \
+    {"--jwt-secret", SIO_CLI_STR, &(a).secret, "HMAC secret of HS* tokens"},                       \
+        {"--jwt-secret-file", SIO_CLI_STR, &(a).cfg.secret_file, "file holding the HMAC secret"},  \
         {"--jwt-public-key", SIO_CLI_STRS, &(a).public_keys,                                       \
-         "PEM public key or certificate, repeatable (SIO_JWT_PUBLIC_KEY, comma-separated)"},       \
-        {"--jwks-file", SIO_CLI_STR, &(a).cfg.jwks_file, "JWKS or JWK file (SIO_JWKS_FILE)"},      \
-        {"--jwks-url", SIO_CLI_STR, &(a).cfg.jwks_url, "JWKS URL, http(s) (SIO_JWKS_URL)"},        \
+         "PEM public key or certificate, repeatable"},                                             \
+        {"--jwks-file", SIO_CLI_STR, &(a).cfg.jwks_file, "JWKS or JWK file"},                      \
+        {"--jwks-url", SIO_CLI_STR, &(a).cfg.jwks_url, "JWKS URL, http(s)"},                       \
         {"--jwks-ca-file", SIO_CLI_STR, &(a).cfg.jwks_ca_file,                                     \
-         "PEM bundle trusted for the JWKS URL (system store; SIO_JWKS_CA_FILE)"},                  \
-        {"--jwks-refresh", SIO_CLI_STR, &(a).refresh,                                              \
-         "s between JWKS URL refreshes (600; SIO_JWKS_REFRESH)"},                                  \
+         "PEM bundle trusted for the JWKS URL (system store)"},                                    \
+        {"--jwks-refresh", SIO_CLI_STR, &(a).refresh, "s between JWKS URL refreshes (600)"},       \
         {"--jwks-min-refetch", SIO_CLI_STR, &(a).min_refetch,                                      \
-         "fewest s between fetches on an unknown kid (30; SIO_JWKS_MIN_REFETCH)"},                 \
+         "fewest s between fetches on an unknown kid (30)"},                                       \
         {"--jwt-algorithms", SIO_CLI_STR, &(a).cfg.algorithms,                                     \
-         "allowed algs, e.g. RS256,ES256 (all the keys allow; SIO_JWT_ALGORITHMS)"},               \
-        {"--jwt-issuer", SIO_CLI_STR, &(a).cfg.issuer, "required iss (SIO_JWT_ISSUER)"},           \
-        {"--jwt-audience", SIO_CLI_STR, &(a).cfg.audience, "required aud (SIO_JWT_AUDIENCE)"},     \
-        {"--jwt-leeway", SIO_CLI_STR, &(a).leeway,                                                 \
-         "s of clock skew on exp/nbf (30; SIO_JWT_LEEWAY)"},                                       \
+         "allowed algs, e.g. RS256,ES256 (all the keys allow)"},                                   \
+        {"--jwt-issuer", SIO_CLI_STR, &(a).cfg.issuer, "required iss"},                            \
+        {"--jwt-audience", SIO_CLI_STR, &(a).cfg.audience, "required aud"},                        \
+        {"--jwt-leeway", SIO_CLI_STR, &(a).leeway, "s of clock skew on exp/nbf (30)"},             \
         {"--jwt-expiring-notice", SIO_CLI_STR, &(a).notice,                                        \
-         "s before exp to emit auth:expiring (60; SIO_JWT_EXPIRING_NOTICE)"},                      \
+         "s before exp to emit auth:expiring (60)"},                                               \
         {"--jwt-user-claim", SIO_CLI_STR, &(a).cfg.user_claim,                                     \
-         "user id claims (sub,nameid,user_id; SIO_JWT_USER_CLAIM)"},                               \
+         "user id claims (sub,nameid,user_id)"},                                                   \
         {"--jwt-org-claim", SIO_CLI_STR, &(a).cfg.org_claim,                                       \
-         "organization claims (organization_id,tenant_id; SIO_JWT_ORG_CLAIM)"},                    \
+         "organization claims (organization_id,tenant_id)"},                                       \
     {                                                                                              \
-        "--jwt-role-claim", SIO_CLI_STR, &(a).cfg.role_claim,                                      \
-            "role claims (role; SIO_JWT_ROLE_CLAIM)"                                               \
+        "--jwt-role-claim", SIO_CLI_STR, &(a).cfg.role_claim, "role claims (role)"                 \
     }
 
 /** Turns the flags into a->cfg and checks the numbers (empty strings count as unset). Call it

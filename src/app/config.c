@@ -5,6 +5,8 @@
  */
 #include "cli.h"
 
+#include "common/array.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
@@ -33,9 +35,9 @@ struct sio_cli {
     char **argv;
     const char *config; /* path, borrowed from argv or the environment */
     int print;
-    entry *e;
     char **pool; /* strings the targets may point to: kept until sio_cli_free */
     size_t npool, cap_pool;
+    entry e[]; /* one per flag, allocated with the struct */
 };
 
 /* ---- pure functions ----------------------------------------------------------------------- */
@@ -139,14 +141,8 @@ const char *sio_cli_origin_name(int origin)
 
 static char *keep(sio_cli *c, const char *s, size_t len)
 {
-    if (c->npool == c->cap_pool) {
-        size_t cap = c->cap_pool ? c->cap_pool * 2 : 64;
-        char **p = realloc(c->pool, cap * sizeof(*p));
-        if (!p)
-            return NULL;
-        c->pool = p;
-        c->cap_pool = cap;
-    }
+    if (sio_array_grow(&c->pool, &c->cap_pool, c->npool, sizeof(*c->pool), 64) < 0)
+        return NULL;
     char *d = malloc(len + 1);
     if (!d)
         return NULL;
@@ -157,16 +153,7 @@ static char *keep(sio_cli *c, const char *s, size_t len)
 
 static int vals_add(vals *l, const char *v)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 2;
-        const char **p = realloc(l->v, cap * sizeof(*p));
-        if (!p)
-            return -1;
-        l->v = p;
-        l->cap = cap;
-    }
-    l->v[l->n++] = v;
-    return 0;
+    return sio_array_push(&l->v, &l->n, &l->cap, &v, sizeof(v), 2);
 }
 
 /* The flag's value as text from its target (the default, before anything is applied). */
@@ -204,6 +191,17 @@ static char *format_target(const sio_cli_flag *f)
     }
     }
     return strdup(buf);
+}
+
+/* One line of the usage: the flag, its help, its default (def, from the target; none for an
+ * unset string, an off switch or an empty list) and its environment variable. */
+static void print_flag_help(const sio_cli_flag *f, const char *def)
+{
+    char env[128];
+    sio_cli_env_name(f->name, env, sizeof(env));
+    int shown = def && f->type != SIO_CLI_STRS && strcmp(def, "false") != 0;
+    fprintf(stderr, "  %-30s %s [%s%s%s%s]\n", f->name, f->help, shown ? "default " : "",
+            shown ? def : "", shown ? "; " : "", env);
 }
 
 /* Checks (scratch) or stores one value in the target. A switch takes a boolean word; empty
@@ -410,8 +408,8 @@ static int resolve(sio_cli *c, resolved *r)
             if (strcmp(arg, "--help") != 0 && strcmp(arg, "-h") != 0)
                 fprintf(stderr, "%s: unknown flag %s\n", c->prog, arg);
             fprintf(stderr, "usage: %s [--config FILE] [--print-config] [flags]\n", c->prog);
-            for (const sio_cli_flag *f = c->flags; f->name; f++)
-                fprintf(stderr, "  %-30s %s\n", f->name, f->help);
+            for (size_t k = 0; k < c->n; k++)
+                print_flag_help(&c->flags[k], c->e[k].def);
             rc = -1;
             break;
         }
@@ -496,11 +494,10 @@ void sio_cli_free(sio_cli *c)
 {
     if (!c)
         return;
-    for (size_t i = 0; c->e && i < c->n; i++) {
+    for (size_t i = 0; i < c->n; i++) {
         free(c->e[i].text);
         free(c->e[i].def);
     }
-    free(c->e);
     for (size_t i = 0; i < c->npool; i++)
         free(c->pool[i]);
     free(c->pool);
@@ -511,20 +508,17 @@ sio_cli *sio_cli_load(int argc, char **argv, const sio_cli_flag *flags, const ch
                       int *status)
 {
     *status = 2;
-    sio_cli *c = calloc(1, sizeof(*c));
+    size_t n = 0;
+    while (flags[n].name)
+        n++;
+    sio_cli *c = calloc(1, sizeof(*c) + n * sizeof(entry));
     if (!c)
         return NULL;
     c->flags = flags;
+    c->n = n;
     c->prog = prog;
     c->argc = argc;
     c->argv = argv;
-    while (flags[c->n].name)
-        c->n++;
-    c->e = calloc(c->n ? c->n : 1, sizeof(entry));
-    if (!c->e) {
-        sio_cli_free(c);
-        return NULL;
-    }
     for (size_t i = 0; i < c->n; i++)
         c->e[i].def = format_target(&flags[i]);
     for (int a = 1; a < argc; a++) {

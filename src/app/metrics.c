@@ -213,9 +213,18 @@ static void server_families(sio_app_metrics *m, sio_app_text *t)
           (double)m->started);
 }
 
-static const sio_http_header text_type[] = {
-    {"content-type", "text/plain; version=0.0.4; charset=utf-8"}};
 static const sio_http_header json_type[] = {{"content-type", "application/json"}};
+
+void sio_app_text_respond(sio_http_request *req, sio_app_text *t, const char *content_type)
+{
+    sio_http_header type = {"content-type", content_type};
+    if (t->err)
+        sio_http_respond(req, 500, NULL, 0, NULL, 0);
+    else
+        sio_http_respond(req, 200, &type, 1, t->p, t->len);
+    free(t->p);
+    *t = (sio_app_text){0};
+}
 
 static void metrics_route(sio_http_request *req, void *user)
 {
@@ -224,11 +233,7 @@ static void metrics_route(sio_http_request *req, void *user)
     server_families(m, &t);
     for (size_t i = 0; i < m->nsources; i++)
         m->sources[i].fn(&t, m->sources[i].user);
-    if (t.err)
-        sio_http_respond(req, 500, NULL, 0, NULL, 0);
-    else
-        sio_http_respond(req, 200, text_type, 1, t.p, t.len);
-    free(t.p);
+    sio_app_text_respond(req, &t, "text/plain; version=0.0.4; charset=utf-8");
 }
 
 /* ---- /status ------------------------------------------------------------------------------ */

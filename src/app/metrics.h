@@ -7,6 +7,7 @@
 #ifndef SIO_APP_METRICS_H
 #define SIO_APP_METRICS_H
 
+#include <sio/http.h>
 #include <sio/sio.h>
 
 #include "app/text.h"
@@ -39,6 +40,10 @@ void sio_app_family_head(sio_app_text *t, const char *name, const char *type, co
 /** One sample with one label (label="value", the value escaped). */
 void sio_app_labelled_sample(sio_app_text *t, const char *name, const char *label,
                              const char *label_value, double value);
+
+/** Answers req with the text t holds, as content_type (500 when t ran out of memory), and frees
+ *  it. */
+void sio_app_text_respond(sio_http_request *req, sio_app_text *t, const char *content_type);
 
 /** A module's own counters (auth, gateway, relay, presence): appends its families to t. */
 typedef void (*sio_app_metrics_source)(sio_app_text *t, void *user);

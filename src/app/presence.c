@@ -34,6 +34,7 @@
 
 /* Expired nodes one heartbeat sweeps at most (the rest at the next ones). */
 #define SWEEP_MAX 16
+#define PRESENCE_KEY_MAX 256 /* bytes of the key option */
 
 enum req_kind { RQ_CONNECT, RQ_DISCONNECT, RQ_HEARTBEAT, RQ_RESYNC, RQ_LEAVE, RQ_LIST, RQ_ORGS };
 
@@ -43,10 +44,12 @@ struct sio_presence {
     sio_gateway *gw;
     struct event_base *base;
     sio_presence_options o;
-    char *url, *key, *addr, *org_prefix, *user_prefix; /* copies */
-    char *node_id;                                     /* addr/pid/start-ms */
-    char *nodes_key;       /* {key}:nodes: the key every script is routed by */
-    char *events_channel;  /* {key}:events */
+    const char *url, *addr, *org_prefix, *user_prefix; /* copies, in strings */
+    const char *key;                                   /* {key}, in strings like the next three */
+    const char *node_id;                               /* addr/pid/start-ms */
+    const char *nodes_key;      /* {key}:nodes: the key every script is routed by */
+    const char *events_channel; /* {key}:events */
+    char *strings;
     sio_redis_cluster *rc; /* NULL: local mode, or stopped */
     struct event *tick;
     int up, dirty, resync_inflight, closing, leave_done;
@@ -737,24 +740,23 @@ void sio_presence_free(sio_presence *p)
         event_free(p->tick);
     json_decref(p->local);
     json_decref(p->org_counts);
-    free(p->url);
-    free(p->key);
-    free(p->addr);
-    free(p->org_prefix);
-    free(p->user_prefix);
-    free(p->node_id);
-    free(p->nodes_key);
-    free(p->events_channel);
+    free(p->strings);
     free(p);
 }
 
 sio_presence *sio_presence_new(sio_server *srv, sio_namespace *nsp, sio_gateway *gw,
                                const sio_presence_options *o)
 {
-    if (o->redis_url && o->lease_ms < 400) {
+    char key[PRESENCE_KEY_MAX + 3], nodes_key[sizeof(key) + 6], events[sizeof(key) + 7];
+    int klen = snprintf(key, sizeof(key), "{%s}", o->key ? o->key : "sio:presence");
+    const char *bad = NULL;
+    if (o->redis_url && o->lease_ms < 400)
+        bad = "presence: --presence-lease must be at least 400 ms";
+    else if (klen < 0 || klen >= (int)sizeof(key))
+        bad = "presence: --presence-key is too long";
+    if (bad) {
         if (o->log)
-            o->log(SIO_LOG_ERROR, "presence: --presence-lease must be at least 400 ms",
-                   o->log_user);
+            o->log(SIO_LOG_ERROR, bad, o->log_user);
         return NULL;
     }
     sio_presence *p = calloc(1, sizeof(*p));
@@ -770,28 +772,31 @@ sio_presence *sio_presence_new(sio_server *srv, sio_namespace *nsp, sio_gateway 
     char id[512];
     snprintf(id, sizeof(id), "%s/%ld/%lld", o->node_addr ? o->node_addr : "sio", (long)getpid(),
              (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000);
-    p->node_id = strdup(id);
-    p->addr = strdup(o->node_addr ? o->node_addr : "sio");
-    p->key = cat3("{", o->key ? o->key : "sio:presence", "}");
-    p->org_prefix = strdup(o->org_prefix ? o->org_prefix : "org:");
-    p->user_prefix = strdup(o->user_prefix ? o->user_prefix : "user:");
-    p->nodes_key = p->key ? cat3(p->key, ":nodes", "") : NULL;
-    p->events_channel = p->key ? cat3(p->key, ":events", "") : NULL;
+    snprintf(nodes_key, sizeof(nodes_key), "%s:nodes", key);
+    snprintf(events, sizeof(events), "%s:events", key);
+    p->url = o->redis_url;
+    p->addr = o->node_addr ? o->node_addr : "sio";
+    p->org_prefix = o->org_prefix ? o->org_prefix : "org:";
+    p->user_prefix = o->user_prefix ? o->user_prefix : "user:";
+    p->key = key;
+    p->node_id = id;
+    p->nodes_key = nodes_key;
+    p->events_channel = events;
+    const char **fields[] = {&p->url, &p->addr,    &p->org_prefix, &p->user_prefix,
+                             &p->key, &p->node_id, &p->nodes_key,  &p->events_channel};
+    p->strings = sio_strings_copy(fields, sizeof(fields) / sizeof(fields[0]));
     p->local = json_object();
     p->org_counts = json_object();
     p->dirty = 1;
-    p->o.log = o->log;
-    if (!p->node_id || !p->addr || !p->key || !p->org_prefix || !p->user_prefix || !p->nodes_key ||
-        !p->events_channel || !p->local || !p->org_counts ||
+    if (!p->strings || !p->local || !p->org_counts ||
         sio_namespace_on(nsp, "presence:list", on_list, p) < 0) {
         sio_presence_free(p);
         return NULL;
     }
     if (o->redis_url) {
-        p->url = strdup(o->redis_url);
         sio_app_redis_link link = {"presence", o->redis_url, o->redis_cluster, on_message, on_state,
                                    p,          o->log,       o->log_user};
-        if (!p->url || !(p->rc = sio_app_redis_connect(p->base, &link))) {
+        if (!(p->rc = sio_app_redis_connect(p->base, &link))) {
             sio_presence_free(p);
             return NULL;
         }

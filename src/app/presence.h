@@ -26,7 +26,8 @@ typedef struct sio_presence_options {
     const char *redis_url;   /* NULL: this node only; else as sio_redis_adapter_config.url */
     int redis_cluster;       /* the URL(s) are Redis Cluster seeds */
     unsigned lease_ms;       /* 30000: a silent node's users are offline within this */
-    const char *key;         /* "sio:presence": keys are "{<key>}:..." (one Cluster slot) */
+    const char *key;         /* "sio:presence": keys are "{<key>}:..." (one Cluster slot);
+                                at most 256 bytes */
     const char *node_addr;   /* "host:port": a node registering with the address of a registered
                                 one replaces it (a restart on the same port) */
     const char *org_prefix;  /* the gateway's organization room prefix ("org:") */

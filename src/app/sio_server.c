@@ -65,28 +65,42 @@ static void on_disconnect(sio_socket *s, const char *reason, void *user)
     app_log(SIO_LOG_DEBUG, "socket %s disconnected: %s", sio_socket_id(s), reason);
 }
 
+/* The connections refused, by code: the stats route and /metrics list them alike. */
+enum { AUTH_CODES = 7 };
+static void auth_refused(const sio_auth_stats *st, sio_app_labelled out[AUTH_CODES])
+{
+    const sio_app_labelled by_code[AUTH_CODES] = {
+        {"TOKEN_MISSING", (double)st->refused_missing},
+        {"TOKEN_INVALID", (double)st->refused_invalid},
+        {"TOKEN_EXPIRED", (double)st->refused_expired},
+        {"TOKEN_NOT_YET_VALID", (double)st->refused_not_yet_valid},
+        {"TOKEN_ALGORITHM", (double)st->refused_algorithm},
+        {"TOKEN_AUDIENCE", (double)st->refused_audience},
+        {"TOKEN_ISSUER", (double)st->refused_issuer},
+    };
+    memcpy(out, by_code, sizeof(by_code));
+}
+
 /* GET <stats-path>/auth: the authenticator's counters as JSON. */
 static void auth_stats_route(sio_http_request *req, void *user)
 {
     sio_auth_stats st;
     sio_auth_get_stats(user, &st);
-    char body[768];
-    int n = snprintf(
-        body, sizeof(body),
-        "{\"accepted\":%llu,\"refused\":{\"TOKEN_MISSING\":%llu,\"TOKEN_INVALID\":%llu,"
-        "\"TOKEN_EXPIRED\":%llu,\"TOKEN_NOT_YET_VALID\":%llu,\"TOKEN_ALGORITHM\":%llu,"
-        "\"TOKEN_AUDIENCE\":%llu,\"TOKEN_ISSUER\":%llu},\"refreshes_ok\":%llu,"
-        "\"refreshes_refused\":%llu,\"expiring_notices\":%llu,\"expired_disconnects\":%llu,"
-        "\"jwks_fetches\":%llu,\"jwks_fetch_failures\":%llu,\"keys\":%zu}",
-        (unsigned long long)st.accepted, (unsigned long long)st.refused_missing,
-        (unsigned long long)st.refused_invalid, (unsigned long long)st.refused_expired,
-        (unsigned long long)st.refused_not_yet_valid, (unsigned long long)st.refused_algorithm,
-        (unsigned long long)st.refused_audience, (unsigned long long)st.refused_issuer,
+    sio_app_labelled refused[AUTH_CODES];
+    auth_refused(&st, refused);
+    sio_app_text t = {0};
+    sio_app_text_printf(&t, "{\"accepted\":%llu,\"refused\":{", (unsigned long long)st.accepted);
+    for (int i = 0; i < AUTH_CODES; i++)
+        sio_app_text_printf(&t, "%s\"%s\":%.0f", i ? "," : "", refused[i].label, refused[i].value);
+    sio_app_text_printf(
+        &t,
+        "},\"refreshes_ok\":%llu,\"refreshes_refused\":%llu,\"expiring_notices\":%llu,"
+        "\"expired_disconnects\":%llu,\"jwks_fetches\":%llu,\"jwks_fetch_failures\":%llu,"
+        "\"keys\":%zu}",
         (unsigned long long)st.refreshes_ok, (unsigned long long)st.refreshes_refused,
         (unsigned long long)st.expiring_notices, (unsigned long long)st.expired_disconnects,
         (unsigned long long)st.jwks_fetches, (unsigned long long)st.jwks_fetch_failures, st.keys);
-    sio_http_header ct = {"content-type", "application/json"};
-    sio_http_respond(req, 200, &ct, 1, body, (size_t)n);
+    sio_app_text_respond(req, &t, "application/json");
 }
 
 /* With a key configured, every namespace requires a token: the authenticator protects "/" (the
@@ -116,15 +130,8 @@ static void auth_metrics(sio_app_text *t, void *user)
 {
     sio_auth_stats st;
     sio_auth_get_stats(user, &st);
-    const sio_app_labelled refused[] = {
-        {"TOKEN_MISSING", (double)st.refused_missing},
-        {"TOKEN_INVALID", (double)st.refused_invalid},
-        {"TOKEN_EXPIRED", (double)st.refused_expired},
-        {"TOKEN_NOT_YET_VALID", (double)st.refused_not_yet_valid},
-        {"TOKEN_ALGORITHM", (double)st.refused_algorithm},
-        {"TOKEN_AUDIENCE", (double)st.refused_audience},
-        {"TOKEN_ISSUER", (double)st.refused_issuer},
-    };
+    sio_app_labelled refused[AUTH_CODES];
+    auth_refused(&st, refused);
     SIO_APP_FAMILY(t, "sio_auth_failures_total", "counter",
                    "connections refused by JWT authentication, by code", "code", refused);
     sio_app_metric(t, "sio_auth_accepted_total", "counter", "connections whose token verified",
@@ -155,28 +162,30 @@ typedef struct gateway_cli {
 
 #define GATEWAY_FLAGS(g)                                                                           \
     {"--gateway", SIO_CLI_BOOL, &(g).enabled,                                                      \
-     "chat gateway, TEST ONLY: identity from the CONNECT auth object (off)"},                      \
+     "chat gateway, TEST ONLY: identity from the CONNECT auth object"},                            \
         {"--typing-timeout", SIO_CLI_UINT, &(g).o.typing_timeout_ms,                               \
-         "ms a typing state lasts unrefreshed (5000)"},                                            \
+         "ms a typing state lasts unrefreshed"},                                                   \
         {"--rate-limit", SIO_CLI_UINT, &(g).o.rate_limit,                                          \
-         "events per minute per socket (60; 0 = off)"},                                            \
+         "events per minute per socket (0 = off)"},                                                \
         {"--typing-rate-limit", SIO_CLI_UINT, &(g).o.typing_rate_limit,                            \
-         "typing events per 5 s per socket (10; 0 = off)"},                                        \
+         "typing events per 5 s per socket (0 = off)"},                                            \
         {"--max-connections-per-user", SIO_CLI_UINT, &(g).o.max_connections_per_user,              \
-         "sockets of one user on this node (3; 0 = off)"},                                         \
+         "sockets of one user on this node (0 = off)"},                                            \
         {"--authorize-url", SIO_CLI_STR, &(g).o.authorize_url,                                     \
          "POST joins here for a decision (off: any user may join)"},                               \
         {"--authorize-token", SIO_CLI_STR, &(g).o.authorize_token,                                 \
-         "bearer token for --authorize-url (or SIO_AUTHORIZE_TOKEN)"},                             \
+         "bearer token for --authorize-url"},                                                      \
         {"--authorize-cache-ttl", SIO_CLI_UINT, &(g).o.authorize_cache_ttl_ms,                     \
-         "ms a join decision is cached (60000; 0 = never)"},                                       \
+         "ms a join decision is cached (0 = never)"},                                              \
         {"--authorize-timeout", SIO_CLI_UINT, &(g).o.authorize_timeout_ms,                         \
-         "ms to wait for --authorize-url (5000)"},                                                 \
-        {"--room-prefix-user", SIO_CLI_STR, &(g).o.room_prefix_user, "(user:)"},                   \
-        {"--room-prefix-org", SIO_CLI_STR, &(g).o.room_prefix_org, "(org:)"},                      \
+         "ms to wait for --authorize-url"},                                                        \
+        {"--room-prefix-user", SIO_CLI_STR, &(g).o.room_prefix_user,                               \
+         "room name prefix of a user"},                                                            \
+        {"--room-prefix-org", SIO_CLI_STR, &(g).o.room_prefix_org,                                 \
+         "room name prefix of an organization"},                                                   \
     {                                                                                              \
         "--room-prefix-conversation", SIO_CLI_STR, &(g).o.room_prefix_conversation,                \
-            "(conversation:)"                                                                      \
+            "room name prefix of a conversation"                                                   \
     }
 
 static void gateway_log(int level, const char *line, void *user)
@@ -248,31 +257,29 @@ static void gateway_metrics(sio_app_text *t, void *user)
 /* ---- Redis relay and presence (src/app/relay.c, presence.c, docs/presence.md) ------------- */
 
 typedef struct cluster_cli {
-    sio_cli_strs relay;         /* --relay rules (else SIO_RELAY, ';'-separated) */
-    const char *relay_redis;    /* else SIO_RELAY_REDIS, else --redis */
-    int relay_redis_cluster;    /* --relay-redis is a Redis Cluster */
-    size_t relay_max_bytes;     /* 1 MiB */
-    unsigned presence_lease_ms; /* 30000 */
-    const char *presence_key;   /* sio:presence */
-    char *env_rules;            /* SIO_RELAY's copy, split in place */
+    sio_cli_strs relay;              /* --relay rules (else SIO_RELAY, ';'-separated) */
+    const char *relay_redis;         /* else SIO_RELAY_REDIS, else --redis */
+    int relay_redis_cluster;         /* --relay-redis is a Redis Cluster */
+    sio_relay_options relay_o;       /* the flags' part: max_message_bytes */
+    sio_presence_options presence_o; /* the flags' part: lease_ms, key */
+    char *env_rules;                 /* SIO_RELAY's copy, split in place */
     const char *rules[SIO_RELAY_MAX_RULES];
     size_t nrules;
 } cluster_cli;
 
 #define CLUSTER_FLAGS(c)                                                                           \
     {"--relay", SIO_CLI_STRS, &(c).relay,                                                          \
-     "relay rule 'channel-pattern=event[@room]', repeatable (SIO_RELAY, ';'-separated)"},          \
+     "relay rule 'channel-pattern=event[@room]', repeatable (';'-separated in the environment)"},  \
         {"--relay-redis", SIO_CLI_STR, &(c).relay_redis,                                           \
-         "Redis URL of the relay (SIO_RELAY_REDIS; default: --redis)"},                            \
+         "Redis URL of the relay (default: --redis)"},                                             \
         {"--relay-redis-cluster", SIO_CLI_BOOL, &(c).relay_redis_cluster,                          \
          "--relay-redis lists Redis Cluster seeds"},                                               \
-        {"--relay-max-bytes", SIO_CLI_SIZE, &(c).relay_max_bytes,                                  \
-         "largest relayed payload (1 MiB; larger ones are dropped)"},                              \
-        {"--presence-lease", SIO_CLI_UINT, &(c).presence_lease_ms,                                 \
-         "ms within which a dead node's users go offline (30000)"},                                \
+        {"--relay-max-bytes", SIO_CLI_SIZE, &(c).relay_o.max_message_bytes,                        \
+         "largest relayed payload (larger ones are dropped)"},                                     \
+        {"--presence-lease", SIO_CLI_UINT, &(c).presence_o.lease_ms,                               \
+         "ms within which a dead node's users go offline"},                                        \
     {                                                                                              \
-        "--presence-key", SIO_CLI_STR, &(c).presence_key,                                          \
-            "Redis key prefix of presence (sio:presence)"                                          \
+        "--presence-key", SIO_CLI_STR, &(c).presence_o.key, "Redis key prefix of presence"         \
     }
 
 static char relay_module[] = "relay", presence_module[] = "presence";
@@ -392,12 +399,9 @@ static int cluster_start(cluster_cli *c, const sio_cli_redis *redis, const gatew
 {
     sio_namespace *root = sio_server_of(srv, "/");
     if (c->nrules) {
-        sio_relay_options ro;
-        sio_relay_options_init(&ro);
+        sio_relay_options ro = c->relay_o;
         ro.redis_url = c->relay_redis;
         ro.redis_cluster = c->relay_redis_cluster;
-        if (c->relay_max_bytes)
-            ro.max_message_bytes = c->relay_max_bytes;
         ro.log = module_log;
         ro.log_user = relay_module;
         if (!(*relay = sio_relay_new(srv, root, &ro, c->rules, c->nrules)) ||
@@ -405,14 +409,9 @@ static int cluster_start(cluster_cli *c, const sio_cli_redis *redis, const gatew
             return -1;
     }
     if (gw) {
-        sio_presence_options po;
-        sio_presence_options_init(&po);
+        sio_presence_options po = c->presence_o;
         po.redis_url = redis->cfg.url;
         po.redis_cluster = redis->cfg.cluster;
-        if (c->presence_lease_ms)
-            po.lease_ms = c->presence_lease_ms;
-        if (c->presence_key)
-            po.key = c->presence_key;
         po.node_addr = node_addr;
         po.org_prefix = g->o.room_prefix_org;
         po.user_prefix = g->o.room_prefix_user;
@@ -692,75 +691,77 @@ int main(int argc, char **argv)
     gateway_cli gateway;
     gateway_cli_init(&gateway);
     cluster_cli cluster = {0};
+    sio_relay_options_init(&cluster.relay_o);
+    sio_presence_options_init(&cluster.presence_o);
     sio_cli_flag flags[] = {
         /* HTTP */
-        {"--port", SIO_CLI_INT, &h->port, "TCP port (default 3000; 0 = any free port)"},
+        {"--port", SIO_CLI_INT, &h->port, "TCP port (0 = any free port)"},
         {"--host", SIO_CLI_STR, &h->host, "interface to bind (default all)"},
         {"--tls-cert", SIO_CLI_STR, &h->tls_cert, "PEM certificate (with --tls-key: HTTPS/WSS)"},
         {"--tls-key", SIO_CLI_STR, &h->tls_key, "PEM private key"},
         {"--cors-origin", SIO_CLI_STR, &h->cors_origin, "CORS: *, reflect, or a,b,c (off)"},
-        {"--cors-credentials", SIO_CLI_BOOL, &h->cors_credentials, "allow credentials (off)"},
+        {"--cors-credentials", SIO_CLI_BOOL, &h->cors_credentials, "allow credentials"},
         {"--cors-methods", SIO_CLI_STR, &h->cors_methods,
          "preflight methods (GET,HEAD,PUT,PATCH,POST,DELETE)"},
         {"--cors-headers", SIO_CLI_STR, &h->cors_headers,
          "preflight headers (default: those requested)"},
         {"--cors-max-age", SIO_CLI_INT, &h->cors_max_age, "preflight max age in s (omitted)"},
         {"--cookie", SIO_CLI_STR, &h->cookie_name, "set a sticky-session cookie with this name"},
-        {"--cookie-path", SIO_CLI_STR, &h->cookie_path, "Path of the cookie (/)"},
-        {"--cookie-same-site", SIO_CLI_STR, &h->cookie_same_site, "SameSite of the cookie (Lax)"},
+        {"--cookie-path", SIO_CLI_STR, &h->cookie_path, "Path of the cookie"},
+        {"--cookie-same-site", SIO_CLI_STR, &h->cookie_same_site, "SameSite of the cookie"},
         {"--cookie-secure", SIO_CLI_BOOL, &h->cookie_secure, "mark the cookie Secure"},
         {"--compression-threshold", SIO_CLI_SIZE, &h->http_compression_threshold,
-         "gzip polling responses from this size (1024; 0 = never)"},
+         "gzip polling responses from this size (0 = never)"},
         {"--per-message-deflate", SIO_CLI_BOOL, &h->per_message_deflate, "WebSocket compression"},
-        {"--max-header-bytes", SIO_CLI_SIZE, &h->max_header_bytes, "request headers (8192)"},
+        {"--max-header-bytes", SIO_CLI_SIZE, &h->max_header_bytes, "bytes of request headers"},
         {"--close-deadline", SIO_CLI_UINT, &h->close_deadline_ms,
-         "ms a closing connection may take before it is dropped (30000)"},
+         "ms a closing connection may take before it is dropped"},
         {"--accept-backoff", SIO_CLI_UINT, &h->accept_backoff_ms,
-         "ms between accept retries at the open-files limit (100)"},
+         "ms between accept retries at the open-files limit"},
         /* Engine.IO */
-        {"--path", SIO_CLI_STR, &e->path, "endpoint path (default /socket.io/)"},
-        {"--ping-interval", SIO_CLI_UINT, &e->ping_interval_ms, "ms between pings (25000)"},
-        {"--ping-timeout", SIO_CLI_UINT, &e->ping_timeout_ms, "ms to wait for a pong (20000)"},
+        {"--path", SIO_CLI_STR, &e->path, "endpoint path"},
+        {"--ping-interval", SIO_CLI_UINT, &e->ping_interval_ms, "ms between pings"},
+        {"--ping-timeout", SIO_CLI_UINT, &e->ping_timeout_ms, "ms to wait for a pong"},
         {"--upgrade-timeout", SIO_CLI_UINT, &e->upgrade_timeout_ms,
-         "ms to finish an upgrade to WebSocket (10000)"},
+         "ms to finish an upgrade to WebSocket"},
         {"--close-timeout", SIO_CLI_UINT, &e->close_timeout_ms,
-         "ms a server close waits for a GET to carry it (30000)"},
-        {"--max-payload", SIO_CLI_SIZE, &e->max_payload, "bytes per message/POST (1000000)"},
-        {"--max-buffered-bytes", SIO_CLI_SIZE, &e->max_buffered_bytes, "per-connection queue cap"},
+         "ms a server close waits for a GET to carry it"},
+        {"--max-payload", SIO_CLI_SIZE, &e->max_payload, "bytes per message/POST"},
+        {"--max-buffered-bytes", SIO_CLI_SIZE, &e->max_buffered_bytes,
+         "per-connection queue cap in bytes"},
         {"--max-buffered-packets", SIO_CLI_SIZE, &e->max_buffered_packets,
-         "per-connection queue cap in packets (100000)"},
+         "per-connection queue cap in packets"},
         {"--max-connections", SIO_CLI_SIZE, &e->max_connections, "0 = unlimited"},
         /* Socket.IO */
         {"--connect-timeout", SIO_CLI_UINT, &io->connect_timeout_ms,
-         "ms to join a namespace, middleware included (45000)"},
-        {"--max-attachments", SIO_CLI_UINT, &io->max_attachments, "per packet (10)"},
-        {"--max-json-depth", SIO_CLI_UINT, &io->max_json_depth, "nesting of arguments (32)"},
+         "ms to join a namespace, middleware included"},
+        {"--max-attachments", SIO_CLI_UINT, &io->max_attachments, "attachments per packet"},
+        {"--max-json-depth", SIO_CLI_UINT, &io->max_json_depth, "nesting of arguments"},
         {"--max-namespaces-per-connection", SIO_CLI_SIZE, &io->max_namespaces_per_connection,
-         "namespaces one connection may join (64)"},
+         "namespaces one connection may join"},
         {"--max-rooms-per-socket", SIO_CLI_SIZE, &io->max_rooms_per_socket,
-         "rooms one socket may join (10000)"},
+         "rooms one socket may join"},
         {"--max-dynamic-namespaces", SIO_CLI_SIZE, &io->max_dynamic_namespaces,
-         "dynamic child namespaces alive at once (10000)"},
+         "dynamic child namespaces alive at once"},
         /* adapter */
         {"--requests-timeout", SIO_CLI_UINT, &o.adapter.requests_timeout_ms,
-         "ms cluster queries wait for other servers (5000)"},
+         "ms cluster queries wait for other servers"},
         SIO_CLI_REDIS_FLAGS(redis, o),
         SIO_CLI_AUTH_FLAGS(auth_flags),
         GATEWAY_FLAGS(gateway),
         CLUSTER_FLAGS(cluster),
         /* server */
         {"--shutdown-timeout", SIO_CLI_UINT, &o.shutdown_timeout_ms,
-         "ms to close connections on SIGTERM/SIGINT (10000)"},
+         "ms to close connections on SIGTERM/SIGINT"},
         {"--stats-path", SIO_CLI_STR, &o.stats_path, "serve counters as JSON at this path (off)"},
-        {"--health-path", SIO_CLI_STR, &o.health_path, "health route (/health; \"\" = off)"},
+        {"--health-path", SIO_CLI_STR, &o.health_path, "health route (\"\" = off)"},
         {"--api-token", SIO_CLI_STR, &api_o.token,
-         "backend API bearer secret (SIO_API_TOKEN); enables /api/emit, /api/disconnect, "
+         "backend API bearer secret; enables /api/emit, /api/disconnect, "
          "/api/sockets"},
-        {"--api-role", SIO_CLI_STR, &api_o.role, "JWT role accepted by the backend API (admin)"},
-        {"--api-max-body", SIO_CLI_SIZE, &api_o.max_body, "backend API body limit (1 MiB)"},
-        {"--metrics-path", SIO_CLI_STR, &metrics_path,
-         "Prometheus metrics route (/metrics; \"\" = off)"},
-        {"--status-path", SIO_CLI_STR, &status_path, "status JSON route (/status; \"\" = off)"},
+        {"--api-role", SIO_CLI_STR, &api_o.role, "JWT role accepted by the backend API"},
+        {"--api-max-body", SIO_CLI_SIZE, &api_o.max_body, "backend API body limit in bytes"},
+        {"--metrics-path", SIO_CLI_STR, &metrics_path, "Prometheus metrics route (\"\" = off)"},
+        {"--status-path", SIO_CLI_STR, &status_path, "status JSON route (\"\" = off)"},
         {"--node-id", SIO_CLI_STR, &node_id, "this node's name in /status (host:port)"},
         OPS_FLAGS(ops, o),
         {NULL, 0, NULL, NULL},

@@ -13,6 +13,7 @@
 
 #include <event2/event.h>
 
+#include "common/array.h"
 #include "common/list.h"
 #include "common/log.h"
 
@@ -41,29 +42,21 @@ static int64_t wall_ms(void)
 
 static void count_refusal(sio_auth_stats *st, int code)
 {
-    switch (code) {
-    case SIO_JWT_TOKEN_MISSING:
-        st->refused_missing++;
-        break;
-    case SIO_JWT_TOKEN_EXPIRED:
-        st->refused_expired++;
-        break;
-    case SIO_JWT_TOKEN_NOT_YET_VALID:
-        st->refused_not_yet_valid++;
-        break;
-    case SIO_JWT_TOKEN_ALGORITHM:
-        st->refused_algorithm++;
-        break;
-    case SIO_JWT_TOKEN_AUDIENCE:
-        st->refused_audience++;
-        break;
-    case SIO_JWT_TOKEN_ISSUER:
-        st->refused_issuer++;
-        break;
-    default:
-        st->refused_invalid++;
-        break;
-    }
+    /* By -code: the counters follow the codes, SIO_JWT_TOKEN_MISSING (-1) to
+     * SIO_JWT_TOKEN_ISSUER (-7); any other code counts as invalid. */
+    uint64_t *const by_code[] = {
+        NULL,
+        &st->refused_missing,
+        &st->refused_invalid,
+        &st->refused_expired,
+        &st->refused_not_yet_valid,
+        &st->refused_algorithm,
+        &st->refused_audience,
+        &st->refused_issuer,
+    };
+    int i = code <= SIO_JWT_TOKEN_MISSING && code >= SIO_JWT_TOKEN_ISSUER ? -code
+                                                                          : -SIO_JWT_TOKEN_INVALID;
+    (*by_code[i])++;
 }
 
 /* ---- verification -------------------------------------------------------------------------- */
@@ -301,15 +294,7 @@ static void refuse(sio_auth *a, sio_next *next, int code, const char *reason)
 
 static int waiter_add(sio_auth *a, sio_next *next)
 {
-    if (a->nwaiters == a->cap_waiters) {
-        size_t cap = a->cap_waiters ? a->cap_waiters * 2 : 16;
-        sio_next **w = realloc(a->waiters, cap * sizeof(*w));
-        if (!w)
-            return SIO_ENOMEM;
-        a->waiters = w, a->cap_waiters = cap;
-    }
-    a->waiters[a->nwaiters++] = next;
-    return 0;
+    return sio_array_push(&a->waiters, &a->nwaiters, &a->cap_waiters, &next, sizeof(next), 16);
 }
 
 /* Whether a failed verification may be a key the JWKS URL has not given us yet. */

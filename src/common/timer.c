@@ -5,6 +5,8 @@
  */
 #include "timer_impl.h"
 
+#include "array.h"
+
 #include <assert.h>
 #include <stdlib.h>
 
@@ -71,7 +73,9 @@ void sio_clock_free(sio_clock *c)
     if (!c)
         return;
     assert(c->ntimers == 0 && "timers outlive their clock");
-    c->ops->free(c);
+    if (c->ops->deinit)
+        c->ops->deinit(c);
+    free(c);
 }
 
 /* ---- manual clock ------------------------------------------------------------------------- */
@@ -122,15 +126,7 @@ static void heap_remove(manual_clock *m, sio_timer *t)
 static int manual_timer_init(sio_timer *t)
 {
     manual_clock *m = (manual_clock *)t->clock;
-    if (m->cap > m->base.ntimers)
-        return 0;
-    size_t cap = m->cap ? m->cap * 2 : 16;
-    sio_timer **h = realloc(m->heap, cap * sizeof(*h));
-    if (!h)
-        return -1;
-    m->heap = h;
-    m->cap = cap;
-    return 0;
+    return sio_array_grow(&m->heap, &m->cap, m->base.ntimers, sizeof(*m->heap), 16);
 }
 
 static void manual_timer_start(sio_timer *t, uint64_t ms)
@@ -156,11 +152,9 @@ static uint64_t manual_now_ms(const sio_clock *c)
     return ((const manual_clock *)c)->now;
 }
 
-static void manual_free(sio_clock *c)
+static void manual_deinit(sio_clock *c)
 {
-    manual_clock *m = (manual_clock *)c;
-    free(m->heap);
-    free(m);
+    free(((manual_clock *)c)->heap);
 }
 
 static const sio_clock_ops manual_ops = {
@@ -168,7 +162,7 @@ static const sio_clock_ops manual_ops = {
     .timer_start = manual_timer_start,
     .timer_stop = manual_timer_stop,
     .now_ms = manual_now_ms,
-    .free = manual_free,
+    .deinit = manual_deinit,
 };
 
 sio_clock *sio_clock_manual(uint64_t start_ms)

@@ -14,9 +14,11 @@ typedef struct sio_clock_ops {
     void (*timer_start)(sio_timer *t, uint64_t ms); /* sets t->pending */
     void (*timer_stop)(sio_timer *t);               /* only called when t->pending; clears it */
     uint64_t (*now_ms)(const sio_clock *c);
-    void (*free)(sio_clock *c);
+    void (*deinit)(sio_clock *c); /* may be NULL; releases what the clock holds, not the clock:
+                                     sio_clock_free frees that */
 } sio_clock_ops;
 
+/* The first member of each implementation's clock (one allocation, freed by sio_clock_free). */
 struct sio_clock {
     const sio_clock_ops *ops;
     size_t timer_extra; /* bytes of sio_timer.impl each timer needs */

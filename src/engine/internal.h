@@ -61,6 +61,9 @@ struct eio_session {
     char *handshake;
 };
 
+/* The control packets of eio_server.pkt. */
+enum eio_control_packet { EIO_PKT_PING, EIO_PKT_CLOSE, EIO_PKT_NOOP, EIO_PKT_PROBE, EIO_PKT_COUNT };
+
 struct eio_server {
     struct event_base *base;
     eio_options opts;
@@ -75,8 +78,8 @@ struct eio_server {
     eio_session **dirty_tail;
     struct event *reap_ev;
     eio_session *reap;
-    sio_buf *pkt_ping, *pkt_close, *pkt_noop, *pkt_probe;
-    int shutting_down; /* new handshakes are refused (503) */
+    sio_buf *pkt[EIO_PKT_COUNT]; /* the control packets every session shares */
+    int shutting_down;           /* new handshakes are refused (503) */
     eio_stats stats;
     sio_allow_request_cb allow_cb; /* handshake filter (handshake.c) */
     void *allow_user;

@@ -132,11 +132,6 @@ void eio_conn_ws_flush(eio_session *s, void *conn)
     eio_session_unref(s);
 }
 
-static sio_buf *static_packet(const char *text)
-{
-    return sio_buf_from(text, strlen(text));
-}
-
 static const struct timeval *common_timeout(struct event_base *base, unsigned ms)
 {
     struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
@@ -163,12 +158,15 @@ eio_server *eio_server_new(struct event_base *base, const eio_options *opts,
     srv->flush_ev = event_new(base, -1, 0, flush_cb, srv);
     srv->reap_ev = event_new(base, -1, 0, reap_cb, srv);
     /* Control packets are shared by every session. */
-    srv->pkt_ping = static_packet("2");
-    srv->pkt_close = static_packet("1");
-    srv->pkt_noop = static_packet("6");
-    srv->pkt_probe = static_packet("3probe");
-    if (!srv->path || !srv->tv_ping_interval || !srv->tv_ping_timeout || !srv->flush_ev ||
-        !srv->reap_ev || !srv->pkt_ping || !srv->pkt_close || !srv->pkt_noop || !srv->pkt_probe) {
+    static const char *const control[EIO_PKT_COUNT] = {[EIO_PKT_PING] = "2",
+                                                       [EIO_PKT_CLOSE] = "1",
+                                                       [EIO_PKT_NOOP] = "6",
+                                                       [EIO_PKT_PROBE] = "3probe"};
+    int ok =
+        srv->path && srv->tv_ping_interval && srv->tv_ping_timeout && srv->flush_ev && srv->reap_ev;
+    for (int i = 0; ok && i < EIO_PKT_COUNT; i++)
+        ok = (srv->pkt[i] = sio_buf_from(control[i], strlen(control[i]))) != NULL;
+    if (!ok) {
         eio_server_free(srv);
         return NULL;
     }
@@ -234,10 +232,8 @@ void eio_server_free(eio_server *srv)
         event_free(srv->flush_ev);
     if (srv->reap_ev)
         event_free(srv->reap_ev);
-    sio_buf_unref(srv->pkt_ping);
-    sio_buf_unref(srv->pkt_close);
-    sio_buf_unref(srv->pkt_noop);
-    sio_buf_unref(srv->pkt_probe);
+    for (int i = 0; i < EIO_PKT_COUNT; i++)
+        sio_buf_unref(srv->pkt[i]);
     free(srv->path);
     free(srv);
 }

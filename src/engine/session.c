@@ -199,7 +199,7 @@ static void hb_cb(evutil_socket_t fd, short what, void *arg)
         eio_session_abort(s, EIO_CLOSE_PING_TIMEOUT);
         return;
     }
-    if (eio_session_push(s, s->srv->pkt_ping) < 0) {
+    if (eio_session_push(s, s->srv->pkt[EIO_PKT_PING]) < 0) {
         eio_session_abort(s, EIO_CLOSE_SLOW_CONSUMER);
         return;
     }
@@ -251,7 +251,7 @@ void eio_session_abort(eio_session *s, eio_close_reason reason)
     queue_clear(s);
     if (s->transport == EIO_TRANSPORT_POLLING) {
         if (!s->final_pkt)
-            s->final_pkt = sio_buf_ref(s->srv->pkt_close);
+            s->final_pkt = sio_buf_ref(s->srv->pkt[EIO_PKT_CLOSE]);
         if (s->poll_get)
             eio_session_mark_dirty(s);
     } else if (s->ws) {
@@ -271,7 +271,7 @@ void eio_session_close(eio_session *s, eio_close_reason reason)
         return;
     mark_closing(s, reason);
     if (s->transport == EIO_TRANSPORT_POLLING) {
-        s->final_pkt = sio_buf_ref(s->srv->pkt_close);
+        s->final_pkt = sio_buf_ref(s->srv->pkt[EIO_PKT_CLOSE]);
         unsigned ms = s->srv->opts.close_timeout_ms;
         struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
         event_add(s->hb, &tv);
@@ -335,7 +335,7 @@ static void client_close(eio_session *s)
 {
     /* The client's "1": a pending GET is released with a noop, not a close (Node's behaviour). */
     if (s->transport == EIO_TRANSPORT_POLLING && !s->final_pkt)
-        s->final_pkt = sio_buf_ref(s->srv->pkt_noop);
+        s->final_pkt = sio_buf_ref(s->srv->pkt[EIO_PKT_NOOP]);
     eio_session_abort(s, EIO_CLOSE_TRANSPORT_CLOSE);
 }
 
@@ -442,7 +442,7 @@ sio_buf *eio_conn_poll_take(eio_session *s, void *conn, int *reject)
         event_del(s->hb);
         eio_server_forget(s->srv, s); /* the close is delivered: the sid is done */
     } else if (s->noop_due) {
-        out = sio_buf_ref(s->srv->pkt_noop); /* let the client's last poll finish */
+        out = sio_buf_ref(s->srv->pkt[EIO_PKT_NOOP]); /* let the client's last poll finish */
     } else {
         return NULL;
     }
@@ -512,7 +512,7 @@ static int on_probe_packet(eio_session *s, const eio_packet *p)
 {
     if (p->type == EIO_PACKET_PING && s->probe_state == PROBE_WAIT_PING && p->len == 5 &&
         !memcmp(p->data, "probe", 5)) {
-        s->probe_out = sio_buf_ref(s->srv->pkt_probe);
+        s->probe_out = sio_buf_ref(s->srv->pkt[EIO_PKT_PROBE]);
         s->probe_state = PROBE_WAIT_UPGRADE;
         struct timeval tv = {0, 100000};
         event_add(s->noop_timer, &tv);

@@ -87,17 +87,11 @@ static uint64_t ev_now_ms(const sio_clock *c)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static void ev_free(sio_clock *c)
-{
-    free(c);
-}
-
 static const sio_clock_ops event_ops = {
     .timer_init = ev_timer_init,
     .timer_start = ev_timer_start,
     .timer_stop = ev_timer_stop,
     .now_ms = ev_now_ms,
-    .free = ev_free,
 };
 
 sio_clock *sio_clock_libevent(struct event_base *base)

@@ -723,26 +723,13 @@ static void on_event(sio_socket *s, const char *event, const sio_args *args, sio
 
 /* ---- lifecycle ----------------------------------------------------------------------------- */
 
-/* Copies the option strings into one block owned by the gateway. */
+/* Copies the option strings into one block owned by the gateway, gw->strings. */
 static int copy_strings(sio_gateway *gw)
 {
     const char **fields[] = {&gw->o.authorize_url, &gw->o.authorize_token, &gw->o.room_prefix_user,
                              &gw->o.room_prefix_org, &gw->o.room_prefix_conversation};
-    size_t n = sizeof(fields) / sizeof(fields[0]), total = 0;
-    for (size_t i = 0; i < n; i++)
-        total += *fields[i] ? strlen(*fields[i]) + 1 : 0;
-    char *p = gw->strings = malloc(total ? total : 1);
-    if (!p)
-        return SIO_ENOMEM;
-    for (size_t i = 0; i < n; i++) {
-        if (!*fields[i])
-            continue;
-        size_t l = strlen(*fields[i]) + 1;
-        memcpy(p, *fields[i], l);
-        *fields[i] = p;
-        p += l;
-    }
-    return 0;
+    gw->strings = sio_strings_copy(fields, sizeof(fields) / sizeof(fields[0]));
+    return gw->strings ? 0 : SIO_ENOMEM;
 }
 
 sio_gateway *sio_gateway_new(sio_server *srv, sio_namespace *nsp, const sio_gateway_options *o)

@@ -143,17 +143,12 @@ static long op_header(void *conn, const char *name, char *buf, size_t cap)
     return http_header_by_name(c->wsi, name, buf, cap);
 }
 
-static const eio_transport_ops transport_ops = {
+const eio_transport_ops sio_http_transport_ops = {
     .want_write = op_want_write,
     .close = op_close,
     .handshake_done = op_handshake_done,
     .header = op_header,
 };
-
-const eio_transport_ops *sio_http_transport_ops(void)
-{
-    return &transport_ops;
-}
 
 void http_conn_detach(http_conn *c)
 {
@@ -286,20 +281,18 @@ static void on_accepted(sio_http *h, struct lws *listener,
 
 /* ---- the lws protocol callback ------------------------------------------------------------- */
 
-static http_conn *conn_get(struct lws *wsi, int create)
+/* The connection of wsi, made at its first HTTP request or upgrade. */
+static http_conn *conn_new(struct lws *wsi)
 {
-    http_conn *c = lws_get_opaque_user_data(wsi);
-    if (!c && create) {
-        c = calloc(1, sizeof(*c));
-        if (!c)
-            return NULL;
-        c->wsi = wsi;
-        sio_http *h = lws_context_user(lws_get_context(wsi));
-        c->http = h;
-        lws_set_opaque_user_data(wsi, c);
-        SIO_LIST_PUSH(h->conns, c);
-        h->stats.connections++;
-    }
+    http_conn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->wsi = wsi;
+    sio_http *h = lws_context_user(lws_get_context(wsi));
+    c->http = h;
+    lws_set_opaque_user_data(wsi, c);
+    SIO_LIST_PUSH(h->conns, c);
+    h->stats.connections++;
     return c;
 }
 
@@ -339,7 +332,7 @@ void sio_http_shutdown_begin(sio_http *h, unsigned deadline_ms)
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                     size_t len)
 {
-    http_conn *c;
+    http_conn *c = wsi ? lws_get_opaque_user_data(wsi) : NULL;
     switch (reason) {
     case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
         if (user)
@@ -348,45 +341,36 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             on_accept_failed(lws_context_user(lws_get_context(wsi)), wsi, (int)len);
         return 0;
     case LWS_CALLBACK_HTTP:
-        c = conn_get(wsi, 1);
+        c = c ? c : conn_new(wsi);
         return c ? http_on_request(c, in) : -1;
     case LWS_CALLBACK_HTTP_BODY:
-        c = conn_get(wsi, 0);
         return c ? http_on_body(c, in, len) : -1;
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-        c = conn_get(wsi, 0);
         return c ? http_on_body_done(c) : -1;
     case LWS_CALLBACK_HTTP_WRITEABLE:
-        c = conn_get(wsi, 0);
         if (c && c->kind == CONN_ROUTE)
             return http_route_writable(c);
         return c ? http_on_get_writable(c) : -1;
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-        c = conn_get(wsi, 1);
+        c = c ? c : conn_new(wsi);
         return c ? http_on_upgrade(c, in) : -1;
     case LWS_CALLBACK_ESTABLISHED:
-        c = conn_get(wsi, 0);
         return c ? http_on_ws_established(c) : -1;
     case LWS_CALLBACK_RECEIVE:
-        c = conn_get(wsi, 0);
         return c ? http_on_ws_receive(c, in, len) : -1;
     case LWS_CALLBACK_SERVER_WRITEABLE:
-        c = conn_get(wsi, 0);
         return c ? http_on_ws_writable(c) : -1;
     case LWS_CALLBACK_CLOSED:
     case LWS_CALLBACK_CLOSED_HTTP:
-        c = conn_get(wsi, 0);
         if (c)
             http_conn_detach(c);
         return 0;
     case LWS_CALLBACK_WSI_DESTROY:
-        c = conn_get(wsi, 0);
         if (c)
             conn_free(c);
         return 0;
 #ifdef SIO_LWS_PATCHED
     case LWS_CALLBACK_SIO_RX_FRAME_LENGTH:
-        c = conn_get(wsi, 0);
         return c ? http_on_ws_frame_length(c, len) : 1;
 #endif
     default:

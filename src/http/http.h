@@ -30,7 +30,7 @@ typedef struct sio_http_stats {
 } sio_http_stats;
 
 /** The transport ops to hand to eio_server_new for sessions served by this layer. */
-const eio_transport_ops *sio_http_transport_ops(void);
+extern const eio_transport_ops sio_http_transport_ops;
 
 /** Starts listening. Borrows base and engine (both must outlive the returned object).
  *  NULL on failure (logged). */

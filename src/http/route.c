@@ -6,6 +6,7 @@
 #include "internal.h"
 
 #include "common/log.h"
+#include "hex.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -369,22 +370,16 @@ void sio_http_request_on_abort(sio_http_request *req, sio_http_abort_cb cb, void
     req->abort_user = user;
 }
 
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    ch = (char)(ch | 0x20);
-    return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
-}
-
 /* Percent-decodes s[0..n) into out (cap bytes, NUL-terminated); its length or SIO_ELIMIT. */
 static long url_decode(const char *s, size_t n, char *out, size_t cap)
 {
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
         char ch = s[i];
-        if (ch == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            ch = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+        int hi, lo;
+        if (ch == '%' && i + 2 < n && (hi = sio_hex_value((unsigned char)s[i + 1])) >= 0 &&
+            (lo = sio_hex_value((unsigned char)s[i + 2])) >= 0) {
+            ch = (char)(hi * 16 + lo);
             i += 2;
         }
         if (o + 1 >= cap)

@@ -30,12 +30,10 @@ struct sio_server {
     sio_http *http;
     sio_io *io;                /* NULL for the engine-level root */
     sio_server_stats counters; /* what the Socket.IO layer counts */
-    struct event *sigint, *sigterm;
-    struct event *drain_ev; /* graceful shutdown: polls for the last connection to go */
-    struct timeval drain_start;
-    int draining;
-    /* drain (drain_seconds): the batches of closes before the shutdown */
-    struct event *batch_ev;
+    struct event *stop_ev[2];  /* stop_signals, armed by sio_server_run */
+    int draining;           /* 2: drain (drain_seconds), closing batches of sessions; 1: shutdown */
+    struct event *phase_ev; /* the timer of both phases (phase_cb) */
+    struct timeval drain_start; /* of the shutdown, after the drain if any */
     struct timeval batch_start;
     size_t batch_total, batch_closed;
     /* signals the application handles (sio_server_on_signal) */
@@ -206,23 +204,8 @@ static int copy_options(sio_server *srv, const sio_server_options *opts)
         &o->engine.path,      &o->engine.initial_packet, &o->stats_path,
         &o->health_path,
     };
-    const size_t n = sizeof(fields) / sizeof(fields[0]);
-    size_t total = 1;
-    for (size_t i = 0; i < n; i++)
-        if (*fields[i])
-            total += strlen(*fields[i]) + 1;
-    char *p = srv->strings = malloc(total);
-    if (!p)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (!*fields[i])
-            continue;
-        size_t len = strlen(*fields[i]) + 1;
-        memcpy(p, *fields[i], len);
-        *fields[i] = p;
-        p += len;
-    }
-    return 0;
+    srv->strings = sio_strings_copy(fields, sizeof(fields) / sizeof(fields[0]));
+    return srv->strings ? 0 : -1;
 }
 
 static sio_server *server_alloc(struct event_base *base, const sio_server_options *opts)
@@ -268,7 +251,7 @@ sio_server *sio_server_new(struct event_base *base, const sio_server_options *op
     eio_callbacks cbs;
     if (srv->io) {
         sio_io_engine_callbacks(srv->io, &cbs);
-        srv->engine = eio_server_new(srv->base, &srv->opts.engine, &cbs, sio_http_transport_ops());
+        srv->engine = eio_server_new(srv->base, &srv->opts.engine, &cbs, &sio_http_transport_ops);
     }
     if (!srv->engine || start_http(srv) < 0) {
         sio_server_free(srv);
@@ -283,7 +266,7 @@ sio_server *sio_server_new_engine(struct event_base *base, const sio_server_opti
     sio_server *srv = server_alloc(base, opts);
     if (!srv)
         return NULL;
-    srv->engine = eio_server_new(srv->base, &srv->opts.engine, cbs, sio_http_transport_ops());
+    srv->engine = eio_server_new(srv->base, &srv->opts.engine, cbs, &sio_http_transport_ops);
     if (!srv->engine || start_http(srv) < 0) {
         sio_server_free(srv);
         return NULL;
@@ -313,9 +296,8 @@ static uint64_t ms_since(const struct timeval *start)
 
 /* Graceful shutdown: polls until the last connection is gone and the adapter's queue is empty,
  * or the deadline passed. */
-static void drain_cb(evutil_socket_t fd, short what, void *arg)
+static void shutdown_step(sio_server *srv)
 {
-    sio_server *srv = arg;
     size_t left = sio_http_get_stats(srv->http)->connections;
     size_t queued = srv->io ? sio_io_adapter_pending(srv->io) : 0;
     uint64_t ms = ms_since(&srv->drain_start);
@@ -328,7 +310,27 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg)
     event_base_loopbreak(srv->base);
 }
 
-/* Closes every session and waits (drain_cb) for their connections to go. */
+/* The drain's batches (batch_step) or the shutdown's polls (shutdown_step), as draining says. */
+static void batch_step(sio_server *srv);
+static void phase_cb(evutil_socket_t fd, short what, void *arg)
+{
+    sio_server *srv = arg;
+    if (srv->draining == 2)
+        batch_step(srv);
+    else
+        shutdown_step(srv);
+}
+
+/* Runs phase_cb every us microseconds from now on. Returns 0 or -1. */
+static int phase_every(sio_server *srv, long us)
+{
+    if (!srv->phase_ev)
+        srv->phase_ev = event_new(srv->base, -1, EV_PERSIST, phase_cb, srv);
+    struct timeval tv = {0, (suseconds_t)us};
+    return srv->phase_ev && event_add(srv->phase_ev, &tv) == 0 ? 0 : -1;
+}
+
+/* Closes every session and waits (shutdown_step) for their connections to go. */
 static void shutdown_begin(sio_server *srv)
 {
     srv->draining = 1;
@@ -338,17 +340,14 @@ static void shutdown_begin(sio_server *srv)
     /* the http layer first, so the closes the engine asks for get the shutdown deadline */
     sio_http_shutdown_begin(srv->http, srv->opts.shutdown_timeout_ms);
     eio_server_shutdown(srv->engine);
-    srv->drain_ev = event_new(srv->base, -1, EV_PERSIST, drain_cb, srv);
-    struct timeval tv = {0, 20000};
-    if (!srv->drain_ev || event_add(srv->drain_ev, &tv) < 0)
+    if (phase_every(srv, 20000) < 0)
         event_base_loopbreak(srv->base);
 }
 
 /* Drain: every 50 ms, closes the sessions the schedule (drain.h) says are due; at the window's
  * end (or with no session left) the shutdown takes over. */
-static void batch_cb(evutil_socket_t fd, short what, void *arg)
+static void batch_step(sio_server *srv)
 {
-    sio_server *srv = arg;
     uint64_t window = (uint64_t)srv->opts.drain_seconds * 1000, ms = ms_since(&srv->batch_start);
     size_t open = eio_server_session_count(srv->engine);
     size_t left = srv->batch_total - srv->batch_closed;
@@ -361,7 +360,6 @@ static void batch_cb(evutil_socket_t fd, short what, void *arg)
         return;
     sio_log(SIO_LOG_INFO, "app", "drain: %zu sessions closed in %llu ms; shutting down",
             srv->batch_closed, (unsigned long long)ms);
-    event_del(srv->batch_ev);
     shutdown_begin(srv);
 }
 
@@ -373,11 +371,12 @@ static void drain_begin(sio_server *srv)
             srv->opts.drain_seconds);
     eio_server_refuse_handshakes(srv->engine);
     evutil_gettimeofday(&srv->batch_start, NULL);
-    srv->batch_ev = event_new(srv->base, -1, EV_PERSIST, batch_cb, srv);
-    struct timeval tv = {0, 50000};
-    if (!srv->batch_ev || event_add(srv->batch_ev, &tv) < 0)
+    if (phase_every(srv, 50000) < 0)
         shutdown_begin(srv);
 }
+
+/* The signals that stop the server (on_signal); SIGTERM drains first when drain_seconds is set. */
+static const int stop_signals[] = {SIGINT, SIGTERM};
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -446,11 +445,10 @@ int sio_server_draining(const sio_server *srv)
 int sio_server_run(sio_server *srv)
 {
     signal(SIGPIPE, SIG_IGN);
-    if (!srv->sigint) {
-        srv->sigint = evsignal_new(srv->base, SIGINT, on_signal, srv);
-        srv->sigterm = evsignal_new(srv->base, SIGTERM, on_signal, srv);
-        event_add(srv->sigint, NULL);
-        event_add(srv->sigterm, NULL);
+    for (size_t i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++) {
+        if (!srv->stop_ev[i] &&
+            (srv->stop_ev[i] = evsignal_new(srv->base, stop_signals[i], on_signal, srv)))
+            event_add(srv->stop_ev[i], NULL);
     }
     event_base_dispatch(srv->base);
     return 0;
@@ -472,14 +470,11 @@ void sio_server_free(sio_server *srv)
     sio_http_free(srv->http);
     eio_server_free(srv->engine);
     sio_io_free(srv->io);
-    if (srv->sigint)
-        event_free(srv->sigint);
-    if (srv->sigterm)
-        event_free(srv->sigterm);
-    if (srv->drain_ev)
-        event_free(srv->drain_ev);
-    if (srv->batch_ev)
-        event_free(srv->batch_ev);
+    for (size_t i = 0; i < sizeof(srv->stop_ev) / sizeof(srv->stop_ev[0]); i++)
+        if (srv->stop_ev[i])
+            event_free(srv->stop_ev[i]);
+    if (srv->phase_ev)
+        event_free(srv->phase_ev);
     for (size_t i = 0; i < srv->nhooks; i++)
         if (srv->hooks[i].ev)
             event_free(srv->hooks[i].ev);

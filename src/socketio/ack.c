@@ -7,6 +7,7 @@
  */
 #include "internal.h"
 
+#include "common/array.h"
 #include "common/list.h"
 
 #include "json_scan.h"
@@ -23,25 +24,25 @@ struct sio_ack {
     sio_namespace *nsp;
     char sid[SIO_ID_LEN + 1];
     int64_t id;
-    char *requester;
-    char *request_id;
+    const char *requester; /* remote: in text */
+    const char *request_id;
     int retained;
     int in_handler;
     int done;
+    char text[]; /* remote: requester and request_id, allocated with the ack */
 };
 
 /* An ack holds its namespace (a dynamic one is not removed under it). */
 static void ack_free(sio_ack *ack)
 {
     sio_nsp_release(ack->nsp);
-    free(ack->requester);
-    free(ack->request_id);
     free(ack);
 }
 
-static sio_ack *ack_new(sio_namespace *nsp)
+/* A new ack with text bytes of text after it. */
+static sio_ack *ack_new(sio_namespace *nsp, size_t text)
 {
-    sio_ack *ack = calloc(1, sizeof(*ack));
+    sio_ack *ack = calloc(1, sizeof(*ack) + text);
     if (!ack)
         return NULL;
     ack->nsp = nsp;
@@ -52,14 +53,13 @@ static sio_ack *ack_new(sio_namespace *nsp)
 
 sio_ack *sio_ack_new_remote(sio_namespace *nsp, const char *requester, const char *request_id)
 {
-    sio_ack *ack = ack_new(nsp);
-    if (!ack)
-        return NULL;
-    ack->requester = strdup(requester ? requester : "");
-    ack->request_id = strdup(request_id);
-    if (!ack->requester || !ack->request_id) {
-        ack_free(ack);
-        return NULL;
+    if (!requester)
+        requester = "";
+    size_t lr = strlen(requester) + 1, li = strlen(request_id) + 1;
+    sio_ack *ack = ack_new(nsp, lr + li);
+    if (ack) {
+        ack->requester = memcpy(ack->text, requester, lr);
+        ack->request_id = memcpy(ack->text + lr, request_id, li);
     }
     return ack;
 }
@@ -221,17 +221,10 @@ static int bcast_keep(bcast_ack *bc, sio_args *answer)
         sio_args_free(answer);
         return 0;
     }
-    if (bc->got == bc->cap) {
-        size_t cap = bc->cap ? bc->cap * 2 : 8;
-        sio_args **v = realloc(bc->responses, cap * sizeof(*v));
-        if (!v) {
-            sio_args_free(answer);
-            return SIO_ENOMEM;
-        }
-        bc->responses = v;
-        bc->cap = cap;
+    if (sio_array_push(&bc->responses, &bc->got, &bc->cap, &answer, sizeof(answer), 8) < 0) {
+        sio_args_free(answer);
+        return SIO_ENOMEM;
     }
-    bc->responses[bc->got++] = answer;
     return 0;
 }
 
@@ -473,7 +466,7 @@ void sio_socket_on_packet(sio_socket *s, const sio_packet *p, sio_buf *const *bi
     if (!h)
         return;
     sio_ack *ack = NULL;
-    if (p->id >= 0 && (ack = ack_new(s->nsp))) {
+    if (p->id >= 0 && (ack = ack_new(s->nsp, 0))) {
         memcpy(ack->sid, s->id, sizeof(ack->sid));
         ack->id = p->id;
     }

@@ -6,6 +6,7 @@
  */
 #include "internal.h"
 
+#include "common/array.h"
 #include "common/log.h"
 #include "common/rand.h"
 #include "json_scan.h"
@@ -80,8 +81,9 @@ void sio_cluster_reply(sio_namespace *nsp, sio_cluster_type type, const char *re
 
 typedef struct remote_bcast {
     sio_namespace *nsp;
-    char *requester;
-    char *request_id;
+    const char *requester; /* in text */
+    const char *request_id;
+    char text[]; /* requester and request_id, allocated with the struct */
 } remote_bcast;
 
 /* Each local answer to a broadcast another server started goes back to it at once. */
@@ -99,10 +101,7 @@ static void remote_bcast_each(const sio_args *a, void *user)
 static void remote_bcast_done(sio_namespace *nsp, int status, const sio_args *const *r, size_t n,
                               void *user)
 {
-    remote_bcast *rb = user;
-    free(rb->requester);
-    free(rb->request_id);
-    free(rb);
+    free(user);
 }
 
 static int recv_broadcast(sio_namespace *nsp, const sio_cluster_msg *m)
@@ -122,7 +121,9 @@ static int recv_broadcast(sio_namespace *nsp, const sio_cluster_msg *m)
         sio_frame_release(&f);
         return 0;
     }
-    remote_bcast *rb = calloc(1, sizeof(*rb));
+    const char *requester = m->uid ? m->uid : "";
+    size_t lr = strlen(requester) + 1, li = strlen(m->request_id) + 1;
+    remote_bcast *rb = calloc(1, sizeof(*rb) + lr + li);
     bcast_ack *bc = rb ? sio_bcast_new(nsp, remote_bcast_done, rb) : NULL;
     if (!bc) {
         free(rb);
@@ -130,8 +131,8 @@ static int recv_broadcast(sio_namespace *nsp, const sio_cluster_msg *m)
         return SIO_ENOMEM;
     }
     rb->nsp = nsp;
-    rb->requester = strdup(m->uid ? m->uid : "");
-    rb->request_id = strdup(m->request_id);
+    rb->requester = memcpy(rb->text, requester, lr);
+    rb->request_id = memcpy(rb->text + lr, m->request_id, li);
     sio_bcast_set_each(bc, remote_bcast_each);
     long n = sio_nsp_deliver(nsp, &to, &f, bc, id);
     io->stats->deliveries += n > 0 ? (uint64_t)n : 0;
@@ -154,15 +155,8 @@ typedef struct resp_socks {
 static int keep_info(void *arg, const sio_socket_info *info)
 {
     resp_socks *rs = arg;
-    if (rs->n == rs->cap) {
-        size_t cap = rs->cap ? rs->cap * 2 : 16;
-        sio_socket_info *v = realloc(rs->v, cap * sizeof(*v));
-        if (!v)
-            return -1;
-        rs->v = v;
-        rs->cap = cap;
-    }
-    if (sio_socket_info_copy(&rs->v[rs->n], info) < 0)
+    if (sio_array_grow(&rs->v, &rs->cap, rs->n, sizeof(*rs->v), 16) < 0 ||
+        sio_socket_info_copy(&rs->v[rs->n], info) < 0)
         return -1;
     rs->n++;
     return 0;

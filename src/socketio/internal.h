@@ -55,7 +55,6 @@ typedef struct middleware {
 } middleware;
 
 struct sio_namespace {
-    char *name;
     size_t name_len;
     sio_io *io;
     sio_map sockets; /* id -> sio_socket */
@@ -64,7 +63,7 @@ struct sio_namespace {
     sio_map handlers;    /* event -> handler* */
     handler any;
     middleware *mw;
-    size_t nmw;
+    size_t nmw, cap_mw;
     sio_connection_cb on_connection;
     void *on_connection_user;
     sio_disconnect_cb on_disconnect;
@@ -86,6 +85,7 @@ struct sio_namespace {
      * walk's selection never points at freed memory and needs no reference per member. */
     unsigned walks;
     sio_socket *dead;
+    char name[]; /* NUL-terminated, allocated with the struct */
 };
 
 typedef struct socket_slot {
@@ -103,7 +103,7 @@ struct sio_socket {
     char *auth;
     char *data; /* JSON; NULL = "{}" */
     socket_slot *slots;
-    size_t nslots;
+    size_t nslots, cap_slots;
     sio_room_set rooms;
     sio_pending_ack *acks;
     sio_next *next;      /* the middleware answer awaited, if any */
@@ -147,7 +147,7 @@ struct sio_io {
     sio_binary_limits limits; /* shared by every client's reassembler */
     sio_map nsps;
     dyn_parent *dyn;
-    size_t ndyn;
+    size_t ndyn, cap_dyn;
     size_t ndyn_alive; /* dynamic child namespaces now (bounded by max_dynamic_namespaces) */
     uint64_t ns_refused_logged_ms;
     sio_namespace *gc;   /* namespaces that may have become empty */

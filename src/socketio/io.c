@@ -4,6 +4,7 @@
  */
 #include "internal.h"
 
+#include "common/array.h"
 #include "common/log.h"
 
 #include <stdlib.h>
@@ -94,12 +95,8 @@ int sio_io_add_dynamic(sio_io *io, sio_namespace_match_cb match, sio_namespace_s
 {
     if (!match)
         return SIO_EINVAL;
-    dyn_parent *d = realloc(io->dyn, (io->ndyn + 1) * sizeof(*d));
-    if (!d)
-        return SIO_ENOMEM;
-    io->dyn = d;
-    io->dyn[io->ndyn++] = (dyn_parent){match, setup, user};
-    return 0;
+    return sio_array_push(&io->dyn, &io->ndyn, &io->cap_dyn, &(dyn_parent){match, setup, user},
+                          sizeof(dyn_parent), 4);
 }
 
 int sio_io_adapter_up(const sio_io *io)

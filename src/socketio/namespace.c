@@ -7,6 +7,7 @@
  */
 #include "internal.h"
 
+#include "common/array.h"
 #include "common/log.h"
 #include "json_scan.h"
 
@@ -28,14 +29,9 @@ static void room_deleted(const char *name, size_t len, void *user)
 
 sio_namespace *sio_nsp_new(sio_io *io, const char *name, size_t len)
 {
-    sio_namespace *nsp = calloc(1, sizeof(*nsp));
+    sio_namespace *nsp = calloc(1, sizeof(*nsp) + len + 1); /* the name follows the struct */
     if (!nsp)
         return NULL;
-    nsp->name = malloc(len + 1);
-    if (!nsp->name) {
-        free(nsp);
-        return NULL;
-    }
     memcpy(nsp->name, name, len);
     nsp->name[len] = 0;
     nsp->name_len = len;
@@ -48,7 +44,6 @@ sio_namespace *sio_nsp_new(sio_io *io, const char *name, size_t len)
     sio_rooms_init(&nsp->rooms, &hooks);
     if (!sio_map_put(&io->nsps, nsp->name, len, nsp)) {
         sio_rooms_deinit(&nsp->rooms);
-        free(nsp->name);
         free(nsp);
         return NULL;
     }
@@ -56,7 +51,6 @@ sio_namespace *sio_nsp_new(sio_io *io, const char *name, size_t len)
         sio_log(SIO_LOG_ERROR, "socketio", "namespace %s: the adapter refused it", nsp->name);
         sio_map_del(&io->nsps, nsp->name, len);
         sio_rooms_deinit(&nsp->rooms);
-        free(nsp->name);
         free(nsp);
         return NULL;
     }
@@ -71,7 +65,6 @@ void sio_nsp_free(sio_namespace *nsp)
     sio_rooms_deinit(&nsp->rooms);
     sio_map_deinit(&nsp->sockets);
     free(nsp->mw);
-    free(nsp->name);
     free(nsp);
 }
 
@@ -207,12 +200,8 @@ int sio_namespace_use(sio_namespace *nsp, sio_middleware_cb mw, void *user)
 {
     if (!mw)
         return SIO_EINVAL;
-    middleware *m = realloc(nsp->mw, (nsp->nmw + 1) * sizeof(*m));
-    if (!m)
-        return SIO_ENOMEM;
-    nsp->mw = m;
-    nsp->mw[nsp->nmw++] = (middleware){mw, user};
-    return 0;
+    return sio_array_push(&nsp->mw, &nsp->nmw, &nsp->cap_mw, &(middleware){mw, user},
+                          sizeof(middleware), 4);
 }
 
 void sio_namespace_on_connection(sio_namespace *nsp, sio_connection_cb cb, void *user)

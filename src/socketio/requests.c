@@ -8,6 +8,7 @@
  */
 #include "internal.h"
 
+#include "common/array.h"
 #include "common/rand.h"
 #include "json_scan.h"
 
@@ -275,15 +276,8 @@ int sio_socket_info_copy(sio_socket_info *dst, const sio_socket_info *src)
 
 static int req_add_socket(cluster_req *r, const sio_socket_info *info)
 {
-    if (r->nsocks == r->capsocks) {
-        size_t cap = r->capsocks ? r->capsocks * 2 : 16;
-        sio_socket_info *v = realloc(r->socks, cap * sizeof(*v));
-        if (!v)
-            return SIO_ENOMEM;
-        r->socks = v;
-        r->capsocks = cap;
-    }
-    if (sio_socket_info_copy(&r->socks[r->nsocks], info) < 0)
+    if (sio_array_grow(&r->socks, &r->capsocks, r->nsocks, sizeof(*r->socks), 16) < 0 ||
+        sio_socket_info_copy(&r->socks[r->nsocks], info) < 0)
         return SIO_ENOMEM;
     r->nsocks++;
     return 0;
@@ -467,15 +461,7 @@ int sio_cluster_response(sio_io *io, const sio_cluster_msg *m)
             return SIO_EINVAL;
         sio_args *a = sio_args_copy_bins(m->data ? m->data : "[]", m->data ? m->data_len : 2,
                                          m->bins, m->nbins);
-        if (a && r->nresp == r->capresp) {
-            size_t cap = r->capresp ? r->capresp * 2 : 8;
-            sio_args **v = realloc(r->responses, cap * sizeof(*v));
-            if (v)
-                r->responses = v, r->capresp = cap;
-        }
-        if (a && r->nresp < r->capresp)
-            r->responses[r->nresp++] = a;
-        else
+        if (a && sio_array_push(&r->responses, &r->nresp, &r->capresp, &a, sizeof(a), 8) < 0)
             sio_args_free(a);
         break;
     }

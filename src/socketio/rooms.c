@@ -6,6 +6,8 @@
  */
 #include "rooms.h"
 
+#include "common/array.h"
+
 #include <sio/error.h>
 
 #include <assert.h>
@@ -28,22 +30,6 @@ typedef struct sio_room_slot {
     sio_room *room;
     size_t idx; /* index in room->members */
 } sio_room_slot;
-
-/* Doubles *cap until it exceeds n; returns the array (maybe moved) or NULL, leaving *v alone. */
-static void *grow(void *v, size_t *cap, size_t n, size_t elem, size_t first)
-{
-    if (n < *cap)
-        return v;
-    size_t c = *cap ? *cap : first;
-    while (c <= n)
-        c *= 2;
-    if (c > SIZE_MAX / elem)
-        return NULL;
-    void *nv = realloc(v, c * elem);
-    if (nv)
-        *cap = c;
-    return nv;
-}
 
 void sio_rooms_init(sio_rooms *ix, const sio_rooms_hooks *hooks)
 {
@@ -109,8 +95,7 @@ static sio_room *room_new(sio_rooms *ix, const char *name, size_t len)
     if (!r)
         return NULL;
     /* one member to start: most rooms are a socket's own room, which never holds another */
-    r->members = grow(NULL, &r->cap, 0, sizeof(*r->members), 1);
-    if (r->members)
+    if (sio_array_grow(&r->members, &r->cap, 0, sizeof(*r->members), 1) == 0)
         r->entry = sio_map_put(&ix->rooms, name, len, r);
     if (!r->entry) {
         room_free(r);
@@ -129,17 +114,13 @@ int sio_rooms_join(sio_rooms *ix, void *member, sio_room_set *set, const char *n
         return SIO_ELIMIT;
     /* Grow both arrays before linking anything, so a failure leaves no trace. */
     /* two to start: its own room and one more, for an idle socket */
-    sio_room_slot *v = grow(set->v, &set->cap, set->n, sizeof(*set->v), 2);
-    if (!v)
+    if (sio_array_grow(&set->v, &set->cap, set->n, sizeof(*set->v), 2) < 0)
         return SIO_ENOMEM;
-    set->v = v;
     int created = !r;
     if (created && !(r = room_new(ix, name, len)))
         return SIO_ENOMEM;
-    room_member *m = grow(r->members, &r->cap, r->n, sizeof(*r->members), 4);
-    if (!m)
+    if (sio_array_grow(&r->members, &r->cap, r->n, sizeof(*r->members), 4) < 0)
         return SIO_ENOMEM; /* r is not new here: a new room has room for its first member */
-    r->members = m;
     r->members[r->n] = (room_member){member, set, set->n};
     set->v[set->n++] = (sio_room_slot){r, r->n++};
     if (created && ix->hooks.on_create)
@@ -281,11 +262,7 @@ static int snap_reserve(sio_rooms *ix, size_t n)
         return SIO_ENOMEM;
     if (ix->snap.n + n <= ix->snap.cap)
         return 0;
-    void **v = grow(ix->snap.v, &ix->snap.cap, ix->snap.n + n - 1, sizeof(*v), 64);
-    if (!v)
-        return SIO_ENOMEM;
-    ix->snap.v = v;
-    return 0;
+    return sio_array_grow(&ix->snap.v, &ix->snap.cap, ix->snap.n + n - 1, sizeof(*ix->snap.v), 64);
 }
 
 /* Appends member unless it is excluded or already picked in generation gen; room reserved. */

@@ -6,6 +6,8 @@
  */
 #include "internal.h"
 
+#include "common/array.h"
+
 #include "json_scan.h"
 
 #include <stdio.h>
@@ -256,12 +258,8 @@ int sio_socket_set_slot(sio_socket *s, const sio_slot *key, void *value,
         sl->free_fn = free_fn;
         return 0;
     }
-    socket_slot *v = realloc(s->slots, (s->nslots + 1) * sizeof(*v));
-    if (!v)
-        return SIO_ENOMEM;
-    s->slots = v;
-    s->slots[s->nslots++] = (socket_slot){key, value, free_fn};
-    return 0;
+    return sio_array_push(&s->slots, &s->nslots, &s->cap_slots, &(socket_slot){key, value, free_fn},
+                          sizeof(socket_slot), 2);
 }
 
 void *sio_socket_slot(const sio_socket *s, const sio_slot *key)

@@ -11,6 +11,7 @@
 #include "adapter_msg.h"
 #include "client.h"
 
+#include "common/array.h"
 #include "common/log.h"
 #include "common/rand.h"
 
@@ -39,7 +40,8 @@ typedef struct ra_nsp {
 struct ra {
     sio_adapter_host *host;
     sio_redis_adapter_config cfg;
-    char *url, *key, *python_channel; /* copies */
+    const char *url, *key, *python_channel; /* copies, in strings */
+    char *strings;
     char uid[17];
     sio_redis_cluster *rc;
     sio_adapter_limits lim;
@@ -118,17 +120,10 @@ static void *arena_keep(arena *ar, void *p)
         ar->v[ar->n++] = p;
         return p;
     }
-    if (ar->nmore == ar->capmore) {
-        size_t cap = ar->capmore ? ar->capmore * 2 : 64;
-        void **m = realloc(ar->more, cap * sizeof(*m));
-        if (!m) {
-            free(p);
-            return NULL;
-        }
-        ar->more = m;
-        ar->capmore = cap;
+    if (sio_array_push(&ar->more, &ar->nmore, &ar->capmore, &p, sizeof(p), 64) < 0) {
+        free(p);
+        return NULL;
     }
-    ar->more[ar->nmore++] = p;
     return p;
 }
 
@@ -913,10 +908,7 @@ static int ra_nsp_open(void *self, const char *nsp, void **state)
     n->bcast = fmt_alloc(a->key, "#", nsp, "#");
     int ok = n->name && n->bcast;
     if (a->cfg.sharded) {
-        n->own = fmt_alloc(a->key, "#", nsp, "#");
-        char *own = n->own ? fmt_alloc(n->own, a->uid, "#", "") : NULL;
-        free(n->own);
-        n->own = own;
+        n->own = n->bcast ? fmt_alloc(n->bcast, a->uid, "#", "") : NULL; /* key#nsp#uid# */
         ok = ok && n->own && sio_redis_cluster_ssubscribe(a->rc, n->bcast, strlen(n->bcast)) == 0 &&
              sio_redis_cluster_ssubscribe(a->rc, n->own, strlen(n->own)) == 0;
     } else {
@@ -925,8 +917,7 @@ static int ra_nsp_open(void *self, const char *nsp, void **state)
         free(esc);
         n->request = fmt_alloc(a->key, "-request#", nsp, "#");
         n->response = fmt_alloc(a->key, "-response#", nsp, "#");
-        char *resp = n->response ? fmt_alloc(n->response, a->uid, "#", "") : NULL;
-        n->own = resp;
+        n->own = n->response ? fmt_alloc(n->response, a->uid, "#", "") : NULL;
         ok = ok && n->pattern && n->request && n->response && n->own &&
              sio_redis_cluster_subscribe(a->rc, SIO_REDIS_PSUBSCRIBE, n->pattern,
                                          strlen(n->pattern)) == 0 &&
@@ -1016,9 +1007,7 @@ static void ra_free(void *self)
         nsp_free(n);
     }
     sio_redis_cluster_free(a->rc);
-    free(a->url);
-    free(a->key);
-    free(a->python_channel);
+    free(a->strings);
     free(a);
 }
 
@@ -1048,9 +1037,11 @@ static void *ra_create(sio_adapter_host *host, void *config)
         return NULL;
     a->host = host;
     a->cfg = *cfg;
-    a->url = strdup(cfg->url);
-    a->key = strdup(cfg->key ? cfg->key : "socket.io");
-    a->python_channel = cfg->python_channel ? strdup(cfg->python_channel) : NULL;
+    a->url = cfg->url;
+    a->key = cfg->key ? cfg->key : "socket.io";
+    a->python_channel = cfg->python_channel;
+    const char **fields[] = {&a->url, &a->key, &a->python_channel};
+    a->strings = sio_strings_copy(fields, sizeof(fields) / sizeof(fields[0]));
     sio_adapter_limits_init(&a->lim);
     if (cfg->max_message_bytes)
         a->lim.max_bytes = cfg->max_message_bytes;
@@ -1066,9 +1057,8 @@ static void *ra_create(sio_adapter_host *host, void *config)
     o.on_state = on_state;
     o.user = a;
     int err = 0;
-    a->rc = a->url && a->key
-                ? sio_redis_cluster_new_list(sio_adapter_host_base(host), a->url, &o, &err)
-                : NULL;
+    a->rc = a->strings ? sio_redis_cluster_new_list(sio_adapter_host_base(host), a->url, &o, &err)
+                       : NULL;
     if (!a->rc) {
         sio_adapter_host_log(host, SIO_LOG_ERROR, "redis: bad configuration for %s (%s)", cfg->url,
                              sio_strerror(err ? err : SIO_EINVAL));

@@ -55,8 +55,8 @@ typedef struct pending {
 
 struct sio_redis {
     struct event_base *base;
-    sio_redis_options o; /* copy; the strings below are owned copies */
-    char *url_str, *ca_file, *client_name, *log_name;
+    sio_redis_options o; /* copy; its strings point into strings */
+    char *strings; /* o's strings: url, tls_ca_file, client_name, log_name (with the address) */
     sio_redis_url url;
     char address[SIO_REDIS_HOST_MAX + 8];
     struct evdns_base *dns;
@@ -104,11 +104,6 @@ static struct timeval ms_tv(int64_t ms)
         ms = 0;
     struct timeval tv = {.tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000};
     return tv;
-}
-
-static char *dup_or_null(const char *s)
-{
-    return s ? strdup(s) : NULL;
 }
 
 static const char *kind_cmd(int kind, int unsub)
@@ -168,14 +163,10 @@ static void *attach(const redisReadTask *task, sio_redis_reply *node)
 
 static void *obj_string(const redisReadTask *task, char *str, size_t len)
 {
-    sio_redis_reply *n = calloc(1, sizeof(*n));
+    sio_redis_reply *n = calloc(1, sizeof(*n) + len + 1); /* the text follows the node */
     if (!n)
         return NULL;
-    n->str = malloc(len + 1);
-    if (!n->str) {
-        free(n);
-        return NULL;
-    }
+    n->str = (char *)(n + 1);
     memcpy(n->str, str, len);
     n->str[len] = '\0';
     n->len = len;
@@ -236,7 +227,6 @@ static void reply_free(void *obj)
     for (size_t i = 0; i < n->elements; i++)
         reply_free(n->element[i]);
     free(n->element);
-    free(n->str);
     free(n);
 }
 
@@ -432,12 +422,12 @@ static void conn_drop(sio_redis *r)
      * of an outage; the retries that follow are silent until the connection is up again */
     if (was_up) {
         r->st.disconnects++;
-        sio_log(SIO_LOG_WARN, LOG_MODULE, "%s: connection lost (%s); reconnecting", r->log_name,
+        sio_log(SIO_LOG_WARN, LOG_MODULE, "%s: connection lost (%s); reconnecting", r->o.log_name,
                 r->last_error);
         r->logged_down = 1;
     } else if (!r->logged_down) {
         sio_log(SIO_LOG_WARN, LOG_MODULE, "%s: cannot connect (%s); retrying with backoff",
-                r->log_name, r->last_error);
+                r->o.log_name, r->last_error);
         r->logged_down = 1;
     }
     schedule_reconnect(r);
@@ -469,7 +459,7 @@ static void become_up(sio_redis *r)
         struct timeval tv = ms_tv(r->o.ping_interval_ms);
         evtimer_add(r->ping_timer, &tv);
     }
-    sio_log(SIO_LOG_INFO, LOG_MODULE, "%s: connected", r->log_name);
+    sio_log(SIO_LOG_INFO, LOG_MODULE, "%s: connected", r->o.log_name);
     r->logged_down = 0;
     r->last_error[0] = '\0';
     /* re-send every remembered subscription (on a first connect: those made while down) */
@@ -521,8 +511,8 @@ static void start_handshake(sio_redis *r)
         snprintf(db, sizeof(db), "%d", r->url.db);
         rc = send_internal(r, 2, (const char *[]){"SELECT", db});
     }
-    if (rc == 0 && r->client_name)
-        rc = send_internal(r, 3, (const char *[]){"CLIENT", "SETNAME", r->client_name});
+    if (rc == 0 && r->o.client_name)
+        rc = send_internal(r, 3, (const char *[]){"CLIENT", "SETNAME", r->o.client_name});
     if (rc < 0) {
         fail_conn(r, "cannot send the handshake");
         return;
@@ -846,10 +836,7 @@ static void destroy(sio_redis *r)
     if (r->ssl_ctx)
         SSL_CTX_free(r->ssl_ctx);
     sio_map_deinit(&r->subs);
-    free(r->url_str);
-    free(r->ca_file);
-    free(r->client_name);
-    free(r->log_name);
+    free(r->strings);
     free(r);
 }
 
@@ -879,28 +866,21 @@ sio_redis *sio_redis_new(struct event_base *base, const sio_redis_options *o, in
             sio_log(SIO_LOG_ERROR, LOG_MODULE, "redis: bad URL: %s", reason);
         goto fail;
     }
-    r->url_str = strdup(o->url);
-    r->ca_file = dup_or_null(o->tls_ca_file);
-    r->client_name = dup_or_null(o->client_name);
     if (r->url.is_unix)
         snprintf(r->address, sizeof(r->address), "%s", r->url.host);
     else
         snprintf(r->address, sizeof(r->address), strchr(r->url.host, ':') ? "[%s]:%u" : "%s:%u",
                  r->url.host, r->url.port);
-    size_t ln = strlen(o->log_name ? o->log_name : "redis") + strlen(r->address) + 2;
-    r->log_name = malloc(ln);
-    if (!r->url_str || (o->tls_ca_file && !r->ca_file) || (o->client_name && !r->client_name) ||
-        !r->log_name)
+    char log_name[256 + sizeof(r->address)];
+    snprintf(log_name, sizeof(log_name), "%s %s", o->log_name ? o->log_name : "redis", r->address);
+    r->o.log_name = log_name;
+    const char **fields[] = {&r->o.url, &r->o.tls_ca_file, &r->o.client_name, &r->o.log_name};
+    if (!(r->strings = sio_strings_copy(fields, sizeof(fields) / sizeof(fields[0]))))
         goto fail;
-    snprintf(r->log_name, ln, "%s %s", o->log_name ? o->log_name : "redis", r->address);
-    r->o.url = r->url_str;
-    r->o.tls_ca_file = r->ca_file;
-    r->o.client_name = r->client_name;
-    r->o.log_name = r->log_name;
     if (o->dns)
         r->dns = o->dns;
-    if (r->url.tls && !(r->ssl_ctx = sio_net_tls_ctx_new(r->ca_file))) {
-        sio_log(SIO_LOG_ERROR, LOG_MODULE, "%s: cannot set up TLS (CA file?)", r->log_name);
+    if (r->url.tls && !(r->ssl_ctx = sio_net_tls_ctx_new(r->o.tls_ca_file))) {
+        sio_log(SIO_LOG_ERROR, LOG_MODULE, "%s: cannot set up TLS (CA file?)", r->o.log_name);
         e = SIO_EINVAL;
         goto fail;
     }

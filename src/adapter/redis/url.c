@@ -4,6 +4,7 @@
  * no allocation.
  */
 #include "client.h"
+#include "hex.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -18,17 +19,6 @@ static int fail(const char **reason, const char *why)
     return SIO_EINVAL;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes [p, p+n) into out (cap bytes with the NUL). Returns 0 or -1. */
 static int decode(const char *p, size_t n, char *out, size_t cap)
 {
@@ -39,8 +29,8 @@ static int decode(const char *p, size_t n, char *out, size_t cap)
             int hi, lo;
             if (i + 2 >= n)
                 return -1;
-            hi = hexval(p[i + 1]);
-            lo = hexval(p[i + 2]);
+            hi = sio_hex_value((unsigned char)p[i + 1]);
+            lo = sio_hex_value((unsigned char)p[i + 2]);
             if (hi < 0 || lo < 0)
                 return -1;
             c = (char)(hi << 4 | lo);

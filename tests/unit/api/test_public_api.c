@@ -180,6 +180,25 @@ static void stop_timer(evutil_socket_t fd, short what, void *arg)
     sio_server_stop(st->srv);
 }
 
+Test(public_api, strings_copy)
+{
+    char a[] = "alpha", c[] = "";
+    const char *fa = a, *fb = NULL, *fc = c;
+    const char **fields[] = {&fa, &fb, &fc};
+    char *block = sio_strings_copy(fields, 3);
+    cr_assert_not_null(block);
+    cr_assert_eq(fa, block, "the first string starts the block");
+    cr_assert_str_eq(fa, "alpha");
+    cr_assert_null(fb, "a NULL field stays NULL");
+    cr_assert_str_eq(fc, "");
+    cr_assert(fc != c && fc == block + 6, "copies follow each other");
+    a[0] = 'A';
+    cr_assert_str_eq(fa, "alpha", "the block owns its copies");
+    free(block);
+    cr_assert_not_null(block = sio_strings_copy(NULL, 0), "nothing to copy is still a block");
+    free(block);
+}
+
 Test(public_api, run_until_stopped)
 {
     sio_server_options o = test_options();
