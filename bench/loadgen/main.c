@@ -63,7 +63,7 @@ static void usage(void)
             "                    '[\"join_conversation\",{\"conversation_id\":\"%%C\"}]'\n"
             "                    (%%C: the client's conversation, a UUID)\n"
             "  --setup-reply N   emit: the event name that completes the setup event\n"
-            "  --setup-ack       emit: the setup event asks for an ack, and its \"ok\" completes it\n"
+            "  --setup-ack       emit: the setup event asks for an ack; its \"ok\" completes it\n"
             "                    (the bench contract's join, e.g. on the floor server)\n"
             "  --event E         emit: event array sent at --rate in total (repeatable, in turn)\n"
             "  --group G         emit: clients per conversation (10)\n");
