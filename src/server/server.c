@@ -480,8 +480,14 @@ void sio_server_free(sio_server *srv)
             event_free(srv->hooks[i].ev);
     if (srv->clock)
         sio_clock_free(srv->clock);
-    if (srv->own_base && srv->base)
+    if (srv->own_base && srv->base) {
+        /* An adapter connection freed with a request in flight finishes closing from the loop
+         * (the request is owed its SIO_ECLOSED): let the loop run that before the base goes. An
+         * embedder's base keeps running, so this is only needed for our own. */
+        for (int i = 0; i < 3; i++)
+            event_base_loop(srv->base, EVLOOP_NONBLOCK);
         event_base_free(srv->base);
+    }
     free(srv->strings);
     free(srv);
 }

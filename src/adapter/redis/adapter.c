@@ -48,6 +48,9 @@ struct ra {
     ra_nsp *nsps;
     int up;
     size_t publishes_pending; /* PUBLISH commands not answered yet (a drain waits for 0) */
+    size_t counts_pending;    /* server counts not answered yet */
+    int freed; /* ra_free ran: the answers still owed (the connections' reapers deliver them
+                  with SIO_ECLOSED) free the adapter after the last one, and reach nobody */
     uint64_t bad, bad_logged; /* malformed messages, and how many were logged about */
 };
 
@@ -808,12 +811,20 @@ static int build_sharded(ra *a, arena *ar, ra_nsp *n, const sio_cluster_msg *msg
     return build_body(ar, n, msg, o, 1);
 }
 
+/* Frees the adapter once ra_free has run and no Redis answer is owed to it any more. */
+static void release_if_freed(ra *a)
+{
+    if (a->freed && !a->publishes_pending && !a->counts_pending)
+        free(a);
+}
+
 static void publish_done(sio_redis_cluster *c, int status, const sio_redis_reply *r, void *user)
 {
     (void)c, (void)status, (void)r; /* fire and forget, as Node's adapter */
     ra *a = user;
     if (a->publishes_pending)
         a->publishes_pending--;
+    release_if_freed(a);
 }
 
 static int ra_publish(void *self, void *nsp_state, const sio_cluster_msg *msg)
@@ -853,13 +864,18 @@ static int ra_publish(void *self, void *nsp_state, const sio_cluster_msg *msg)
 typedef struct count_req {
     sio_server_count_cb done;
     void *arg;
+    ra *a;
 } count_req;
 
 static void count_done(sio_redis_cluster *c, int status, long long sum, void *user)
 {
     count_req *r = user;
-    r->done(status == 0 && sum > 0 ? (size_t)sum : 1, r->arg);
+    ra *a = r->a;
+    if (!a->freed) /* else the host is gone: it failed its requests when it shut down */
+        r->done(status == 0 && sum > 0 ? (size_t)sum : 1, r->arg);
     free(r);
+    a->counts_pending--;
+    release_if_freed(a);
 }
 
 static void ra_server_count(void *self, void *nsp_state, sio_server_count_cb done, void *arg)
@@ -872,7 +888,7 @@ static void ra_server_count(void *self, void *nsp_state, sio_server_count_cb don
         done(1, arg); /* Redis down: this server alone */
         return;
     }
-    *r = (count_req){done, arg};
+    *r = (count_req){done, arg, a};
     /* Node counts the subscribers of the request channel (classic) or the namespace channel
      * (sharded), summed over every master */
     const char *argv[3] = {"PUBSUB", a->cfg.sharded ? "SHARDNUMSUB" : "NUMSUB",
@@ -881,7 +897,9 @@ static void ra_server_count(void *self, void *nsp_state, sio_server_count_cb don
     if (sio_redis_cluster_sum(a->rc, count_done, r, 3, argv, lens) < 0) {
         free(r);
         done(1, arg);
+        return;
     }
+    a->counts_pending++;
 }
 
 /* ---- namespaces and life ------------------------------------------------------------------ */
@@ -1006,9 +1024,14 @@ static void ra_free(void *self)
         a->nsps = n->next;
         nsp_free(n);
     }
+    /* Answers still owed arrive later (or at once, from inside the cluster's free) and must
+     * reach nobody: mark first. The last one frees the adapter. */
+    a->freed = 1;
     sio_redis_cluster_free(a->rc);
+    a->rc = NULL;
     free(a->strings);
-    free(a);
+    a->strings = NULL;
+    release_if_freed(a);
 }
 
 /* Node's uids: 6 alphanumerics (classic uid2(6)), 16 hex digits (sharded). */
