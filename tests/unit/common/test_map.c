@@ -112,3 +112,51 @@ Test(sio_id, ids_are_twenty_url_safe_chars_and_differ)
     for (int i = 0; i < 20; i++)
         cr_assert(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", a[i]));
 }
+
+/* The longest bucket chain once n keys made by key_of are in the map. */
+static size_t longest_chain(int n, int (*key_of)(char *buf, size_t cap, int i))
+{
+    sio_map m;
+    sio_map_init(&m);
+    char key[64];
+    for (int i = 0; i < n; i++) {
+        int len = key_of(key, sizeof(key), i);
+        cr_assert_not_null(sio_map_put(&m, key, (size_t)len, (void *)(intptr_t)1));
+    }
+    size_t longest = 0;
+    for (size_t b = 0; b < m.nbuckets; b++) {
+        size_t chain = 0;
+        for (sio_map_entry *e = m.buckets[b]; e; e = e->next)
+            chain++;
+        longest = chain > longest ? chain : longest;
+    }
+    sio_map_deinit(&m);
+    return longest;
+}
+
+static int room_key(char *buf, size_t cap, int i)
+{
+    return snprintf(buf, cap, "room:%d", i);
+}
+
+/* Conversation rooms differ only in the last digits of a 49-byte name: the hash's tail word. */
+static int conversation_key(char *buf, size_t cap, int i)
+{
+    return snprintf(buf, cap, "conversation:00000000-0000-4000-8000-%012d", i);
+}
+
+/* Keys that differ only in their first eight bytes, and lengths that are multiples of eight. */
+static int head_key(char *buf, size_t cap, int i)
+{
+    return snprintf(buf, cap, "%08d:org:0123456", i);
+}
+
+/* The map hashes a word at a time: keys the server makes (sequential room names, UUID rooms
+ * differing in their tail, keys differing in their first word) still spread over the buckets
+ * (at most one key per bucket on average; a chain of 12 would mean a bad hash). */
+Test(sio_map, hash_spreads_keys_that_differ_in_one_word)
+{
+    cr_expect_leq(longest_chain(20000, room_key), 12);
+    cr_expect_leq(longest_chain(20000, conversation_key), 12);
+    cr_expect_leq(longest_chain(20000, head_key), 12);
+}
