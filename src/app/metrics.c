@@ -207,7 +207,7 @@ static void server_families(sio_app_metrics *m, sio_app_text *t)
     gauge(t, "sio_event_loop_lag_seconds", "lateness of the last 500 ms loop probe", m->lag_last);
     gauge(t, "sio_event_loop_lag_max_seconds", "largest probe lateness since the last scrape",
           m->lag_max);
-    m->lag_max = m->lag_last;
+    m->lag_max = 0; /* the next probe starts the new window */
     gauge(t, "process_resident_memory_bytes", "resident set size", rss_bytes());
     gauge(t, "process_start_time_seconds", "start time of the process since the epoch",
           (double)m->started);
