@@ -107,54 +107,37 @@ int sio_jwt_algs_parse(const char *list, unsigned *mask, const char **reason)
 
 /* ---- result codes ---------------------------------------------------------------------------- */
 
+/* Wire code and message of each sio_jwt_code, by -code. */
+static const struct {
+    const char *code, *message;
+} jwt_codes[] = {
+    [-SIO_JWT_OK] = {"OK", "token accepted"},
+    [-SIO_JWT_TOKEN_MISSING] = {"TOKEN_MISSING", "authentication token missing"},
+    [-SIO_JWT_TOKEN_INVALID] = {"TOKEN_INVALID", "authentication token invalid"},
+    [-SIO_JWT_TOKEN_EXPIRED] = {"TOKEN_EXPIRED", "authentication token expired"},
+    [-SIO_JWT_TOKEN_NOT_YET_VALID] = {"TOKEN_NOT_YET_VALID", "authentication token not yet valid"},
+    [-SIO_JWT_TOKEN_ALGORITHM] = {"TOKEN_ALGORITHM", "token signing algorithm not accepted"},
+    [-SIO_JWT_TOKEN_AUDIENCE] = {"TOKEN_AUDIENCE", "token audience not accepted"},
+    [-SIO_JWT_TOKEN_ISSUER] = {"TOKEN_ISSUER", "token issuer not accepted"},
+    [-SIO_JWT_INTERNAL] = {"INTERNAL_ERROR", "internal error while checking the token"},
+};
+
+/* Any other code reads as TOKEN_INVALID. */
+static int jwt_code_index(int code)
+{
+    return code <= 0 && -code < (int)(sizeof(jwt_codes) / sizeof(jwt_codes[0]))
+               ? -code
+               : -SIO_JWT_TOKEN_INVALID;
+}
+
 const char *sio_jwt_code_str(int code)
 {
-    switch (code) {
-    case SIO_JWT_OK:
-        return "OK";
-    case SIO_JWT_TOKEN_MISSING:
-        return "TOKEN_MISSING";
-    case SIO_JWT_TOKEN_INVALID:
-        return "TOKEN_INVALID";
-    case SIO_JWT_TOKEN_EXPIRED:
-        return "TOKEN_EXPIRED";
-    case SIO_JWT_TOKEN_NOT_YET_VALID:
-        return "TOKEN_NOT_YET_VALID";
-    case SIO_JWT_TOKEN_ALGORITHM:
-        return "TOKEN_ALGORITHM";
-    case SIO_JWT_TOKEN_AUDIENCE:
-        return "TOKEN_AUDIENCE";
-    case SIO_JWT_TOKEN_ISSUER:
-        return "TOKEN_ISSUER";
-    case SIO_JWT_INTERNAL:
-        return "INTERNAL_ERROR";
-    }
-    return "TOKEN_INVALID";
+    return jwt_codes[jwt_code_index(code)].code;
 }
 
 const char *sio_jwt_code_message(int code)
 {
-    switch (code) {
-    case SIO_JWT_OK:
-        return "token accepted";
-    case SIO_JWT_TOKEN_MISSING:
-        return "authentication token missing";
-    case SIO_JWT_TOKEN_INVALID:
-        return "authentication token invalid";
-    case SIO_JWT_TOKEN_EXPIRED:
-        return "authentication token expired";
-    case SIO_JWT_TOKEN_NOT_YET_VALID:
-        return "authentication token not yet valid";
-    case SIO_JWT_TOKEN_ALGORITHM:
-        return "token signing algorithm not accepted";
-    case SIO_JWT_TOKEN_AUDIENCE:
-        return "token audience not accepted";
-    case SIO_JWT_TOKEN_ISSUER:
-        return "token issuer not accepted";
-    case SIO_JWT_INTERNAL:
-        return "internal error while checking the token";
-    }
-    return "authentication token invalid";
+    return jwt_codes[jwt_code_index(code)].message;
 }
 
 /* ---- base64url ------------------------------------------------------------------------------- */

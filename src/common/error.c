@@ -1,31 +1,23 @@
 /* Static texts for the sio_error codes. */
 #include <sio/error.h>
 
+static const char *const texts[] = {
+    [-SIO_OK] = "ok",
+    [-SIO_EINCOMPLETE] = "incomplete input",
+    [-SIO_EPROTO] = "protocol error",
+    [-SIO_ENOMEM] = "out of memory",
+    [-SIO_ELIMIT] = "limit exceeded",
+    [-SIO_ECLOSED] = "closed",
+    [-SIO_ETIMEDOUT] = "timed out",
+    [-SIO_EINVAL] = "invalid argument",
+    [-SIO_ENOTFOUND] = "not found",
+    [-SIO_EIO] = "i/o error",
+    [-SIO_EUNSUPPORTED] = "unsupported format",
+};
+
 const char *sio_strerror(int err)
 {
-    switch (err) {
-    case SIO_OK:
-        return "ok";
-    case SIO_EINCOMPLETE:
-        return "incomplete input";
-    case SIO_EPROTO:
-        return "protocol error";
-    case SIO_ENOMEM:
-        return "out of memory";
-    case SIO_ELIMIT:
-        return "limit exceeded";
-    case SIO_ECLOSED:
-        return "closed";
-    case SIO_ETIMEDOUT:
-        return "timed out";
-    case SIO_EINVAL:
-        return "invalid argument";
-    case SIO_ENOTFOUND:
-        return "not found";
-    case SIO_EIO:
-        return "i/o error";
-    case SIO_EUNSUPPORTED:
-        return "unsupported format";
-    }
-    return "unknown error";
+    if (err > 0 || -(long)err >= (long)(sizeof(texts) / sizeof(texts[0])))
+        return "unknown error";
+    return texts[-err];
 }

@@ -13,51 +13,51 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The Engine.IO error codes (docs/protocol.md §1.9): message and HTTP status. */
+static const struct {
+    const char *message;
+    int status;
+} eio_errors[] = {
+    [EIO_ERR_UNKNOWN_TRANSPORT] = {"Transport unknown", 400},
+    [EIO_ERR_UNKNOWN_SID] = {"Session ID unknown", 400},
+    [EIO_ERR_BAD_HANDSHAKE_METHOD] = {"Bad handshake method", 400},
+    [EIO_ERR_BAD_REQUEST] = {"Bad request", 400},
+    [EIO_ERR_FORBIDDEN] = {"Forbidden", 403},
+    [EIO_ERR_UNSUPPORTED_PROTOCOL_VERSION] = {"Unsupported protocol version", 400},
+};
+
+/* Any other code reads as Bad request. */
+static int eio_error_index(int code)
+{
+    return code >= 0 && code < (int)(sizeof(eio_errors) / sizeof(eio_errors[0]))
+               ? code
+               : EIO_ERR_BAD_REQUEST;
+}
+
 const char *eio_error_message(int code)
 {
-    switch (code) {
-    case EIO_ERR_UNKNOWN_TRANSPORT:
-        return "Transport unknown";
-    case EIO_ERR_UNKNOWN_SID:
-        return "Session ID unknown";
-    case EIO_ERR_BAD_HANDSHAKE_METHOD:
-        return "Bad handshake method";
-    case EIO_ERR_BAD_REQUEST:
-        return "Bad request";
-    case EIO_ERR_FORBIDDEN:
-        return "Forbidden";
-    case EIO_ERR_UNSUPPORTED_PROTOCOL_VERSION:
-        return "Unsupported protocol version";
-    }
-    return "Bad request";
+    return eio_errors[eio_error_index(code)].message;
 }
 
 int eio_error_status(int code)
 {
-    return code == EIO_ERR_FORBIDDEN ? 403 : 400;
+    return eio_errors[eio_error_index(code)].status;
 }
+
+static const char *const close_reasons[EIO_CLOSE_REASONS] = {
+    [EIO_CLOSE_TRANSPORT_ERROR] = "transport error",
+    [EIO_CLOSE_TRANSPORT_CLOSE] = "transport close",
+    [EIO_CLOSE_FORCED] = "forced close",
+    [EIO_CLOSE_PING_TIMEOUT] = "ping timeout",
+    [EIO_CLOSE_PARSE_ERROR] = "parse error",
+    [EIO_CLOSE_SERVER_SHUTDOWN] = "server shutting down",
+    [EIO_CLOSE_SLOW_CONSUMER] = "slow consumer",
+    [EIO_CLOSE_PAYLOAD_TOO_LARGE] = "payload too large",
+};
 
 const char *eio_close_reason_str(eio_close_reason r)
 {
-    switch (r) {
-    case EIO_CLOSE_TRANSPORT_ERROR:
-        return "transport error";
-    case EIO_CLOSE_TRANSPORT_CLOSE:
-        return "transport close";
-    case EIO_CLOSE_FORCED:
-        return "forced close";
-    case EIO_CLOSE_PING_TIMEOUT:
-        return "ping timeout";
-    case EIO_CLOSE_PARSE_ERROR:
-        return "parse error";
-    case EIO_CLOSE_SERVER_SHUTDOWN:
-        return "server shutting down";
-    case EIO_CLOSE_SLOW_CONSUMER:
-        return "slow consumer";
-    case EIO_CLOSE_PAYLOAD_TOO_LARGE:
-        return "payload too large";
-    }
-    return "unknown";
+    return (unsigned)r < EIO_CLOSE_REASONS ? close_reasons[r] : "unknown";
 }
 
 /* One event per loop iteration writes every session that queued something, so a broadcast to N

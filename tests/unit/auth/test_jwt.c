@@ -1022,7 +1022,11 @@ Test(jwt_codes, strings_match_the_connect_error_codes)
         cr_assert_str_eq(sio_jwt_code_str(codes[i].code), codes[i].str);
         cr_assert_not_null(sio_jwt_code_message(codes[i].code));
     }
+    cr_assert_str_eq(sio_jwt_code_str(SIO_JWT_INTERNAL), "INTERNAL_ERROR");
     cr_assert_str_eq(sio_jwt_code_str(12345), "TOKEN_INVALID");
+    cr_assert_str_eq(sio_jwt_code_str(-9), "TOKEN_INVALID");
+    cr_assert_str_eq(sio_jwt_code_message(-9), "authentication token invalid");
+    cr_assert_str_eq(sio_jwt_code_message(SIO_JWT_OK), "token accepted");
     cr_assert_str_eq(sio_jwt_code_message(SIO_JWT_TOKEN_EXPIRED), "authentication token expired");
     cr_assert_not_null(sio_jwt_code_message(-999));
 }

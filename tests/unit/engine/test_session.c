@@ -393,3 +393,36 @@ Test(eio_session, requests_for_a_session_must_carry_its_protocol_version)
     cr_assert_eq(us, s);
     eio_conn_detach(s, &ws);
 }
+
+/* Every error code has Node's message and status; every close reason its text; other values
+ * read as Bad request / unknown. */
+Test(eio_session, error_and_close_texts)
+{
+    static const struct {
+        int code;
+        const char *message;
+        int status;
+    } errors[] = {
+        {EIO_ERR_UNKNOWN_TRANSPORT, "Transport unknown", 400},
+        {EIO_ERR_UNKNOWN_SID, "Session ID unknown", 400},
+        {EIO_ERR_BAD_HANDSHAKE_METHOD, "Bad handshake method", 400},
+        {EIO_ERR_BAD_REQUEST, "Bad request", 400},
+        {EIO_ERR_FORBIDDEN, "Forbidden", 403},
+        {EIO_ERR_UNSUPPORTED_PROTOCOL_VERSION, "Unsupported protocol version", 400},
+        {EIO_ERR_NONE, "Bad request", 400},
+        {99, "Bad request", 400},
+    };
+    for (size_t i = 0; i < sizeof(errors) / sizeof(errors[0]); i++) {
+        cr_assert_str_eq(eio_error_message(errors[i].code), errors[i].message);
+        cr_assert_eq(eio_error_status(errors[i].code), errors[i].status, "code %d",
+                     errors[i].code);
+    }
+    for (int r = 0; r < EIO_CLOSE_REASONS; r++) {
+        const char *t = eio_close_reason_str((eio_close_reason)r);
+        cr_assert(t && t[0] && strcmp(t, "unknown") != 0, "reason %d has no text", r);
+        for (int q = 0; q < r; q++)
+            cr_assert_str_neq(t, eio_close_reason_str((eio_close_reason)q));
+    }
+    cr_assert_str_eq(eio_close_reason_str(EIO_CLOSE_PING_TIMEOUT), "ping timeout");
+    cr_assert_str_eq(eio_close_reason_str((eio_close_reason)EIO_CLOSE_REASONS), "unknown");
+}
