@@ -99,6 +99,18 @@ void sio_cli_redact(const char *name, const char *value, char *out, size_t cap);
 /** Parses a switch's value: 1, 0, or -1 when it is none of true/false/yes/no/on/off/1/0. */
 int sio_cli_bool(const char *v);
 
+/* The flags both reference servers take to move off the official suites' settings: put
+ * SIO_CLI_TEST_SERVER_FLAGS(o) (o a sio_server_options) in a flag table. */
+#define SIO_CLI_TEST_SERVER_FLAGS(o)                                                               \
+    {"--port", SIO_CLI_INT, &(o).http.port, "TCP port (0 = any free port)"},                       \
+        {"--host", SIO_CLI_STR, &(o).http.host, "interface to bind (default all)"},                \
+        {"--ping-interval", SIO_CLI_UINT, &(o).engine.ping_interval_ms,                            \
+         "ms between server pings"},                                                               \
+        {"--ping-timeout", SIO_CLI_UINT, &(o).engine.ping_timeout_ms, "ms to wait for a pong"},    \
+    {                                                                                              \
+        "--max-payload", SIO_CLI_SIZE, &(o).engine.max_payload, "bytes per message / POST body"    \
+    }
+
 /* The Redis adapter's flags, shared by the programs: put SIO_CLI_REDIS_FLAGS(r) in a flag table
  * and call sio_cli_redis_apply after parsing. */
 #include <sio/redis.h>

@@ -44,11 +44,7 @@ int main(int argc, char **argv)
     o.http.cors_origin = "*";
     int verbose = 0;
     sio_cli_flag flags[] = {
-        {"--port", SIO_CLI_INT, &o.http.port, "TCP port (0 = any free port)"},
-        {"--host", SIO_CLI_STR, &o.http.host, "interface to bind (default all)"},
-        {"--ping-interval", SIO_CLI_UINT, &o.engine.ping_interval_ms, "ms between server pings"},
-        {"--ping-timeout", SIO_CLI_UINT, &o.engine.ping_timeout_ms, "ms to wait for a pong"},
-        {"--max-payload", SIO_CLI_SIZE, &o.engine.max_payload, "bytes per message / POST body"},
+        SIO_CLI_TEST_SERVER_FLAGS(o),
         {"--verbose", SIO_CLI_BOOL, &verbose, "debug logging"},
         {NULL, 0, NULL, NULL},
     };

@@ -759,14 +759,10 @@ sio_presence *sio_presence_new(sio_server *srv, sio_namespace *nsp, sio_gateway 
             o->log(SIO_LOG_ERROR, bad, o->log_user);
         return NULL;
     }
-    sio_presence *p = calloc(1, sizeof(*p));
+    sio_presence *p = malloc(sizeof(*p));
     if (!p)
         return NULL;
-    p->srv = srv;
-    p->nsp = nsp;
-    p->gw = gw;
-    p->base = sio_server_base(srv);
-    p->o = *o;
+    *p = (sio_presence){.srv = srv, .nsp = nsp, .gw = gw, .base = sio_server_base(srv), .o = *o};
     struct timeval tv;
     gettimeofday(&tv, NULL);
     char id[512];

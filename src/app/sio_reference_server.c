@@ -47,11 +47,10 @@ static void emit_auth(sio_socket *s, void *user)
 /* Re-sends the arguments exactly as they came, attachments included. */
 static void echo_args(sio_socket *s, const char *event, const sio_args *args)
 {
-    size_t len, nb = sio_args_binary_count(args);
+    size_t len;
     const char *json = sio_args_array(args, &len);
     sio_bin bins[16];
-    for (size_t i = 0; i < nb && i < 16; i++)
-        bins[i].data = sio_args_binary(args, i, &bins[i].len);
+    size_t nb = collect_bins(args, bins, 16);
     char *copy = strndup(json, len);
     if (copy)
         sio_socket_emit(s, event, copy, bins, nb, 0);
@@ -62,11 +61,10 @@ static void ack_args(sio_ack *ack, const sio_args *args)
 {
     if (!ack)
         return;
-    size_t len, nb = sio_args_binary_count(args);
+    size_t len;
     const char *json = sio_args_array(args, &len);
     sio_bin bins[16];
-    for (size_t i = 0; i < nb && i < 16; i++)
-        bins[i].data = sio_args_binary(args, i, &bins[i].len);
+    size_t nb = collect_bins(args, bins, 16);
     char *copy = strndup(json, len);
     sio_ack_send(ack, copy, bins, nb);
     free(copy);
@@ -83,22 +81,24 @@ static void on_message_with_ack(sio_socket *s, const char *ev, const sio_args *a
     ack_args(ack, a);
 }
 
-static void on_join(sio_socket *s, const char *ev, const sio_args *a, sio_ack *ack, void *u)
+/* join(room) / leave(room), then ack() */
+static void room_op(sio_socket *s, const sio_args *a, sio_ack *ack, int join)
 {
     char room[512];
     if (sio_args_string(a, 0, room, sizeof(room)) >= 0)
-        sio_socket_join(s, room);
+        (join ? sio_socket_join : sio_socket_leave)(s, room);
     if (ack)
         sio_ack_send(ack, NULL, NULL, 0);
 }
 
+static void on_join(sio_socket *s, const char *ev, const sio_args *a, sio_ack *ack, void *u)
+{
+    room_op(s, a, ack, 1);
+}
+
 static void on_leave(sio_socket *s, const char *ev, const sio_args *a, sio_ack *ack, void *u)
 {
-    char room[512];
-    if (sio_args_string(a, 0, room, sizeof(room)) >= 0)
-        sio_socket_leave(s, room);
-    if (ack)
-        sio_ack_send(ack, NULL, NULL, 0);
+    room_op(s, a, ack, 0);
 }
 
 /* Reads a JSON array of strings (argument i) into names[]; returns the count. */
@@ -127,6 +127,26 @@ static size_t string_list(const sio_args *a, size_t i, char store[][256], const 
     return n;
 }
 
+/* Arguments from..end of a as one JSON array text (malloc'd; NULL when out of memory). */
+static char *args_tail(const sio_args *a, size_t from)
+{
+    sio_app_text j = {0};
+    sio_app_text_put(&j, "[", 1);
+    for (size_t i = from, count = sio_args_count(a); i < count; i++) {
+        size_t n;
+        const char *v = sio_args_json(a, i, &n);
+        if (i > from)
+            sio_app_text_put(&j, ",", 1);
+        sio_app_text_put(&j, v, n);
+    }
+    sio_app_text_put(&j, "]", 1);
+    if (j.err) {
+        free(j.p);
+        return NULL;
+    }
+    return j.p;
+}
+
 static void on_to_room(sio_socket *s, const char *ev, const sio_args *a, sio_ack *ack, void *u)
 {
     char rs[16][256], es[16][256], event[256];
@@ -135,28 +155,9 @@ static void on_to_room(sio_socket *s, const char *ev, const sio_args *a, sio_ack
                     string_list(a, 1, es, except, 16), 0};
     if (sio_args_string(a, 2, event, sizeof(event)) < 0)
         return;
-    /* the remaining arguments are forwarded: rebuild the array from argument 3 on */
-    size_t total = 2, count = sio_args_count(a);
-    for (size_t i = 3; i < count; i++) {
-        size_t n;
-        sio_args_json(a, i, &n);
-        total += n + 1;
-    }
-    char *json = malloc(total + 1);
+    char *json = args_tail(a, 3); /* the remaining arguments are forwarded */
     if (!json)
         return;
-    size_t off = 0;
-    json[off++] = '[';
-    for (size_t i = 3; i < count; i++) {
-        size_t n;
-        const char *v = sio_args_json(a, i, &n);
-        if (i > 3)
-            json[off++] = ',';
-        memcpy(json + off, v, n);
-        off += n;
-    }
-    json[off++] = ']';
-    json[off] = 0;
     sio_bin bins[16];
     size_t nb = collect_bins(a, bins, 16);
     sio_namespace_emit(sio_socket_namespace(s), &t, event, json, bins, nb);
@@ -205,27 +206,9 @@ static void on_server_ack(sio_socket *s, const char *ev, const sio_args *a, sio_
     long long timeout = 0;
     if (sio_args_int(a, 0, &timeout) < 0 || timeout < 0)
         return;
-    size_t count = sio_args_count(a), total = 2;
-    for (size_t i = 1; i < count; i++) {
-        size_t n;
-        sio_args_json(a, i, &n);
-        total += n + 1;
-    }
-    char *json = malloc(total + 1);
+    char *json = args_tail(a, 1);
     if (!json)
         return;
-    size_t off = 0;
-    json[off++] = '[';
-    for (size_t i = 1; i < count; i++) {
-        size_t n;
-        const char *v = sio_args_json(a, i, &n);
-        if (i > 1)
-            json[off++] = ',';
-        memcpy(json + off, v, n);
-        off += n;
-    }
-    json[off++] = ']';
-    json[off] = 0;
     sio_bin bins[16];
     size_t nb = collect_bins(a, bins, 16);
     sio_socket_emit_ack(s, "ask", json, bins, nb, (unsigned)timeout, on_ask_result, NULL);
@@ -460,26 +443,6 @@ static void on_whoami(sio_socket *s, const char *ev, const sio_args *a, sio_ack 
     json_string(&j, node_name);
     sio_app_text_put(&j, "]", 1);
     ack_json(ack, &j);
-}
-
-/* Arguments from..end of a as one JSON array text (malloc'd; NULL when out of memory). */
-static char *args_tail(const sio_args *a, size_t from)
-{
-    sio_app_text j = {0};
-    sio_app_text_put(&j, "[", 1);
-    for (size_t i = from, count = sio_args_count(a); i < count; i++) {
-        size_t n;
-        const char *v = sio_args_json(a, i, &n);
-        if (i > from)
-            sio_app_text_put(&j, ",", 1);
-        sio_app_text_put(&j, v, n);
-    }
-    sio_app_text_put(&j, "]", 1);
-    if (j.err) {
-        free(j.p);
-        return NULL;
-    }
-    return j.p;
 }
 
 /* sockets-join / sockets-leave(rooms[], except[], room, ack): io.in(rooms).except(except)
@@ -926,11 +889,7 @@ int main(int argc, char **argv)
     int verbose = 0, cluster_api = 0, stalled = 0, async_auth = -1, demo_routes = 0;
     const char *name = NULL;
     sio_cli_flag flags[] = {
-        {"--port", SIO_CLI_INT, &o.http.port, "TCP port (0 = any free port)"},
-        {"--host", SIO_CLI_STR, &o.http.host, "interface to bind (default all)"},
-        {"--ping-interval", SIO_CLI_UINT, &o.engine.ping_interval_ms, "ms between server pings"},
-        {"--ping-timeout", SIO_CLI_UINT, &o.engine.ping_timeout_ms, "ms to wait for a pong"},
-        {"--max-payload", SIO_CLI_SIZE, &o.engine.max_payload, "bytes per message / POST body"},
+        SIO_CLI_TEST_SERVER_FLAGS(o),
         {"--connect-timeout", SIO_CLI_UINT, &o.socketio.connect_timeout_ms,
          "ms to join a namespace, middleware included"},
         {"--max-buffered-bytes", SIO_CLI_SIZE, &o.engine.max_buffered_bytes,

@@ -281,8 +281,37 @@ static EVP_PKEY *pkey_from_params(const char *name, OSSL_PARAM *params)
     return pkey;
 }
 
-static EVP_PKEY *rsa_from_ne(const uint8_t *nb, size_t nl, const uint8_t *eb, size_t el)
+/* The two base64url members of a JWK made into a key (RSA n and e, EC x and y); NULL when they
+ * do not make one. ctx: what the key type needs besides. */
+typedef EVP_PKEY *(*two_member_key)(const uint8_t *a, size_t al, const uint8_t *b, size_t bl,
+                                    const void *ctx);
+
+/* Reads the members a and b of jwk and makes the key. 0 with *out set, or an error (*reason
+ * says what, bad naming the key type). */
+static int jwk_two_members(const json_t *jwk, const char *a, const char *b, two_member_key make,
+                           const void *ctx, const char *bad, EVP_PKEY **out, const char **reason)
 {
+    uint8_t *ab = NULL, *bb = NULL;
+    size_t al = 0, bl = 0;
+    int rc = jwk_bytes(jwk, a, &ab, &al);
+
+    if (rc == 0)
+        rc = jwk_bytes(jwk, b, &bb, &bl);
+    if (rc == 0 && !(*out = make(ab, al, bb, bl, ctx)))
+        rc = SIO_EPROTO;
+    free(ab);
+    free(bb);
+    if (rc != 0)
+        return err_reason(reason, rc == SIO_ENOMEM ? "out of memory" : bad, rc);
+    return 0;
+}
+
+static EVP_PKEY *rsa_from_ne(const uint8_t *nb, size_t nl, const uint8_t *eb, size_t el,
+                             const void *unused)
+{
+    (void)unused;
+    if (nl > RSA_MAX_BITS / 8 + 1 || el > 64)
+        return NULL;
     BIGNUM *n = BN_bin2bn(nb, (int)nl, NULL), *e = BN_bin2bn(eb, (int)el, NULL);
     OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
     OSSL_PARAM *params = NULL;
@@ -303,35 +332,39 @@ static EVP_PKEY *rsa_from_ne(const uint8_t *nb, size_t nl, const uint8_t *eb, si
 
 static int jwk_rsa(const json_t *jwk, EVP_PKEY **out, const char **reason)
 {
-    uint8_t *n = NULL, *e = NULL;
-    size_t nl = 0, el = 0;
-    int rc = jwk_bytes(jwk, "n", &n, &nl);
-
-    if (rc == 0)
-        rc = jwk_bytes(jwk, "e", &e, &el);
-    if (rc == 0 && (nl > RSA_MAX_BITS / 8 + 1 || el > 64))
-        rc = SIO_EPROTO;
-    if (rc == 0 && !(*out = rsa_from_ne(n, nl, e, el)))
-        rc = SIO_EPROTO;
-    free(n);
-    free(e);
-    if (rc != 0)
-        return err_reason(reason, rc == SIO_ENOMEM ? "out of memory" : "bad RSA JWK (n, e)", rc);
-    return 0;
+    return jwk_two_members(jwk, "n", "e", rsa_from_ne, NULL, "bad RSA JWK (n, e)", out, reason);
 }
+
+/* The curves of RFC 7518 6.2.1.1 with their OpenSSL names and field sizes in bytes. */
+typedef struct ec_curve {
+    const char *crv, *group;
+    size_t len;
+} ec_curve;
+
+static const ec_curve ec_curves[] = {
+    {"P-256", "prime256v1", 32},
+    {"P-384", "secp384r1", 48},
+    {"P-521", "secp521r1", 66},
+};
 
 /* RFC 7518 6.2.1: x and y are exactly the field size, big-endian. The point is checked to be on
  * the curve and of the right order, so a hostile JWKS cannot plant an invalid-curve key. */
-static EVP_PKEY *ec_from_xy(const char *group, const uint8_t *x, const uint8_t *y, size_t fl)
+static EVP_PKEY *ec_from_xy(const uint8_t *x, size_t xl, const uint8_t *y, size_t yl,
+                            const void *curve)
 {
+    const ec_curve *cv = curve;
+    const size_t fl = cv->len;
     uint8_t pub[1 + 2 * 66];
     OSSL_PARAM params[3];
     EVP_PKEY *pkey;
 
+    if (xl != fl || yl != fl)
+        return NULL;
+
     pub[0] = 0x04; /* uncompressed point (SEC 1 2.3.3) */
     memcpy(pub + 1, x, fl);
     memcpy(pub + 1 + fl, y, fl);
-    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)group, 0);
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)cv->group, 0);
     params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, pub, 1 + 2 * fl);
     params[2] = OSSL_PARAM_construct_end();
     pkey = pkey_from_params("EC", params);
@@ -346,22 +379,11 @@ static EVP_PKEY *ec_from_xy(const char *group, const uint8_t *x, const uint8_t *
     return pkey;
 }
 
-/* The curves of RFC 7518 6.2.1.1 with their OpenSSL names and field sizes in bytes. */
-static const struct {
-    const char *crv, *group;
-    size_t len;
-} ec_curves[] = {
-    {"P-256", "prime256v1", 32},
-    {"P-384", "secp384r1", 48},
-    {"P-521", "secp521r1", 66},
-};
-
 /* Returns 0 with *out set, 1 for an unsupported curve (skip the key), or an error. */
 static int jwk_ec(const json_t *jwk, EVP_PKEY **out, const char **reason)
 {
     const char *crv = json_string_value(json_object_get(jwk, "crv"));
-    uint8_t *x = NULL, *y = NULL;
-    size_t xl = 0, yl = 0, c;
+    size_t c;
 
     if (!crv)
         return err_reason(reason, "EC JWK without crv", SIO_EPROTO);
@@ -370,18 +392,8 @@ static int jwk_ec(const json_t *jwk, EVP_PKEY **out, const char **reason)
             break;
     if (c == sizeof(ec_curves) / sizeof(ec_curves[0]))
         return 1;
-    int rc = jwk_bytes(jwk, "x", &x, &xl);
-    if (rc == 0)
-        rc = jwk_bytes(jwk, "y", &y, &yl);
-    if (rc == 0 && (xl != ec_curves[c].len || yl != ec_curves[c].len))
-        rc = SIO_EPROTO;
-    if (rc == 0 && !(*out = ec_from_xy(ec_curves[c].group, x, y, xl)))
-        rc = SIO_EPROTO;
-    free(x);
-    free(y);
-    if (rc != 0)
-        return err_reason(reason, rc == SIO_ENOMEM ? "out of memory" : "bad EC JWK (x, y)", rc);
-    return 0;
+    return jwk_two_members(jwk, "x", "y", ec_from_xy, &ec_curves[c], "bad EC JWK (x, y)", out,
+                           reason);
 }
 
 /* RFC 8037 2: OKP keys. Only the signature curves; X25519/X448 are skipped (returns 1). */

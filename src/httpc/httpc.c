@@ -529,13 +529,12 @@ const char *sio_httpc_response_header(const sio_httpc *h, const char *name)
 
 sio_httpc_tls *sio_httpc_tls_new(const char *ca_file)
 {
-    sio_httpc_tls *t = calloc(1, sizeof(*t));
-    if (!t)
-        return NULL;
-    if (!(t->ctx = sio_net_tls_ctx_new(ca_file))) {
-        free(t);
-        return NULL;
-    }
+    SSL_CTX *ctx = sio_net_tls_ctx_new(ca_file);
+    sio_httpc_tls *t = ctx ? calloc(1, sizeof(*t)) : NULL;
+    if (t)
+        t->ctx = ctx;
+    else
+        SSL_CTX_free(ctx); /* NULL is fine */
     return t;
 }
 

@@ -177,9 +177,7 @@ static void bcast_unref(bcast_ack *bc)
 {
     if (--bc->refs || !bc->done)
         return;
-    for (size_t i = 0; i < bc->got; i++)
-        sio_args_free(bc->responses[i]);
-    free(bc->responses);
+    sio_args_free_all(bc->responses, bc->got);
     sio_timer_free(bc->timer);
     sio_nsp_release(bc->nsp);
     free(bc);
@@ -202,8 +200,9 @@ static void bcast_finish(bcast_ack *bc, int status)
     bcast_unref(bc);
 }
 
-static void bcast_check(bcast_ack *bc)
+static void bcast_check(void *arg)
 {
+    bcast_ack *bc = arg;
     if (bc->done || !bc->started || bc->local_waiting)
         return;
     if (bc->servers_expected == SIZE_MAX || bc->servers_counted < bc->servers_expected)
@@ -277,19 +276,16 @@ void sio_bcast_set_req(bcast_ack *bc, cluster_req *req)
     bc->req = req;
 }
 
-/* One timer: first a 0-ms kick (the callback never runs inside the emitting call, even with
- * no recipient anywhere), then the timeout. */
+/* One timer (sio_kick): the callback never runs inside the emitting call, even with no
+ * recipient anywhere. */
 static void bcast_timer_cb(void *arg)
 {
     bcast_ack *bc = arg;
     if (!bc->started) {
-        /* Completing here (nobody to wait for, or every answer came before this turn) runs the
-         * callback and drops the last reference: hold one until we are done with bc. */
+        /* Completing at the kick (nobody to wait for, or every answer came before this turn)
+         * runs the callback and drops the last reference: hold one until we are done with bc. */
         bc->refs++;
-        bc->started = 1;
-        bcast_check(bc);
-        if (!bc->done && bc->timeout_ms)
-            sio_timer_start(bc->timer, bc->timeout_ms);
+        sio_kick(bc->timer, &bc->started, &bc->done, bc->timeout_ms, bcast_check, bc);
         bcast_unref(bc);
         return;
     }

@@ -219,3 +219,10 @@ void sio_args_free(sio_args *a)
     sio_args_deinit(a);
     free(a);
 }
+
+void sio_args_free_all(sio_args **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        sio_args_free(v[i]);
+    free(v);
+}

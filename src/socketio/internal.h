@@ -228,6 +228,22 @@ void sio_args_deinit(sio_args *a);
 sio_args *sio_args_copy(const char *data, size_t len, sio_buf *const *bins, size_t nbins);
 sio_args *sio_args_copy_bins(const char *data, size_t len, const sio_bin *bins, size_t nbins);
 void sio_args_free(sio_args *a);
+/* Frees the n answers of v and v itself (the responses collected by an ack or a request). */
+void sio_args_free_all(sio_args **v, size_t n);
+
+/* The first expiry of a kick-then-timeout timer t, as broadcasts with acks and cluster requests
+ * use one: a 0-ms kick first, so that completion is never reported inside the call that started
+ * them, then the timeout. Sets *kicked, runs check(obj) (which may complete it: *done) and,
+ * unless that happened, arms t with timeout_ms (0: no timeout). The caller holds a reference to
+ * obj across the call. */
+static inline void sio_kick(sio_timer *t, int *kicked, const int *done, unsigned timeout_ms,
+                            void (*check)(void *obj), void *obj)
+{
+    *kicked = 1;
+    check(obj);
+    if (!*done && timeout_ms)
+        sio_timer_start(t, timeout_ms);
+}
 
 /* ack.c */
 void sio_socket_on_packet(sio_socket *s, const sio_packet *p, sio_buf *const *bins, size_t nbins);

@@ -65,9 +65,7 @@ static void req_free(cluster_req *r)
         sio_socket_info_free(&r->socks[i]);
     free(r->socks);
     sio_map_deinit(&r->room_set);
-    for (size_t i = 0; i < r->nresp; i++)
-        sio_args_free(r->responses[i]);
-    free(r->responses);
+    sio_args_free_all(r->responses, r->nresp);
     sio_timer_free(r->timer);
     sio_nsp_release(r->nsp);
     free(r);
@@ -147,8 +145,9 @@ static void req_finish(cluster_req *r, int status)
     req_unref(r);
 }
 
-static void req_check(cluster_req *r)
+static void req_check(void *arg)
 {
+    cluster_req *r = arg;
     if (r->done || !r->kicked || !r->servers || r->kind == REQ_BCAST)
         return;
     if (r->kind == REQ_COUNT || r->got + 1 >= r->servers)
@@ -162,10 +161,8 @@ static void req_timer_cb(void *arg)
         /* A request complete at the kick (a lone server, or every answer already in) is freed
          * by req_finish: hold a reference until we are done with r. */
         r->refs++;
-        r->kicked = 1;
-        req_check(r);
-        if (!r->done && r->kind != REQ_BCAST)
-            sio_timer_start(r->timer, r->timeout_ms);
+        sio_kick(r->timer, &r->kicked, &r->done, r->kind != REQ_BCAST ? r->timeout_ms : 0,
+                 req_check, r);
         req_unref(r);
         return;
     }
@@ -189,14 +186,14 @@ static cluster_req *req_new(sio_namespace *nsp, enum req_kind kind, unsigned tim
     sio_io *io = nsp->io;
     if (io->shutting_down)
         return NULL;
-    cluster_req *r = calloc(1, sizeof(*r));
+    cluster_req *r = malloc(sizeof(*r));
     if (!r)
         return NULL;
-    r->kind = kind;
-    r->nsp = nsp;
+    *r = (cluster_req){.kind = kind,
+                       .nsp = nsp,
+                       .refs = 1,
+                       .timeout_ms = timeout_ms ? timeout_ms : io->requests_timeout_ms};
     sio_nsp_hold(nsp);
-    r->refs = 1;
-    r->timeout_ms = timeout_ms ? timeout_ms : io->requests_timeout_ms;
     sio_map_init(&r->room_set);
     r->timer = sio_timer_new(io->clock, req_timer_cb, r);
     if (!r->timer || sio_id_generate(r->id) < 0 ||

@@ -676,11 +676,10 @@ int sio_redis_cluster_sum(sio_redis_cluster *c, sio_redis_cluster_sum_cb cb, voi
     }
     if (masters == 0)
         return SIO_ECLOSED;
-    sum_op *op = calloc(1, sizeof(*op));
+    sum_op *op = malloc(sizeof(*op));
     if (!op)
         return SIO_ENOMEM;
-    op->cb = cb;
-    op->arg = arg;
+    *op = (sum_op){.cb = cb, .arg = arg};
     int sent = 0;
     for (node *n = c->nodes; n; n = n->next) {
         if (c->o.cluster && !n->is_master)
