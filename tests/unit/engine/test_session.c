@@ -414,8 +414,7 @@ Test(eio_session, error_and_close_texts)
     };
     for (size_t i = 0; i < sizeof(errors) / sizeof(errors[0]); i++) {
         cr_assert_str_eq(eio_error_message(errors[i].code), errors[i].message);
-        cr_assert_eq(eio_error_status(errors[i].code), errors[i].status, "code %d",
-                     errors[i].code);
+        cr_assert_eq(eio_error_status(errors[i].code), errors[i].status, "code %d", errors[i].code);
     }
     for (int r = 0; r < EIO_CLOSE_REASONS; r++) {
         const char *t = eio_close_reason_str((eio_close_reason)r);
