@@ -43,7 +43,13 @@ const files = areas.flatMap((a) =>
 const CONCURRENT = new Set(["redis", "gateway", "presence"]);
 const concurrency = areas.length === 1 && CONCURRENT.has(areas[0]) ? 2 : 1;
 
-const res = spawnSync(process.execPath, ["--test", `--test-concurrency=${concurrency}`, ...extra, ...files], {
+// TAP while the tests run, then a list of the failed tests and their errors at the end.
+const reporters = extra.some((a) => a.startsWith("--test-reporter"))
+  ? []
+  : ["--test-reporter=tap", "--test-reporter-destination=stdout",
+     `--test-reporter=${path.join(here, "lib", "failure-summary.mjs")}`, "--test-reporter-destination=stdout"];
+
+const res = spawnSync(process.execPath, ["--test", `--test-concurrency=${concurrency}`, ...reporters, ...extra, ...files], {
   cwd: here,
   stdio: "inherit",
   env: process.env,

@@ -50,8 +50,9 @@ const adapter =
 
 const httpServer = createServer();
 const io = new Server(httpServer, {
-  pingInterval: 300,
-  pingTimeout: 200,
+  // the heartbeat of the sio nodes in lib/redis.mjs (HEARTBEAT)
+  pingInterval: 5000,
+  pingTimeout: 20000,
   cors: { origin: "*" },
   adapter,
 });

@@ -190,9 +190,18 @@ function track(server) {
   return server;
 }
 
+/**
+ * The heartbeat of the cluster nodes. The reference server's default (300 ms ping, 200 ms to
+ * answer) is what the protocol suite needs; here it would close a client whenever a loaded
+ * machine (sanitizers, two test files at once, a Redis Cluster) holds a process for half a
+ * second, and a client without reconnection then fails every later test of its suite. These
+ * tests find dead nodes through the adapter, never through the heartbeat.
+ */
+export const HEARTBEAT = { pingInterval: 5000, pingTimeout: 20000 };
+
 /** sio-reference-server with --cluster-api and the redis flags (plus extra). */
 export async function startSioNode(redis, extra = []) {
-  return track(await startServer("sio", { args: ["--cluster-api", ...redisArgs(redis), ...extra] }));
+  return track(await startServer("sio", { ...HEARTBEAT, args: ["--cluster-api", ...redisArgs(redis), ...extra] }));
 }
 
 /** The Node socket.io + @socket.io/redis-adapter node of lib/node-redis-server.mjs. */
@@ -218,7 +227,8 @@ export async function startNodeOfKind(kind, redis, extra = []) {
 /** Kills a node with SIGKILL (a crash): it is no longer stopped or checked at the end. */
 export async function killNode(server) {
   tracked.delete(server);
-  server.signal("SIGCONT");
+  // SIGKILL ends a stopped process too. A SIGCONT first would let a SIGSTOPped node run, and
+  // answer what waits in its socket, for as long as this process takes to send the SIGKILL.
   server.signal("SIGKILL");
   await withTimeout(server.exited(), 5000, "the killed node's exit");
 }
@@ -245,17 +255,30 @@ export async function stopAll() {
 /** socket.io-client connections (WebSocket) to server, reconnection off. */
 export async function clients(server, n, extra = {}) {
   const out = [];
-  for (let i = 0; i < n; i++) out.push(await openSio(server, "websocket", extra));
+  for (let i = 0; i < n; i++) {
+    const s = await openSio(server, "websocket", extra);
+    s.on("disconnect", (reason) => (s.lostWith = `${reason} at ${new Date().toISOString()}`));
+    out.push(s);
+  }
   return out;
 }
 
 /** emit with an ack, bounded. */
 export function call(socket, event, ...args) {
+  // A client without reconnection that lost its connection would only buffer the emit: say why
+  if (!socket.connected) {
+    return Promise.reject(new Error(`"${event}" on a disconnected client (${socket.lostWith ?? "never connected"})`));
+  }
+  let lost;
   return withTimeout(
-    new Promise((resolve) => socket.emit(event, ...args, (...answer) => resolve(answer.length > 1 ? answer : answer[0]))),
+    new Promise((resolve, reject) => {
+      lost = (reason) => reject(new Error(`"${event}": the client disconnected (${reason}) before the ack`));
+      socket.once("disconnect", lost);
+      socket.emit(event, ...args, (...answer) => resolve(answer.length > 1 ? answer : answer[0]));
+    }),
     ms(8000),
     `ack of "${event}"`,
-  );
+  ).finally(() => socket.off("disconnect", lost));
 }
 
 /** Polls fn until it returns a truthy value (returned) or ms elapse (throws with what). */
