@@ -121,6 +121,7 @@ static const struct {
     [-SIO_JWT_TOKEN_ISSUER] = {"TOKEN_ISSUER", "token issuer not accepted"},
     [-SIO_JWT_INTERNAL] = {"INTERNAL_ERROR", "internal error while checking the token"},
 };
+_Static_assert(sizeof(jwt_codes) / sizeof(jwt_codes[0]) == 1 - SIO_JWT_INTERNAL, "a row per code");
 
 /* Any other code reads as TOKEN_INVALID. */
 static int jwt_code_index(int code)

@@ -14,6 +14,8 @@ static const char *const texts[] = {
     [-SIO_EIO] = "i/o error",
     [-SIO_EUNSUPPORTED] = "unsupported format",
 };
+/* A code added to sio_error without its row here would read as NULL. */
+_Static_assert(sizeof(texts) / sizeof(texts[0]) == 1 - SIO_EUNSUPPORTED, "one text per code");
 
 const char *sio_strerror(int err)
 {

@@ -25,6 +25,9 @@ static const struct {
     [EIO_ERR_FORBIDDEN] = {"Forbidden", 403},
     [EIO_ERR_UNSUPPORTED_PROTOCOL_VERSION] = {"Unsupported protocol version", 400},
 };
+_Static_assert(sizeof(eio_errors) / sizeof(eio_errors[0]) ==
+                   EIO_ERR_UNSUPPORTED_PROTOCOL_VERSION + 1,
+               "a row per error code");
 
 /* Any other code reads as Bad request. */
 static int eio_error_index(int code)
@@ -54,6 +57,7 @@ static const char *const close_reasons[EIO_CLOSE_REASONS] = {
     [EIO_CLOSE_SLOW_CONSUMER] = "slow consumer",
     [EIO_CLOSE_PAYLOAD_TOO_LARGE] = "payload too large",
 };
+_Static_assert(EIO_CLOSE_PAYLOAD_TOO_LARGE + 1 == EIO_CLOSE_REASONS, "a text per close reason");
 
 const char *eio_close_reason_str(eio_close_reason r)
 {

@@ -482,9 +482,12 @@ void sio_server_free(sio_server *srv)
         sio_clock_free(srv->clock);
     if (srv->own_base && srv->base) {
         /* An adapter connection freed with a request in flight finishes closing from the loop
-         * (the request is owed its SIO_ECLOSED): let the loop run that before the base goes. An
-         * embedder's base keeps running, so this is only needed for our own. */
-        for (int i = 0; i < 3; i++)
+         * (the request is owed its SIO_ECLOSED): run the loop until no such callback is left
+         * before the base goes; event_base_free would drop them unrun. An embedder's base keeps
+         * running, so this is only needed for our own. The bound stops a callback that keeps
+         * re-activating itself. */
+        for (int i = 0; i < 64 && event_base_get_num_events(srv->base, EVENT_BASE_COUNT_ACTIVE);
+             i++)
             event_base_loop(srv->base, EVLOOP_NONBLOCK);
         event_base_free(srv->base);
     }
